@@ -1,0 +1,29 @@
+//! The shared vocabulary of rewardsmith.
+//!
+//! Plain data and traits only: the [`Env`] trait a physics environment implements,
+//! the named **reward state** ([`StateSpec`], [`StateView`]) that reward programs
+//! read, [`Task`]s with their ground-truth [`Fitness`], the [`RewardProgram`] trait
+//! the sandbox implements, and the [`TrainReport`] the trainer produces.
+//!
+//! Every other crate of the workspace depends on this one; it depends on none of
+//! them and on no heavy library (no physics, no scripting engine, no tensors).
+
+mod env;
+mod error;
+mod report;
+mod reward;
+mod seed;
+mod state;
+mod task;
+mod vec_env;
+
+pub use env::{Env, EnvSpec, StepInfo};
+pub use error::{Error, Result};
+pub use report::{Checkpoint, ComponentCurve, TrainReport};
+pub use reward::{RewardError, RewardErrorKind, RewardOutput, RewardProgram};
+pub use seed::{SplitMix64, derive_seed};
+pub use state::{FieldKind, FieldSpec, StateSpec, StateSpecBuilder, StateView};
+pub use task::{
+    Fitness, FitnessMeter, MeanScore, Registry, RewardSource, Task, TaskBuilder, TrainDefaults,
+};
+pub use vec_env::VecEnv;

@@ -1,0 +1,113 @@
+//! What a training run reports: curves at evenly spaced checkpoints, and totals.
+
+use serde::{Deserialize, Serialize};
+
+/// Training statistics at one checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Env steps taken so far (all instances together).
+    pub env_steps: u64,
+    /// Mean per-step value of each reward component since the last checkpoint,
+    /// aligned with [`TrainReport::components`].
+    pub components: Vec<f64>,
+    /// Mean undiscounted return of the training episodes that ended since the
+    /// last checkpoint (NaN when none ended).
+    pub episode_return: f64,
+    /// Mean length of those episodes, in steps (NaN when none ended).
+    pub episode_length: f64,
+    /// Task fitness of the deterministic policy on evaluation episodes.
+    pub fitness: f64,
+}
+
+/// One reward component's curve over the checkpoints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentCurve {
+    /// Component name.
+    pub name: String,
+    /// Mean per-step value at each checkpoint.
+    pub curve: Vec<f64>,
+}
+
+/// The result of training one policy on one reward.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Task name.
+    pub task: String,
+    /// The reward's component names, in program order.
+    pub components: Vec<String>,
+    /// Statistics at evenly spaced checkpoints.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Env steps taken in total.
+    pub env_steps: u64,
+    /// Fitness at the last checkpoint.
+    pub final_fitness: f64,
+    /// Best fitness over the checkpoints.
+    pub max_fitness: f64,
+    /// Wall-clock seconds of training.
+    pub wall_s: f64,
+    /// Env steps per wall-clock second, learning included.
+    pub env_steps_per_sec: f64,
+}
+
+impl TrainReport {
+    /// Fitness at each checkpoint.
+    #[must_use]
+    pub fn fitness_curve(&self) -> Vec<f64> {
+        self.checkpoints.iter().map(|c| c.fitness).collect()
+    }
+
+    /// Mean episode length at each checkpoint.
+    #[must_use]
+    pub fn episode_length_curve(&self) -> Vec<f64> {
+        self.checkpoints.iter().map(|c| c.episode_length).collect()
+    }
+
+    /// Mean episode return at each checkpoint.
+    #[must_use]
+    pub fn episode_return_curve(&self) -> Vec<f64> {
+        self.checkpoints.iter().map(|c| c.episode_return).collect()
+    }
+
+    /// Each component's curve, in program order.
+    #[must_use]
+    pub fn component_curves(&self) -> Vec<ComponentCurve> {
+        self.components
+            .iter()
+            .enumerate()
+            .map(|(i, name)| ComponentCurve {
+                name: name.clone(),
+                curve: self.checkpoints.iter().map(|c| c.components[i]).collect(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curves_follow_checkpoints() {
+        let cp = |steps, f| Checkpoint {
+            env_steps: steps,
+            components: vec![f, -f],
+            episode_return: 1.0,
+            episode_length: 10.0,
+            fitness: f,
+        };
+        let report = TrainReport {
+            task: "t".into(),
+            components: vec!["a".into(), "b".into()],
+            checkpoints: vec![cp(10, 0.1), cp(20, 0.3)],
+            env_steps: 20,
+            final_fitness: 0.3,
+            max_fitness: 0.3,
+            wall_s: 1.0,
+            env_steps_per_sec: 20.0,
+        };
+        assert_eq!(report.fitness_curve(), vec![0.1, 0.3]);
+        let curves = report.component_curves();
+        assert_eq!(curves[1].name, "b");
+        assert_eq!(curves[1].curve, vec![-0.1, -0.3]);
+    }
+}

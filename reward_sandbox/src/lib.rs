@@ -1,0 +1,1 @@
+//! Sandboxed reward programs (Rhai and WebAssembly).

@@ -1,0 +1,1 @@
+//! PPO for continuous control over vectorised environments.
