@@ -1,1 +1,1 @@
-//! End-to-end tests of the `rewardsmith` binary live in `tests/e2e/`.
+//! Whole-loop tests of rewardsmith live in `tests/e2e/`; CLI tests beside the binary in `engine/tests/`.

@@ -87,7 +87,6 @@ impl PartialEq for StateSpec {
 
 impl StateSpec {
     /// Starts a declaration.
-    #[must_use]
     pub fn builder() -> StateSpecBuilder {
         StateSpecBuilder::default()
     }
@@ -179,7 +178,14 @@ impl StateSpecBuilder {
     /// # Panics
     /// On a duplicate or non-identifier name, or an empty vector: specs are written
     /// by programmers, so a bad one is a bug caught by the first test that builds it.
-    pub fn field(mut self, name: &str, kind: FieldKind, unit: &str, frame: &str, doc: &str) -> Self {
+    pub fn field(
+        mut self,
+        name: &str,
+        kind: FieldKind,
+        unit: &str,
+        frame: &str,
+        doc: &str,
+    ) -> Self {
         assert!(
             is_identifier(name),
             "reward-state field `{name}` is not an identifier"
@@ -240,7 +246,11 @@ impl<'a> StateView<'a> {
     /// If the buffer's length is not the spec's.
     #[must_use]
     pub fn new(spec: &'a StateSpec, values: &'a [f64]) -> Self {
-        assert_eq!(spec.len(), values.len(), "reward-state buffer has wrong length");
+        assert_eq!(
+            spec.len(),
+            values.len(),
+            "reward-state buffer has wrong length"
+        );
         Self { spec, values }
     }
 

@@ -298,7 +298,10 @@ impl TaskBuilder {
         };
         let fitness = self.fitness.clone().ok_or_else(|| missing("fitness"))?;
         let human = self.human.clone().ok_or_else(|| missing("human_reward"))?;
-        let sparse = self.sparse.clone().ok_or_else(|| missing("sparse_reward"))?;
+        let sparse = self
+            .sparse
+            .clone()
+            .ok_or_else(|| missing("sparse_reward"))?;
         if self.episode_steps == 0 {
             return Err(missing("episode_steps > 0"));
         }

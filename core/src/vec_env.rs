@@ -43,12 +43,7 @@ pub struct VecEnv {
 
 impl VecEnv {
     /// Creates `n` instances with `make` and resets them all.
-    pub fn new(
-        n: usize,
-        episode_steps: usize,
-        seed: u64,
-        make: impl Fn() -> Box<dyn Env>,
-    ) -> Self {
+    pub fn new(n: usize, episode_steps: usize, seed: u64, make: impl Fn() -> Box<dyn Env>) -> Self {
         let slots: Vec<Slot> = (0..n)
             .map(|i| {
                 let env = make();
@@ -131,7 +126,11 @@ impl VecEnv {
         let a = self.spec.action_dim;
         let spec = &self.spec;
         let limit = self.episode_steps;
-        assert_eq!(actions.len(), self.slots.len() * a, "actions have wrong length");
+        assert_eq!(
+            actions.len(),
+            self.slots.len() * a,
+            "actions have wrong length"
+        );
         assert_eq!(extras.len(), self.slots.len(), "extras have wrong length");
         self.slots
             .par_iter_mut()

@@ -1,1 +1,17 @@
-//! Physics environments.
+//! rewardsmith's physics environments, on rapier3d, and the built-in tasks.
+//!
+//! - [`cartpole`]: a cart on a rail with a hinged pole (`cartpole-balance`,
+//!   `cartpole-swingup`).
+//! - [`quadruped`]: an ant-like robot (`quadruped-run`, `quadruped-backward`,
+//!   `quadruped-turn`, `quadruped-stand`).
+//!
+//! Every task ships a human-written and a sparse reward (Rhai, in `envs/rewards/`).
+//! [`registry`] lists them all; [`rollout`] runs episodes.
+
+pub mod cartpole;
+mod physics;
+pub mod quadruped;
+pub mod rollout;
+mod tasks;
+
+pub use tasks::{builtin_tasks, registry};

@@ -1,0 +1,43 @@
+//! One module per subcommand; [`run`] dispatches.
+
+mod describe;
+mod envs;
+mod rollout;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+use rewardsmith_core::Registry;
+
+/// Runs the parsed command line against `registry`.
+///
+/// # Errors
+/// A [`CliError`] with the exit code the failure implies.
+pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
+    match cli.command {
+        Command::Envs { json } => envs::run(registry, json),
+        Command::Describe { task, json } => describe::run(registry, &task, json),
+        Command::Rollout(args) => rollout::run(registry, &args),
+    }
+}
+
+/// A rayon pool with `threads` workers (all cores when `None`).
+pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, CliError> {
+    let n = match threads {
+        Some(0) => {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "--threads must be at least 1"
+            )));
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| CliError::failure(anyhow::anyhow!("cannot start {n} worker threads: {e}")))
+}
+
+/// Prints one JSON object on stdout.
+pub(crate) fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}

@@ -1,0 +1,220 @@
+//! `cartpole`: a cart on a rail with a pole hinged on top.
+//!
+//! The cart slides on a prismatic joint along x (hard stops at ±2.4 m); the pole
+//! turns on a revolute joint about y. The action is a horizontal force on the cart
+//! (±10 N, as in the classic control benchmark). One env step is 0.02 s: two
+//! 0.01 s substeps. Parts touch nothing; only joints and gravity act.
+
+use crate::physics::{ghost_groups, new_world, put3, twist_angle};
+use rapier3d::prelude::*;
+use rewardsmith_core::{Env, EnvSpec, SplitMix64, StateSpec, StepInfo};
+use std::sync::{Arc, OnceLock};
+
+const SUBSTEP: f32 = 0.01;
+const FRAME_SKIP: usize = 2;
+/// Half the rail length, m.
+pub const RAIL: f32 = 2.4;
+/// Pole length, m.
+const POLE: f32 = 1.0;
+/// Cart mass, kg.
+const CART_MASS: f32 = 1.0;
+/// Pole mass, kg.
+const POLE_MASS: f32 = 0.1;
+/// Force at action ±1, N.
+const MAX_FORCE: f32 = 10.0;
+
+/// Pole angle beyond which a balancing episode ends, rad (≈ 11.5°).
+pub const FALL_ANGLE: f32 = 0.2;
+/// Cart offset beyond which a balancing episode ends, m.
+pub const OUT_OF_BOUNDS: f32 = 2.3;
+
+/// How an episode starts, and whether a fall ends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Pole near upright (angle uniform in ±0.05 rad); the episode ends when the
+    /// pole leans past [`FALL_ANGLE`] or the cart passes [`OUT_OF_BOUNDS`].
+    Upright,
+    /// Pole hanging down (angle π ± 0.05 rad); the episode runs to its time limit.
+    Hanging,
+}
+
+/// The cart-pole system.
+pub struct Cartpole {
+    spec: Arc<EnvSpec>,
+    world: PhysicsWorld,
+    cart: RigidBodyHandle,
+    pole: RigidBodyHandle,
+    start: Start,
+    action: f32,
+}
+
+/// The cart-pole's fixed facts, built once.
+pub fn spec() -> Arc<EnvSpec> {
+    static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let state = StateSpec::builder()
+            .scalar("cart_pos", "m", "world", "cart position along the rail; 0 is the centre, the rail ends at ±2.4")
+            .scalar("cart_vel", "m/s", "world", "cart velocity along the rail")
+            .scalar("pole_angle", "rad", "world", "pole angle from upright, in (-pi, pi]; 0 is straight up, ±pi hanging down, positive leans towards +x")
+            .scalar("pole_angvel", "rad/s", "world", "rate of pole_angle")
+            .scalar("pole_up", "1", "world", "cosine of pole_angle: 1 upright, 0 horizontal, -1 hanging down")
+            .vector("pole_tip", 3, "m", "world", "position of the pole's free end; z is its height relative to the hinge")
+            .scalar("action", "1", "actuator", "the force command applied this step, in [-1, 1] (±10 N)")
+            .build();
+        Arc::new(EnvSpec {
+            name: "cartpole".to_string(),
+            description: "A cart (1 kg) slides along a straight rail on the x axis, between hard \
+                stops at ±2.4 m. A pole (0.1 kg, 1 m long) is hinged on top of the cart and turns \
+                freely in the x–z plane under gravity (-9.81 m/s² along z)."
+                .to_string(),
+            obs_dim: 5,
+            action_dim: 1,
+            action_doc: "horizontal force on the cart, ±1 ↔ ±10 N (positive pushes towards +x)"
+                .to_string(),
+            dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
+            state,
+        })
+    })
+    .clone()
+}
+
+impl Cartpole {
+    /// A cart-pole whose episodes start as `start` says.
+    #[must_use]
+    pub fn new(start: Start) -> Self {
+        let mut env = Self {
+            spec: spec(),
+            world: new_world(SUBSTEP, 4),
+            cart: RigidBodyHandle::invalid(),
+            pole: RigidBodyHandle::invalid(),
+            start,
+            action: 0.0,
+        };
+        env.build(0.0, 0.0, 0.0, 0.0);
+        env
+    }
+
+    fn build(&mut self, x: f32, v: f32, angle: f32, rate: f32) {
+        let mut world = new_world(SUBSTEP, 4);
+        let rail = world.insert_body(RigidBodyBuilder::fixed());
+        let cart = world.insert_body(
+            RigidBodyBuilder::dynamic()
+                .can_sleep(false)
+                .translation(Vector::new(x, 0.0, 0.0))
+                .linvel(Vector::new(v, 0.0, 0.0)),
+        );
+        world.insert_collider(
+            ColliderBuilder::cuboid(0.2, 0.15, 0.1)
+                .mass(CART_MASS)
+                .collision_groups(ghost_groups()),
+            Some(cart),
+        );
+        // The pole body's origin is the hinge; built upright, then rotated.
+        let rot = Rotation::from_axis_angle(Vector::Y, angle);
+        let com = Vector::new(0.0, 0.0, POLE * 0.5);
+        let pole = world.insert_body(
+            RigidBodyBuilder::dynamic()
+                .can_sleep(false)
+                .translation(Vector::new(x, 0.0, 0.0))
+                .rotation(Vector::Y * angle)
+                .linvel(Vector::new(v, 0.0, 0.0) + Vector::new(0.0, rate, 0.0).cross(rot * com))
+                .angvel(Vector::new(0.0, rate, 0.0)),
+        );
+        world.insert_collider(
+            ColliderBuilder::capsule_from_endpoints(
+                Vector::ZERO,
+                Vector::new(0.0, 0.0, POLE),
+                0.02,
+            )
+            .mass(POLE_MASS)
+            .collision_groups(ghost_groups()),
+            Some(pole),
+        );
+        let slider = PrismaticJointBuilder::new(Vector::X)
+            .limits([-RAIL, RAIL])
+            .local_anchor1(Vector::ZERO)
+            .local_anchor2(Vector::new(-x, 0.0, 0.0));
+        world.insert_impulse_joint(rail, cart, slider);
+        let hinge = RevoluteJointBuilder::new(Vector::Y)
+            .local_anchor1(Vector::ZERO)
+            .local_anchor2(Vector::ZERO);
+        world.insert_impulse_joint(cart, pole, hinge);
+        self.world = world;
+        self.cart = cart;
+        self.pole = pole;
+        self.action = 0.0;
+    }
+
+    fn cart_body(&self) -> &RigidBody {
+        &self.world.bodies[self.cart]
+    }
+
+    fn pole_body(&self) -> &RigidBody {
+        &self.world.bodies[self.pole]
+    }
+
+    /// Pole angle from upright, positive towards +x, in (-π, π].
+    fn angle(&self) -> f32 {
+        twist_angle(&Rotation::IDENTITY, self.pole_body().rotation(), Vector::Y)
+    }
+}
+
+impl Env for Cartpole {
+    fn spec(&self) -> &Arc<EnvSpec> {
+        &self.spec
+    }
+
+    fn reset(&mut self, seed: u64) {
+        let mut rng = SplitMix64::new(seed);
+        let mut u = |r: f64| rng.uniform(-r, r) as f32;
+        let (x, v, a, w) = (u(0.05), u(0.05), u(0.05), u(0.05));
+        let base = match self.start {
+            Start::Upright => 0.0,
+            Start::Hanging => std::f32::consts::PI,
+        };
+        self.build(x, v, base + a, w);
+    }
+
+    fn step(&mut self, action: &[f32]) -> StepInfo {
+        let a = action.first().copied().unwrap_or(0.0);
+        self.action = if a.is_finite() {
+            a.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
+        let force = Vector::new(self.action * MAX_FORCE, 0.0, 0.0);
+        let cart = &mut self.world.bodies[self.cart];
+        cart.reset_forces(false);
+        cart.add_force(force, true);
+        for _ in 0..FRAME_SKIP {
+            self.world.step();
+        }
+        let fell = self.angle().abs() > FALL_ANGLE
+            || self.cart_body().translation().x.abs() > OUT_OF_BOUNDS;
+        StepInfo {
+            terminated: self.start == Start::Upright && fell,
+            truncated: false,
+        }
+    }
+
+    fn observe(&self, obs: &mut [f32]) {
+        let angle = self.angle();
+        obs[0] = self.cart_body().translation().x;
+        obs[1] = self.cart_body().linvel().x;
+        obs[2] = angle.sin();
+        obs[3] = angle.cos();
+        obs[4] = self.pole_body().angvel().y;
+    }
+
+    fn reward_state(&self, out: &mut [f64]) {
+        let angle = self.angle();
+        out[0] = f64::from(self.cart_body().translation().x);
+        out[1] = f64::from(self.cart_body().linvel().x);
+        out[2] = f64::from(angle);
+        out[3] = f64::from(self.pole_body().angvel().y);
+        out[4] = f64::from(angle.cos());
+        let tip = self.pole_body().position() * Vector::new(0.0, 0.0, POLE);
+        put3(&mut out[5..8], tip);
+        out[8] = f64::from(self.action);
+    }
+}

@@ -1,0 +1,90 @@
+//! Small helpers shared by the rapier environments: collision groups, quaternion
+//! maths on glam types, and reading joint angles and rates.
+
+use rapier3d::prelude::*;
+
+/// Collision group of the ground.
+pub(crate) const GROUND: Group = Group::GROUP_1;
+/// Collision group of robot parts that may touch the ground.
+pub(crate) const ROBOT: Group = Group::GROUP_2;
+
+/// Robot parts collide with the ground only (no self-collision): the contacts the
+/// tasks need, and nothing the solver must pay for in vain.
+pub(crate) fn robot_groups() -> InteractionGroups {
+    InteractionGroups::new(ROBOT, GROUND, InteractionTestMode::And)
+}
+
+/// The ground collides with robot parts.
+pub(crate) fn ground_groups() -> InteractionGroups {
+    InteractionGroups::new(GROUND, ROBOT, InteractionTestMode::And)
+}
+
+/// Parts that touch nothing (they still carry mass).
+pub(crate) fn ghost_groups() -> InteractionGroups {
+    InteractionGroups::none()
+}
+
+/// The signed rotation angle of `body2` relative to `body1` about `axis` (given in
+/// `body1`'s frame), for bodies built with identity rotations: 0 in the initial pose.
+pub(crate) fn twist_angle(rot1: &Rotation, rot2: &Rotation, axis: Vector) -> f32 {
+    let rel = rot1.inverse() * *rot2;
+    let along = rel.x * axis.x + rel.y * axis.y + rel.z * axis.z;
+    let mut angle = 2.0 * along.atan2(rel.w);
+    if angle > std::f32::consts::PI {
+        angle -= std::f32::consts::TAU;
+    } else if angle < -std::f32::consts::PI {
+        angle += std::f32::consts::TAU;
+    }
+    angle
+}
+
+/// The rate of the joint angle measured by [`twist_angle`].
+pub(crate) fn twist_rate(rb1: &RigidBody, rb2: &RigidBody, axis: Vector) -> f32 {
+    let world_axis = *rb1.rotation() * axis;
+    (rb2.angvel() - rb1.angvel()).dot(world_axis)
+}
+
+/// A world configured for the given substep and solver effort, with gravity −z.
+pub(crate) fn new_world(dt: f32, solver_iterations: usize) -> PhysicsWorld {
+    let mut world = PhysicsWorld::new();
+    world.gravity = Vector::new(0.0, 0.0, -9.81);
+    world.integration_parameters.dt = dt;
+    world.integration_parameters.num_solver_iterations = solver_iterations;
+    world
+}
+
+/// Writes a vector into three f64 slots.
+pub(crate) fn put3(out: &mut [f64], v: Vector) {
+    out[0] = f64::from(v.x);
+    out[1] = f64::from(v.y);
+    out[2] = f64::from(v.z);
+}
+
+/// Writes a quaternion as `[w, x, y, z]`.
+pub(crate) fn put_quat(out: &mut [f64], q: &Rotation) {
+    out[0] = f64::from(q.w);
+    out[1] = f64::from(q.x);
+    out[2] = f64::from(q.y);
+    out[3] = f64::from(q.z);
+}
+
+/// Yaw (heading) of a z-up body: the angle of its +x axis in the ground plane.
+pub(crate) fn heading(q: &Rotation) -> f32 {
+    let fwd = *q * Vector::X;
+    fwd.y.atan2(fwd.x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twist_angle_recovers_a_rotation_about_the_axis() {
+        let axis = Vector::new(0.0, 1.0, 0.0);
+        let q1 = Rotation::IDENTITY;
+        let q2 = Rotation::from_axis_angle(axis, 0.7);
+        assert!((twist_angle(&q1, &q2, axis) - 0.7).abs() < 1e-5);
+        let q3 = Rotation::from_axis_angle(axis, -2.5);
+        assert!((twist_angle(&q1, &q3, axis) + 2.5).abs() < 1e-5);
+    }
+}

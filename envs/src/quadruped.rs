@@ -1,0 +1,389 @@
+//! `quadruped`: an ant-like robot on flat ground.
+//!
+//! A spherical torso with four legs, each of a thigh swinging about the vertical
+//! (hip) and a shin pitching up and down (knee): 8 actuated revolute joints, as in
+//! gymnasium's Ant. One env step is 0.05 s: five 0.01 s physics substeps.
+//!
+//! **Actuation — PD position targets.** Each action sets a joint's target angle
+//! within its range; rapier's implicit joint motor drives it there with a capped
+//! torque. Implicit PD is unconditionally stable at this time step (explicit
+//! torques with the same stiffness are not), keeps joints inside their ranges
+//! without relying on the limit constraints of impulse joints (which overshoot at
+//! few solver iterations), and PD action spaces learn faster than raw torques
+//! (Peng & van de Panne, 2017).
+//!
+//! **Joint model — impulse joints, 4 solver iterations.** rapier's reduced-coordinate
+//! multibodies hold joint limits exactly but cost about three times more per step;
+//! with targets inside the ranges the impulse joints' slack stays small, so the
+//! cheaper model is used. Robot parts collide with the ground only.
+
+use crate::physics::{
+    ghost_groups, ground_groups, heading, new_world, put_quat, put3, robot_groups, twist_angle,
+    twist_rate,
+};
+use rapier3d::prelude::*;
+use rewardsmith_core::{Env, EnvSpec, SplitMix64, StateSpec, StepInfo};
+use std::sync::{Arc, OnceLock};
+
+/// Physics substep, seconds.
+const SUBSTEP: f32 = 0.01;
+/// Substeps per env step.
+const FRAME_SKIP: usize = 5;
+/// Torso sphere radius, m.
+const TORSO_RADIUS: f32 = 0.25;
+/// Limb capsule radius, m.
+const LIMB_RADIUS: f32 = 0.08;
+/// Horizontal distance from the torso centre to a hip, m.
+const HIP_OFFSET: f32 = 0.2;
+/// Thigh length (horizontal, outward), m.
+const THIGH: f32 = 0.28;
+/// Shin length, m.
+const SHIN: f32 = 0.56;
+/// Shin angle below the horizontal in the rest pose, rad.
+const SHIN_REST: f32 = 0.96;
+/// Hip range about the rest pose, rad.
+const HIP_RANGE: f32 = 0.5;
+/// Knee range about the rest pose, rad.
+const KNEE_RANGE: f32 = 0.6;
+/// Density of every part, kg/m³ (torso ≈ 3.3 kg, robot ≈ 7 kg).
+const DENSITY: f32 = 50.0;
+/// PD stiffness, N·m/rad.
+const KP: f32 = 100.0;
+/// PD damping, N·m·s/rad.
+const KD: f32 = 8.0;
+/// Torque cap per joint, N·m.
+const MAX_TORQUE: f32 = 30.0;
+/// Torso height below which the robot has fallen, m.
+const MIN_HEIGHT: f32 = 0.2;
+/// Torso height above which the robot is airborne beyond reason, m.
+const MAX_HEIGHT: f32 = 1.5;
+/// Fingertip-to-ground clearance under which a foot counts as touching, m.
+const CONTACT_EPS: f32 = 0.02;
+
+/// Leg order: front-left, front-right, back-left, back-right (+x is forward, +y left).
+const LEG_SIGNS: [(f32, f32); 4] = [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)];
+
+/// Observation length: height 1, quaternion 4, joint angles 8, linear velocity 3,
+/// angular velocity 3, joint rates 8, foot contacts 4.
+const OBS_DIM: usize = 31;
+
+struct Leg {
+    thigh: RigidBodyHandle,
+    shin: RigidBodyHandle,
+    hip: ImpulseJointHandle,
+    knee: ImpulseJointHandle,
+    /// Knee axis in the thigh's frame.
+    knee_axis: Vector,
+    /// Foot point (shin tip centre) in the shin's frame.
+    tip: Vector,
+}
+
+/// The ant-like quadruped.
+pub struct Quadruped {
+    spec: Arc<EnvSpec>,
+    world: PhysicsWorld,
+    torso: RigidBodyHandle,
+    legs: Vec<Leg>,
+    action: [f32; 8],
+}
+
+/// The quadruped's fixed facts, built once.
+pub fn spec() -> Arc<EnvSpec> {
+    static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let state = StateSpec::builder()
+            .vector("torso_pos", 3, "m", "world", "position of the torso centre; z is height above the ground")
+            .scalar("torso_height", "m", "world", "height of the torso centre above the ground (rest ≈ 0.55)")
+            .vector("torso_quat", 4, "1", "world", "torso orientation as a unit quaternion [w, x, y, z]")
+            .vector("torso_linvel", 3, "m/s", "world", "linear velocity of the torso; [0] is forward speed along +x")
+            .vector("torso_angvel", 3, "rad/s", "world", "angular velocity of the torso; [2] is the yaw rate (counter-clockwise positive)")
+            .scalar("up_z", "1", "world", "z component of the torso's up axis: 1 upright, 0 on its side, -1 upside down")
+            .scalar("heading", "rad", "world", "yaw of the torso's forward (+x) axis in the ground plane, in (-pi, pi]; 0 faces +x")
+            .vector("joint_pos", 8, "rad", "joint", "joint angles relative to the rest pose, per leg [hip, knee] in order front-left, front-right, back-left, back-right")
+            .vector("joint_vel", 8, "rad/s", "joint", "joint angular rates, same order as joint_pos")
+            .vector("foot_pos", 12, "m", "world", "foot positions, 4 × [x, y, z] in leg order")
+            .vector("foot_height", 4, "m", "world", "clearance of each foot above the ground, in leg order")
+            .vector("foot_contact", 4, "1", "world", "1 when the foot touches the ground, else 0, in leg order")
+            .vector("action", 8, "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos")
+            .scalar("fallen", "1", "world", "1 when the torso height left [0.2, 1.5] m or the torso is upside down (the episode ends), else 0")
+            .build();
+        Arc::new(EnvSpec {
+            name: "quadruped".to_string(),
+            description: "An ant-like quadruped robot on flat ground, z up, gravity -9.81 m/s². \
+                A spherical torso (radius 0.25 m) carries four legs placed diagonally; each leg \
+                has a thigh that swings about the vertical axis at the hip (±0.5 rad) and a shin \
+                that pitches up and down at the knee (±0.6 rad). Forward is +x, left is +y. \
+                Joints are driven by PD controllers towards target angles. The episode ends when \
+                the robot falls (torso below 0.2 m or upside down)."
+                .to_string(),
+            obs_dim: OBS_DIM,
+            action_dim: 8,
+            action_doc: "target angle of each joint as a fraction of its range, per leg [hip, knee] \
+                in order front-left, front-right, back-left, back-right; +1 on a knee lifts the foot"
+                .to_string(),
+            dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
+            state,
+        })
+    })
+    .clone()
+}
+
+impl Quadruped {
+    /// A quadruped in its rest pose (call [`Env::reset`] before use).
+    #[must_use]
+    pub fn new() -> Self {
+        let mut env = Self {
+            spec: spec(),
+            world: new_world(SUBSTEP, 4),
+            torso: RigidBodyHandle::invalid(),
+            legs: Vec::with_capacity(4),
+            action: [0.0; 8],
+        };
+        env.build(&mut SplitMix64::new(0), false, 0.0);
+        env
+    }
+
+    /// Starts an episode with the whole robot rolled by `roll` radians about the
+    /// x axis (π: upside down), for tests of fall detection and for curricula.
+    pub fn reset_rolled(&mut self, seed: u64, roll: f32) {
+        self.build(&mut SplitMix64::new(seed), true, roll);
+    }
+
+    fn build(&mut self, rng: &mut SplitMix64, noise: bool, roll: f32) {
+        let tilt = Rotation::from_axis_angle(Vector::X, roll);
+        let mut world = new_world(SUBSTEP, 4);
+        let ground = world.insert_body(RigidBodyBuilder::fixed());
+        world.insert_collider(
+            ColliderBuilder::halfspace(rapier3d::na::Unit::new_unchecked(Vector::Z))
+                .friction(1.0)
+                .collision_groups(ground_groups()),
+            Some(ground),
+        );
+        let rest_height = SHIN * SHIN_REST.sin() + LIMB_RADIUS + 0.01;
+        let origin = Vector::new(0.0, 0.0, rest_height);
+        let mut jitter = |scale: f32| {
+            if noise {
+                Vector::new(
+                    (rng.normal() as f32) * scale,
+                    (rng.normal() as f32) * scale,
+                    (rng.normal() as f32) * scale,
+                )
+            } else {
+                Vector::ZERO
+            }
+        };
+        let torso = world.insert_body(
+            RigidBodyBuilder::dynamic()
+                .can_sleep(false)
+                .translation(origin)
+                .rotation(tilt.to_scaled_axis())
+                .linvel(jitter(0.1))
+                .angvel(jitter(0.1)),
+        );
+        world.insert_collider(
+            ColliderBuilder::ball(TORSO_RADIUS)
+                .density(DENSITY)
+                .collision_groups(robot_groups()),
+            Some(torso),
+        );
+        let mut legs = Vec::with_capacity(4);
+        for &(sx, sy) in &LEG_SIGNS {
+            let out = Vector::new(sx, sy, 0.0) / std::f32::consts::SQRT_2;
+            let hip_at = out * HIP_OFFSET;
+            let knee_at = out * THIGH;
+            world.insert_collider(
+                ColliderBuilder::capsule_from_endpoints(Vector::ZERO, hip_at, LIMB_RADIUS)
+                    .density(DENSITY)
+                    .collision_groups(ghost_groups()),
+                Some(torso),
+            );
+            let thigh = world.insert_body(
+                RigidBodyBuilder::dynamic()
+                    .can_sleep(false)
+                    .translation(origin + tilt * hip_at)
+                    .rotation(tilt.to_scaled_axis())
+                    .linvel(jitter(0.1)),
+            );
+            world.insert_collider(
+                ColliderBuilder::capsule_from_endpoints(Vector::ZERO, knee_at, LIMB_RADIUS)
+                    .density(DENSITY)
+                    .collision_groups(robot_groups()),
+                Some(thigh),
+            );
+            let tip = out * (SHIN * SHIN_REST.cos()) - Vector::Z * (SHIN * SHIN_REST.sin());
+            let shin = world.insert_body(
+                RigidBodyBuilder::dynamic()
+                    .can_sleep(false)
+                    .translation(origin + tilt * (hip_at + knee_at))
+                    .rotation(tilt.to_scaled_axis())
+                    .linvel(jitter(0.1)),
+            );
+            world.insert_collider(
+                ColliderBuilder::capsule_from_endpoints(Vector::ZERO, tip, LIMB_RADIUS)
+                    .density(DENSITY)
+                    .friction(1.0)
+                    .collision_groups(robot_groups()),
+                Some(shin),
+            );
+            let hip = RevoluteJointBuilder::new(Vector::Z)
+                .local_anchor1(hip_at)
+                .local_anchor2(Vector::ZERO)
+                .motor_model(MotorModel::ForceBased)
+                .motor_position(0.0, KP, KD)
+                .motor_max_force(MAX_TORQUE)
+                .limits([-HIP_RANGE - 0.1, HIP_RANGE + 0.1]);
+            let hip = world.insert_impulse_joint(torso, thigh, hip);
+            // Pitch axis: horizontal, perpendicular to the leg, oriented so that a
+            // positive angle lifts the foot.
+            let knee_axis = Vector::new(-out.y, out.x, 0.0);
+            let knee = RevoluteJointBuilder::new(knee_axis)
+                .local_anchor1(knee_at)
+                .local_anchor2(Vector::ZERO)
+                .motor_model(MotorModel::ForceBased)
+                .motor_position(0.0, KP, KD)
+                .motor_max_force(MAX_TORQUE)
+                .limits([-KNEE_RANGE - 0.1, KNEE_RANGE + 0.1]);
+            let knee = world.insert_impulse_joint(thigh, shin, knee);
+            legs.push(Leg {
+                thigh,
+                shin,
+                hip,
+                knee,
+                knee_axis,
+                tip,
+            });
+        }
+        self.world = world;
+        self.torso = torso;
+        self.legs = legs;
+        self.action = [0.0; 8];
+    }
+
+    fn torso_body(&self) -> &RigidBody {
+        &self.world.bodies[self.torso]
+    }
+
+    /// Joint angle and rate of leg `i`'s hip (`knee == false`) or knee.
+    fn joint(&self, i: usize, knee: bool) -> (f32, f32) {
+        let leg = &self.legs[i];
+        let (a, b, axis) = if knee {
+            (leg.thigh, leg.shin, leg.knee_axis)
+        } else {
+            (self.torso, leg.thigh, Vector::Z)
+        };
+        let (rb1, rb2) = (&self.world.bodies[a], &self.world.bodies[b]);
+        (
+            twist_angle(rb1.rotation(), rb2.rotation(), axis),
+            twist_rate(rb1, rb2, axis),
+        )
+    }
+
+    fn foot(&self, i: usize) -> Vector {
+        let leg = &self.legs[i];
+        self.world.bodies[leg.shin].position() * leg.tip
+    }
+
+    fn up_z(&self) -> f32 {
+        (*self.torso_body().rotation() * Vector::Z).z
+    }
+
+    fn fallen(&self) -> bool {
+        let z = self.torso_body().translation().z;
+        !(MIN_HEIGHT..=MAX_HEIGHT).contains(&z) || self.up_z() < 0.0
+    }
+}
+
+impl Default for Quadruped {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Env for Quadruped {
+    fn spec(&self) -> &Arc<EnvSpec> {
+        &self.spec
+    }
+
+    fn reset(&mut self, seed: u64) {
+        self.build(&mut SplitMix64::new(seed), true, 0.0);
+    }
+
+    fn step(&mut self, action: &[f32]) -> StepInfo {
+        for (slot, &a) in self.action.iter_mut().zip(action) {
+            *slot = if a.is_finite() {
+                a.clamp(-1.0, 1.0)
+            } else {
+                0.0
+            };
+        }
+        for (i, leg) in self.legs.iter().enumerate() {
+            let targets = [
+                (leg.hip, self.action[2 * i] * HIP_RANGE),
+                (leg.knee, self.action[2 * i + 1] * KNEE_RANGE),
+            ];
+            for (handle, target) in targets {
+                if let Some(joint) = self.world.impulse_joints.get_mut(handle, true) {
+                    joint
+                        .data
+                        .set_motor_position(JointAxis::AngX, target, KP, KD);
+                }
+            }
+        }
+        for _ in 0..FRAME_SKIP {
+            self.world.step();
+        }
+        StepInfo {
+            terminated: self.fallen(),
+            truncated: false,
+        }
+    }
+
+    fn observe(&self, obs: &mut [f32]) {
+        let torso = self.torso_body();
+        let q = torso.rotation();
+        obs[0] = torso.translation().z;
+        obs[1..5].copy_from_slice(&[q.w, q.x, q.y, q.z]);
+        let v = torso.linvel();
+        let w = torso.angvel();
+        obs[13..16].copy_from_slice(&[v.x, v.y, v.z]);
+        obs[16..19].copy_from_slice(&[w.x, w.y, w.z]);
+        for i in 0..4 {
+            for (k, knee) in [false, true].into_iter().enumerate() {
+                let (angle, rate) = self.joint(i, knee);
+                obs[5 + 2 * i + k] = angle;
+                obs[19 + 2 * i + k] = rate;
+            }
+            let clearance = self.foot(i).z - LIMB_RADIUS;
+            obs[27 + i] = if clearance < CONTACT_EPS { 1.0 } else { 0.0 };
+        }
+    }
+
+    fn reward_state(&self, out: &mut [f64]) {
+        let torso = self.torso_body();
+        let q = torso.rotation();
+        let p = torso.translation();
+        put3(&mut out[0..3], p);
+        out[3] = f64::from(p.z);
+        put_quat(&mut out[4..8], q);
+        put3(&mut out[8..11], torso.linvel());
+        put3(&mut out[11..14], torso.angvel());
+        out[14] = f64::from(self.up_z());
+        out[15] = f64::from(heading(q));
+        for i in 0..4 {
+            for (k, knee) in [false, true].into_iter().enumerate() {
+                let (angle, rate) = self.joint(i, knee);
+                out[16 + 2 * i + k] = f64::from(angle);
+                out[24 + 2 * i + k] = f64::from(rate);
+            }
+            let foot = self.foot(i);
+            put3(&mut out[32 + 3 * i..35 + 3 * i], foot);
+            let clearance = foot.z - LIMB_RADIUS;
+            out[44 + i] = f64::from(clearance);
+            out[48 + i] = if clearance < CONTACT_EPS { 1.0 } else { 0.0 };
+        }
+        for (slot, &a) in out[52..60].iter_mut().zip(&self.action) {
+            *slot = f64::from(a);
+        }
+        out[60] = if self.fallen() { 1.0 } else { 0.0 };
+    }
+}

@@ -1,0 +1,167 @@
+//! The built-in tasks: goals, fitness measures, baseline rewards and training
+//! defaults for each environment.
+
+use crate::cartpole::{Cartpole, FALL_ANGLE, OUT_OF_BOUNDS, Start};
+use crate::quadruped::Quadruped;
+use rewardsmith_core::{Fitness, Registry, RewardSource, StateView, Task, TrainDefaults};
+
+macro_rules! rewards {
+    ($name:literal) => {
+        (
+            RewardSource::embedded(
+                concat!("envs/rewards/", $name, ".human.rhai"),
+                include_str!(concat!("../rewards/", $name, ".human.rhai")),
+            ),
+            RewardSource::embedded(
+                concat!("envs/rewards/", $name, ".sparse.rhai"),
+                include_str!(concat!("../rewards/", $name, ".sparse.rhai")),
+            ),
+        )
+    };
+}
+
+fn field(s: &StateView<'_>, name: &str) -> f64 {
+    s.scalar(name).unwrap_or(f64::NAN)
+}
+
+fn field_at(s: &StateView<'_>, name: &str, i: usize) -> f64 {
+    s.get(name)
+        .and_then(|v| v.get(i).copied())
+        .unwrap_or(f64::NAN)
+}
+
+/// Training defaults for the cart-pole: small and quick.
+fn cartpole_defaults() -> TrainDefaults {
+    TrainDefaults {
+        budget: 200_000,
+        search_budget: 100_000,
+        num_envs: 8,
+        num_steps: 256,
+        ..TrainDefaults::default()
+    }
+}
+
+/// Training defaults for the quadruped (after cleanrl's MuJoCo settings).
+fn quadruped_defaults() -> TrainDefaults {
+    TrainDefaults {
+        budget: 5_000_000,
+        search_budget: 1_000_000,
+        num_envs: 16,
+        num_steps: 256,
+        ..TrainDefaults::default()
+    }
+}
+
+/// Every built-in task, in a stable order.
+#[must_use]
+pub fn builtin_tasks() -> Vec<Task> {
+    let build = |b: rewardsmith_core::TaskBuilder| b.build().expect("built-in task is complete");
+    let (h, s) = rewards!("cartpole-balance");
+    let balance = build(
+        Task::builder("cartpole-balance", || Box::new(Cartpole::new(Start::Upright)))
+            .description(
+                "Keep the pole balanced upright on the cart for the whole episode without \
+                 letting the cart run off the rail. The episode ends early if the pole leans \
+                 more than 0.2 rad from vertical or the cart passes ±2.3 m.",
+            )
+            .episode_steps(500)
+            .fitness(Fitness::mean_score(
+                "fraction of the episode's 500 steps with the pole within 0.2 rad of upright and the cart within ±2.3 m",
+                |s| {
+                    let up = field(s, "pole_angle").abs() < f64::from(FALL_ANGLE);
+                    let inside = field(s, "cart_pos").abs() < f64::from(OUT_OF_BOUNDS);
+                    f64::from(u8::from(up && inside))
+                },
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(cartpole_defaults()),
+    );
+    let (h, s) = rewards!("cartpole-swingup");
+    let swingup = build(
+        Task::builder("cartpole-swingup", || Box::new(Cartpole::new(Start::Hanging)))
+            .description(
+                "The pole starts hanging down. Swing it up by moving the cart back and forth, \
+                 then keep it balanced upright for the rest of the episode.",
+            )
+            .episode_steps(500)
+            .fitness(Fitness::mean_score(
+                "fraction of the episode's 500 steps with the pole within about 18° of upright (cos angle > 0.95)",
+                |s| f64::from(u8::from(field(s, "pole_up") > 0.95)),
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(TrainDefaults {
+                budget: 1_000_000,
+                search_budget: 300_000,
+                ..cartpole_defaults()
+            }),
+    );
+    let quad =
+        |name: &str, description: &str, fitness: Fitness, (h, s): (RewardSource, RewardSource)| {
+            build(
+                Task::builder(name, || Box::new(Quadruped::new()))
+                    .description(description)
+                    .episode_steps(1000)
+                    .fitness(fitness)
+                    .human_reward(h)
+                    .sparse_reward(s)
+                    .defaults(quadruped_defaults()),
+            )
+        };
+    let run = quad(
+        "quadruped-run",
+        "Run forward (along +x) as fast as possible without falling.",
+        Fitness::mean_score(
+            "mean forward speed along +x over the 1000-step episode, m/s (steps after a fall count as 0)",
+            |s| field_at(s, "torso_linvel", 0),
+        ),
+        rewards!("quadruped-run"),
+    );
+    let backward = quad(
+        "quadruped-backward",
+        "Walk backwards (along -x) as fast as possible without falling.",
+        Fitness::mean_score(
+            "mean speed along -x over the 1000-step episode, m/s (steps after a fall count as 0)",
+            |s| -field_at(s, "torso_linvel", 0),
+        ),
+        rewards!("quadruped-backward"),
+    );
+    let turn = quad(
+        "quadruped-turn",
+        "Turn on the spot counter-clockwise (seen from above) as fast as possible without falling.",
+        Fitness::mean_score(
+            "mean counter-clockwise yaw rate over the 1000-step episode, rad/s (steps after a fall count as 0)",
+            |s| field_at(s, "torso_angvel", 2),
+        ),
+        rewards!("quadruped-turn"),
+    );
+    let stand = quad(
+        "quadruped-stand",
+        "Rear up: lift both front feet off the ground and hold the torso high, for as much \
+         of the episode as possible, without falling.",
+        Fitness::mean_score(
+            "fraction of the 1000-step episode with the torso above 0.6 m and both front feet more than 0.1 m off the ground",
+            |s| {
+                let up = field(s, "torso_height") > 0.6
+                    && field_at(s, "foot_height", 0) > 0.1
+                    && field_at(s, "foot_height", 1) > 0.1;
+                f64::from(u8::from(up))
+            },
+        ),
+        rewards!("quadruped-stand"),
+    );
+    vec![balance, swingup, run, backward, turn, stand]
+}
+
+/// A registry holding every built-in task; register your own tasks on top.
+#[must_use]
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    for task in builtin_tasks() {
+        registry
+            .register(task)
+            .expect("built-in task names are unique");
+    }
+    registry
+}
