@@ -12,7 +12,9 @@ use std::hint::black_box;
 fn single(c: &mut Criterion, name: &str, mut env: Box<dyn Env>) {
     let n = env.spec().action_dim;
     let mut rng = SplitMix64::new(1);
-    let actions: Vec<f32> = (0..n * 1024).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+    let actions: Vec<f32> = (0..n * 1024)
+        .map(|_| rng.uniform(-1.0, 1.0) as f32)
+        .collect();
     env.reset(0);
     let mut i = 0usize;
     let mut t = 0usize;
@@ -38,7 +40,10 @@ fn vectorised(c: &mut Criterion) {
     let mut group = c.benchmark_group("vec_env_step");
     group.throughput(Throughput::Elements(N as u64));
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         let mut venv = VecEnv::new(N, 1000, 3, || Box::new(Quadruped::new()));
         let mut rng = SplitMix64::new(2);
         let actions: Vec<f32> = (0..N * 8).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
