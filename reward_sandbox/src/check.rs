@@ -1,0 +1,315 @@
+//! Checks before any training: compile, then a dry run over sample states, with
+//! per-component statistics and warnings, as one [`CheckReport`].
+
+use crate::limits::Limits;
+use crate::source::{ProgramSource, compile_with_sample};
+use rewardsmith_core::{RewardError, RewardErrorKind, RewardProgram, StateSpec, StateView};
+use serde::Serialize;
+
+/// A component whose mean magnitude is this many times that of every other
+/// component gets a [`WarningKind::DominantComponent`] warning: the others then
+/// barely move the return.
+pub const DOMINANCE_RATIO: f64 = 100.0;
+
+/// Most dry-run errors reported (the first ones; later ones usually repeat them).
+const MAX_ERRORS: usize = 3;
+
+/// The verdict on one reward program, before training.
+///
+/// Serialises to `{"ok":bool,"errors":[…],"warnings":[…],"components":[…]}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// Whether the program is usable: it compiled and the dry run had no error.
+    pub ok: bool,
+    /// What makes it unusable, first error first.
+    pub errors: Vec<RewardError>,
+    /// What may be wrong but does not stop training.
+    pub warnings: Vec<CheckWarning>,
+    /// Statistics of each component over the dry run, in program order.
+    pub components: Vec<ComponentStats>,
+}
+
+/// Something worth telling the author that does not make the program unusable.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckWarning {
+    /// The kind of warning.
+    pub kind: WarningKind,
+    /// What was seen, in words.
+    pub message: String,
+    /// The component involved, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+}
+
+/// Kinds of [`CheckWarning`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WarningKind {
+    /// A component took one value over the whole dry run (legitimate for an
+    /// alive bonus when episodes can terminate).
+    ConstantComponent,
+    /// A component's magnitude dwarfs all the others ([`DOMINANCE_RATIO`]).
+    DominantComponent,
+    /// No sample states were given, so only the static checks ran.
+    NoSamples,
+    /// The program printed; the output is discarded during training.
+    Printed,
+}
+
+/// Statistics of one component over the dry run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ComponentStats {
+    /// The component.
+    pub name: String,
+    /// Mean value.
+    pub mean: f64,
+    /// Standard deviation (population).
+    pub std: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl CheckReport {
+    fn failed(e: RewardError) -> Self {
+        Self {
+            ok: false,
+            errors: vec![e],
+            warnings: Vec::new(),
+            components: Vec::new(),
+        }
+    }
+}
+
+/// Compiles `src` and dry-runs it over `samples`.
+///
+/// Each sample is a `(prev, s)` pair of consecutive reward states (the state
+/// before a step and the state after it), each laid out as `spec` declares,
+/// e.g. from random-policy rollouts of the task. The first pair also serves as
+/// the Rhai probe state.
+#[must_use]
+pub fn check_source(
+    src: &ProgramSource,
+    spec: &StateSpec,
+    samples: &[(Vec<f64>, Vec<f64>)],
+    limits: &Limits,
+) -> CheckReport {
+    if let Some(i) = samples
+        .iter()
+        .position(|(p, s)| p.len() != spec.len() || s.len() != spec.len())
+    {
+        return CheckReport::failed(RewardError::new(
+            RewardErrorKind::Runtime,
+            format!(
+                "dry-run sample {i} does not match the reward state ({} numbers)",
+                spec.len()
+            ),
+        ));
+    }
+    let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
+    match compile_with_sample(src, spec, limits, probe) {
+        Ok(mut program) => {
+            let mut report = check(program.as_mut(), spec, samples);
+            if let ProgramSource::Rhai(_) = src {
+                // Printing is allowed but pointless: say so once.
+                if let Some(p) = printed(src, spec, limits, probe) {
+                    report.warnings.push(p);
+                }
+            }
+            report
+        }
+        Err(e) => CheckReport::failed(e),
+    }
+}
+
+/// What the Rhai program prints on the probe state, as a warning.
+fn printed(
+    src: &ProgramSource,
+    spec: &StateSpec,
+    limits: &Limits,
+    probe: Option<(&[f64], &[f64])>,
+) -> Option<CheckWarning> {
+    let ProgramSource::Rhai(text) = src else {
+        return None;
+    };
+    let mut p =
+        crate::rhai_program::RhaiProgram::compile_with_sample(text, spec, limits, probe).ok()?;
+    let out = p.take_printed();
+    let first = out.lines().next()?;
+    Some(CheckWarning {
+        kind: WarningKind::Printed,
+        message: format!(
+            "the program prints (e.g. `{}`); output is discarded during training",
+            first.chars().take(80).collect::<String>()
+        ),
+        component: None,
+    })
+}
+
+/// Dry-runs an already compiled program over `(prev, s)` samples (see
+/// [`check_source`]) and reports errors, statistics and warnings.
+#[must_use]
+pub fn check(
+    program: &mut dyn RewardProgram,
+    spec: &StateSpec,
+    samples: &[(Vec<f64>, Vec<f64>)],
+) -> CheckReport {
+    let names: Vec<String> = program.components().to_vec();
+    let mut errors: Vec<RewardError> = Vec::new();
+    let mut warnings = Vec::new();
+    let mut acc = vec![Acc::default(); names.len()];
+    let mut out = vec![0.0; names.len()];
+    for (i, (prev, s)) in samples.iter().enumerate() {
+        if prev.len() != spec.len() || s.len() != spec.len() {
+            errors.push(RewardError::new(
+                RewardErrorKind::Runtime,
+                format!("dry-run sample {i} does not match the reward state"),
+            ));
+            break;
+        }
+        let (pv, sv) = (StateView::new(spec, prev), StateView::new(spec, s));
+        match program.evaluate(&sv, &pv, &mut out) {
+            Ok(()) => {
+                for (a, &x) in acc.iter_mut().zip(&out) {
+                    a.push(x);
+                }
+            }
+            Err(mut e) => {
+                if errors
+                    .iter()
+                    .any(|o| o.kind == e.kind && o.line == e.line && o.component == e.component)
+                {
+                    continue;
+                }
+                e.message.push_str(&format!(" (dry-run step {i})"));
+                errors.push(e);
+                if errors.len() >= MAX_ERRORS {
+                    break;
+                }
+            }
+        }
+    }
+    let components: Vec<ComponentStats> = names.iter().zip(&acc).map(|(n, a)| a.stats(n)).collect();
+    if samples.is_empty() {
+        warnings.push(CheckWarning {
+            kind: WarningKind::NoSamples,
+            message: "no sample states were given; only the static checks ran".to_string(),
+            component: None,
+        });
+    }
+    if errors.is_empty() && samples.len() >= 2 {
+        warn_about(&components, &acc, &mut warnings);
+    }
+    CheckReport {
+        ok: errors.is_empty(),
+        errors,
+        warnings,
+        components,
+    }
+}
+
+fn warn_about(components: &[ComponentStats], acc: &[Acc], warnings: &mut Vec<CheckWarning>) {
+    for (c, a) in components.iter().zip(acc) {
+        if a.n > 0 && c.max - c.min <= 1e-12 * c.mean.abs().max(1.0) {
+            warnings.push(CheckWarning {
+                kind: WarningKind::ConstantComponent,
+                message: format!(
+                    "component `{}` is constant ({}) over {} dry-run steps: fine as an alive bonus when episodes can terminate, otherwise it does not shape behaviour",
+                    c.name, c.mean, a.n
+                ),
+                component: Some(c.name.clone()),
+            });
+        }
+    }
+    if components.len() < 2 {
+        return;
+    }
+    let mags: Vec<f64> = acc.iter().map(Acc::mean_abs).collect();
+    let Some((top, &big)) = mags.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) else {
+        return;
+    };
+    let (next, &second) = mags
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != top)
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap_or((top, &big));
+    if second > 0.0 && big > DOMINANCE_RATIO * second {
+        warnings.push(CheckWarning {
+            kind: WarningKind::DominantComponent,
+            message: format!(
+                "component `{}` (mean |value| {:.3e}) dwarfs the others (next largest: `{}`, {:.3e}); they will barely affect learning",
+                components[top].name, big, components[next].name, second
+            ),
+            component: Some(components[top].name.clone()),
+        });
+    }
+}
+
+/// Running statistics (Welford).
+#[derive(Clone, Debug)]
+struct Acc {
+    n: usize,
+    mean: f64,
+    m2: f64,
+    abs_sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for Acc {
+    fn default() -> Self {
+        Self {
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+            abs_sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Acc {
+    #[allow(clippy::cast_precision_loss)]
+    fn push(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+        self.abs_sum += x.abs();
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn mean_abs(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.abs_sum / self.n as f64
+        }
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn stats(&self, name: &str) -> ComponentStats {
+        if self.n == 0 {
+            return ComponentStats {
+                name: name.to_string(),
+                mean: 0.0,
+                std: 0.0,
+                min: 0.0,
+                max: 0.0,
+            };
+        }
+        ComponentStats {
+            name: name.to_string(),
+            mean: self.mean,
+            std: (self.m2 / self.n as f64).sqrt(),
+            min: self.min,
+            max: self.max,
+        }
+    }
+}

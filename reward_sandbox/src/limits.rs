@@ -1,0 +1,109 @@
+//! The limits every reward program runs under, with the reason for each default.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Resource limits for one reward program (both backends).
+///
+/// Every field has a default sized for rewards of a few dozen lines called
+/// millions of times: generous enough that a legitimate reward never meets them,
+/// tight enough that a runaway one fails in milliseconds, not seconds.
+///
+/// Deserialises from TOML/JSON with unknown fields rejected; missing fields take
+/// their defaults.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest accepted source text or module, in bytes. Default 64 KiB: a reward
+    /// is tens of lines, and parsing time grows with size, so this also bounds the
+    /// compile time.
+    pub max_source_bytes: usize,
+    /// Rhai operations per call. Default 100 000: a human-written quadruped reward
+    /// takes about 500; a runaway loop stops after ~5 ms.
+    pub max_operations: u64,
+    /// Rhai call-stack depth (script functions calling script functions).
+    /// Default 32: rewards need 2–3 levels; deep recursion would also risk the
+    /// native stack of a 2 MiB worker thread.
+    pub max_call_levels: usize,
+    /// Rhai expression nesting depth at global level. Default 64 (Rhai's own).
+    pub max_expr_depth: usize,
+    /// Rhai expression nesting depth inside functions. Default 48: the reward
+    /// lives in a function, and Rhai's parser recurses on nesting.
+    pub max_fn_expr_depth: usize,
+    /// Longest Rhai string, in bytes. Default 4096: rewards only build strings
+    /// for printing.
+    pub max_string_size: usize,
+    /// Longest Rhai array. Default 4096: reward-state vectors are short; a joint
+    /// list of a hand has a few dozen entries.
+    pub max_array_size: usize,
+    /// Largest Rhai object map. Default 256: a reward has a handful of components.
+    pub max_map_size: usize,
+    /// Wall-clock deadline for one call, in milliseconds. Default 50: a reward
+    /// call costs microseconds; this only bounds pathological programs that the
+    /// operation budget does not (e.g. expensive native helpers on large arrays).
+    pub call_timeout_ms: u64,
+    /// Wall-clock deadline for compiling (parse, static checks, WebAssembly code
+    /// generation and the probe call), in milliseconds. Default 2000: cranelift
+    /// compiles a small module in a few milliseconds on one core; the slack covers
+    /// a loaded machine.
+    pub compile_timeout_ms: u64,
+    /// Bytes of `print`/`debug` output kept per program (the rest is dropped).
+    /// Default 4096.
+    pub max_print_bytes: usize,
+    /// WebAssembly fuel per call (roughly one unit per instruction). Default
+    /// 1 000 000: a compiled reward needs a few hundred.
+    pub wasm_fuel: u64,
+    /// Largest WebAssembly linear memory, in bytes. Default 1 MiB (16 pages): the
+    /// ABI needs a few hundred bytes of state.
+    pub wasm_max_memory_bytes: usize,
+    /// Largest WebAssembly table, in elements. Default 1024.
+    pub wasm_max_table_elements: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_source_bytes: 64 * 1024,
+            max_operations: 100_000,
+            max_call_levels: 32,
+            max_expr_depth: 64,
+            max_fn_expr_depth: 48,
+            max_string_size: 4096,
+            max_array_size: 4096,
+            max_map_size: 256,
+            call_timeout_ms: 50,
+            compile_timeout_ms: 2000,
+            max_print_bytes: 4096,
+            wasm_fuel: 1_000_000,
+            wasm_max_memory_bytes: 1 << 20,
+            wasm_max_table_elements: 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// The per-call deadline as a duration.
+    #[must_use]
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+
+    /// The compile deadline as a duration.
+    #[must_use]
+    pub fn compile_timeout(&self) -> Duration {
+        Duration::from_millis(self.compile_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fields_take_defaults_and_unknown_fields_are_rejected() {
+        let l: Limits = serde_json::from_str(r#"{"max_operations": 10}"#).unwrap();
+        assert_eq!(l.max_operations, 10);
+        assert_eq!(l.max_call_levels, Limits::default().max_call_levels);
+        assert!(serde_json::from_str::<Limits>(r#"{"max_opps": 10}"#).is_err());
+    }
+}
