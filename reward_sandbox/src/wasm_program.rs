@@ -266,12 +266,8 @@ impl WasmProgram {
             })?;
         let text = std::str::from_utf8(text)
             .map_err(|_| malformed("the component names are not UTF-8"))?;
-        let names: Vec<String> = text
-            .strip_suffix('\n')
-            .unwrap_or(text)
-            .split('\n')
-            .map(str::to_string)
-            .collect();
+        let text = text.trim_end_matches(['\n', '\0']);
+        let names: Vec<String> = text.split(['\n', '\0']).map(str::to_string).collect();
         if text.is_empty() {
             return Err(RewardError::new(
                 K::NoComponents,
