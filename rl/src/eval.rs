@@ -1,0 +1,134 @@
+//! Evaluation: episodes of the deterministic policy, scored by the task's fitness.
+
+use crate::error::{Error, Result};
+use crate::policy::Policy;
+use rewardsmith_core::{FitnessMeter, Task, VecEnv};
+use serde::{Deserialize, Serialize};
+
+/// Fitness of a policy over evaluation episodes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Task name.
+    pub task: String,
+    /// Fitness of each episode, in instance order.
+    pub fitness: Vec<f64>,
+    /// Length of each episode, in steps.
+    pub lengths: Vec<usize>,
+    /// Mean fitness.
+    pub mean: f64,
+    /// Population standard deviation of the fitness.
+    pub std: f64,
+    /// Mean episode length.
+    pub mean_length: f64,
+    /// Env steps taken (including those of instances that had already finished
+    /// while others ran on).
+    pub env_steps: u64,
+}
+
+struct Slot {
+    meter: Box<dyn FitnessMeter>,
+    len: usize,
+    fitness: Option<f64>,
+}
+
+/// Runs `episodes` episodes in parallel (one env instance each, seeded from
+/// `seed`) on `pool`.
+pub(crate) fn run_episodes(
+    task: &Task,
+    policy: &mut Policy,
+    episodes: usize,
+    seed: u64,
+    pool: &rayon::ThreadPool,
+) -> EvalReport {
+    let limit = task.episode_steps;
+    let spec = task.env_spec().clone();
+    let mut venv = pool.install(|| VecEnv::new(episodes, limit, seed, || task.make_env()));
+    let mut slots: Vec<Slot> = (0..episodes)
+        .map(|_| Slot {
+            meter: task.fitness.meter(),
+            len: 0,
+            fitness: None,
+        })
+        .collect();
+    let mut obs = vec![0.0f32; episodes * spec.obs_dim];
+    let mut actions = vec![0.0f32; episodes * spec.action_dim];
+    let mut env_steps = 0u64;
+    let mut open = episodes;
+    // Every episode ends by the time limit at the latest.
+    for _ in 0..limit {
+        if open == 0 {
+            break;
+        }
+        venv.write_obs(&mut obs);
+        policy.act_batch(&obs, &mut actions);
+        pool.install(|| {
+            venv.step_with(&actions, &mut slots, |slot, s, _prev, info| {
+                if slot.fitness.is_none() {
+                    slot.meter.step(s, info);
+                    slot.len += 1;
+                    if info.done() {
+                        slot.fitness = Some(slot.meter.finish(limit));
+                    }
+                }
+            });
+        });
+        env_steps += episodes as u64;
+        open = slots.iter().filter(|s| s.fitness.is_none()).count();
+    }
+    let fitness: Vec<f64> = slots
+        .iter()
+        .map(|s| s.fitness.unwrap_or_else(|| s.meter.finish(limit)))
+        .collect();
+    let lengths: Vec<usize> = slots.iter().map(|s| s.len).collect();
+    let n = episodes.max(1) as f64;
+    let mean = fitness.iter().sum::<f64>() / n;
+    let std = (fitness.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / n).sqrt();
+    EvalReport {
+        task: task.name.clone(),
+        mean_length: lengths.iter().sum::<usize>() as f64 / n,
+        fitness,
+        lengths,
+        mean,
+        std,
+        env_steps,
+    }
+}
+
+/// Builds the trainer's thread pool.
+pub(crate) fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    let threads = threads.max(1);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("rewardsmith-rl-{i}"))
+        .build()
+        .map_err(|e| Error::ThreadPool {
+            threads,
+            message: e.to_string(),
+        })
+}
+
+/// Runs `episodes` evaluation episodes of `policy`'s deterministic actions on
+/// `threads` worker threads; episode `i` starts from a state seeded by
+/// `(seed, i)`, so the report depends only on the policy, the task and `seed`.
+///
+/// # Errors
+/// [`Error::PolicyMismatch`] when the policy was trained for another
+/// environment; [`Error::Config`] for zero episodes; [`Error::ThreadPool`].
+pub fn evaluate(
+    task: &Task,
+    policy: &Policy,
+    episodes: usize,
+    seed: u64,
+    threads: usize,
+) -> Result<EvalReport> {
+    policy.check_task(task)?;
+    if episodes == 0 {
+        return Err(Error::Config(
+            "evaluation needs at least one episode".into(),
+        ));
+    }
+    let pool = thread_pool(threads)?;
+    let mut policy = policy.clone();
+    let pool = &pool;
+    Ok(pool.install(|| run_episodes(task, &mut policy, episodes, seed, pool)))
+}

@@ -1,0 +1,663 @@
+//! The PPO trainer, readable top to bottom as cleanrl's
+//! `ppo_continuous_action.py`: collect a rollout over the vectorised envs
+//! (rewards from the reward program, evaluated in parallel inside the step),
+//! compute GAE, run `update_epochs` passes of minibatch updates, and take
+//! evenly spaced checkpoints with a deterministic-policy evaluation.
+
+use crate::agent::{ActorCritic, Minibatch};
+use crate::config::PpoConfig;
+use crate::error::{Error, Result};
+use crate::eval::{run_episodes, thread_pool};
+use crate::gae::{GaeInput, StepEnd, compute_gae};
+use crate::loss::gaussian_log_prob;
+use crate::nn::MlpWorkspace;
+use crate::normalize::{ObsNormalizer, RewardScaler};
+use crate::policy::Policy;
+use rewardsmith_core::{
+    Checkpoint, RewardError, RewardErrorKind, RewardProgram, SplitMix64, StateView, StepInfo, Task,
+    TrainReport, VecEnv, derive_seed,
+};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Seed streams derived from the run's seed.
+const STREAM_ENVS: u64 = 1;
+const STREAM_NETS: u64 = 2;
+const STREAM_ACTIONS: u64 = 4;
+const STREAM_SHUFFLE: u64 = 5;
+const STREAM_EVAL: u64 = 6;
+
+/// Minibatch size × parameters above which actor and critic gradients are
+/// computed on two threads.
+const PARALLEL_UPDATE_WORK: usize = 1 << 20;
+
+/// Mean losses and diagnostics of one PPO update (cleanrl's `losses/*` and
+/// `charts/*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Losses {
+    /// Clipped surrogate loss.
+    pub policy: f64,
+    /// Value loss (without `vf_coef`).
+    pub value: f64,
+    /// Policy entropy.
+    pub entropy: f64,
+    /// Approximate KL between the old and the new policy.
+    pub approx_kl: f64,
+    /// Fraction of clipped ratios.
+    pub clipfrac: f64,
+    /// Gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Learning rate of the update.
+    pub learning_rate: f64,
+    /// Epochs run (fewer than `update_epochs` after a target-KL stop).
+    pub epochs: usize,
+}
+
+/// Reported to the observer after every rollout-and-update iteration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Progress {
+    /// Env steps taken so far.
+    pub env_steps: u64,
+    /// Env steps the whole run takes.
+    pub total_steps: u64,
+    /// 1-based iteration just finished.
+    pub iteration: usize,
+    /// Iterations in the run.
+    pub num_iterations: usize,
+    /// The update's losses.
+    pub losses: Losses,
+    /// The checkpoint taken right after this iteration, if one was.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// Where the wall time went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Timing {
+    /// Stepping the envs and evaluating the reward program.
+    pub simulate_s: f64,
+    /// Choosing actions (normalisation, actor forward pass, sampling).
+    pub act_s: f64,
+    /// Values, GAE and the PPO update.
+    pub learn_s: f64,
+    /// Evaluation episodes at checkpoints.
+    pub eval_s: f64,
+}
+
+impl Timing {
+    /// The learner's share of training time (`(act + learn) / (simulate + act + learn)`),
+    /// evaluation excluded.
+    #[must_use]
+    pub fn learner_fraction(&self) -> f64 {
+        let learner = self.act_s + self.learn_s;
+        learner / (learner + self.simulate_s).max(1e-12)
+    }
+}
+
+/// A finished training run.
+#[derive(Clone, Debug)]
+pub struct Trained {
+    /// What training reports.
+    pub report: TrainReport,
+    /// The final policy.
+    pub policy: Policy,
+    /// Where the time went.
+    pub timing: Timing,
+}
+
+/// One environment instance's reward evaluator and its running sums.
+struct Instance {
+    program: Box<dyn RewardProgram>,
+    values: Vec<f64>,
+    component_sums: Vec<f64>,
+    reward: f64,
+    episode_return: f64,
+    episode_length: usize,
+    finished: Option<(f64, usize)>,
+    error: Option<RewardError>,
+}
+
+impl Instance {
+    fn observe(
+        &mut self,
+        names: &[String],
+        s: &StateView<'_>,
+        prev: &StateView<'_>,
+        info: StepInfo,
+    ) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.program.evaluate(s, prev, &mut self.values) {
+            self.error = Some(e);
+            return;
+        }
+        let mut total = 0.0;
+        for (i, &v) in self.values.iter().enumerate() {
+            if !v.is_finite() {
+                let name = names.get(i).cloned().unwrap_or_default();
+                self.error = Some(
+                    RewardError::new(
+                        RewardErrorKind::NonFinite,
+                        format!("component `{name}` is {v}"),
+                    )
+                    .in_component(name),
+                );
+                return;
+            }
+            total += v;
+        }
+        for (sum, v) in self.component_sums.iter_mut().zip(&self.values) {
+            *sum += v;
+        }
+        self.reward = total;
+        self.episode_return += total;
+        self.episode_length += 1;
+        if info.done() {
+            self.finished = Some((self.episode_return, self.episode_length));
+            self.episode_return = 0.0;
+            self.episode_length = 0;
+        }
+    }
+}
+
+/// A rollout, time-major (`t · num_envs + e`).
+struct Rollout {
+    obs: Vec<f32>,
+    actions: Vec<f32>,
+    log_probs: Vec<f32>,
+    rewards: Vec<f32>,
+    ends: Vec<StepEnd>,
+    values: Vec<f32>,
+    final_values: Vec<f32>,
+    advantages: Vec<f32>,
+    returns: Vec<f32>,
+    /// Normalised final observations of truncated steps, and their indices.
+    trunc_obs: Vec<f32>,
+    trunc_index: Vec<usize>,
+    next_obs: Vec<f32>,
+    next_values: Vec<f32>,
+}
+
+impl Rollout {
+    fn new(batch: usize, num_envs: usize, d: usize, a: usize) -> Self {
+        Self {
+            obs: vec![0.0; batch * d],
+            actions: vec![0.0; batch * a],
+            log_probs: vec![0.0; batch],
+            rewards: vec![0.0; batch],
+            ends: vec![StepEnd::default(); batch],
+            values: vec![0.0; batch],
+            final_values: vec![0.0; batch],
+            advantages: vec![0.0; batch],
+            returns: vec![0.0; batch],
+            trunc_obs: Vec::with_capacity(num_envs * d),
+            trunc_index: Vec::with_capacity(num_envs),
+            next_obs: vec![0.0; num_envs * d],
+            next_values: vec![0.0; num_envs],
+        }
+    }
+}
+
+/// Training statistics accumulated between checkpoints.
+#[derive(Default)]
+struct Window {
+    steps: u64,
+    episodes: usize,
+    return_sum: f64,
+    length_sum: f64,
+}
+
+/// Trains a PPO policy on `task` with `reward`, on `threads` worker threads.
+///
+/// `observer` is called after every iteration (rollout + update) with the
+/// progress, and with the checkpoint when one was just taken. The same seed,
+/// reward, config and thread count give the same report, timings aside (in
+/// fact the result does not depend on the thread count either).
+///
+/// # Errors
+/// [`Error::Config`] for unusable hyperparameters; [`Error::NoComponents`];
+/// [`Error::Reward`] when the reward program fails (training stops at that
+/// step); [`Error::Diverged`] when the losses stop being finite;
+/// [`Error::ThreadPool`].
+pub fn train(
+    task: &Task,
+    reward: &dyn RewardProgram,
+    config: &PpoConfig,
+    seed: u64,
+    threads: usize,
+    observer: &mut dyn FnMut(&Progress),
+) -> Result<Trained> {
+    config.validate()?;
+    let names: Vec<String> = reward.components().to_vec();
+    if names.is_empty() {
+        return Err(Error::NoComponents);
+    }
+    let start = Instant::now();
+    let pool = thread_pool(threads)?;
+    let programs: Vec<Box<dyn RewardProgram>> =
+        (0..config.num_envs).map(|_| reward.fork()).collect();
+    // The whole run happens on one of the pool's workers, so stepping the envs
+    // in parallel needs no hand-over from an outside thread at every step;
+    // progress comes back over a channel to the caller's thread (the observer
+    // need not be `Send`).
+    let (tx, rx) = std::sync::mpsc::channel::<Progress>();
+    std::thread::scope(|scope| {
+        let pool = &pool;
+        let worker = scope.spawn(move || {
+            pool.install(|| run(task, programs, names, config, seed, pool, start, &tx))
+        });
+        for progress in rx {
+            observer(&progress);
+        }
+        match worker.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// The training loop, on a worker of `pool`.
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+fn run(
+    task: &Task,
+    programs: Vec<Box<dyn RewardProgram>>,
+    names: Vec<String>,
+    config: &PpoConfig,
+    seed: u64,
+    pool: &rayon::ThreadPool,
+    start: Instant,
+    tx: &std::sync::mpsc::Sender<Progress>,
+) -> Result<Trained> {
+    let spec = task.env_spec().clone();
+    let (d, a) = (spec.obs_dim, spec.action_dim);
+    let (n, steps) = (config.num_envs, config.num_steps);
+    let batch = config.batch_size();
+    let num_iterations = config.num_iterations();
+    let total_steps = (num_iterations * batch) as u64;
+    let checkpoint_at = checkpoint_iterations(num_iterations, config.checkpoints);
+
+    let mut venv = pool.install(|| {
+        VecEnv::new(
+            n,
+            task.episode_steps,
+            derive_seed(seed, STREAM_ENVS),
+            || task.make_env(),
+        )
+    });
+    let mut instances: Vec<Instance> = programs
+        .into_iter()
+        .map(|program| Instance {
+            program,
+            values: vec![0.0; names.len()],
+            component_sums: vec![0.0; names.len()],
+            reward: 0.0,
+            episode_return: 0.0,
+            episode_length: 0,
+            finished: None,
+            error: None,
+        })
+        .collect();
+
+    let mut agent = ActorCritic::new(
+        d,
+        a,
+        &config.hidden,
+        config.init_log_std as f32,
+        derive_seed(seed, STREAM_NETS),
+    );
+    let mut obs_norm = ObsNormalizer::new(d, config.clip_obs, config.norm_obs);
+    let mut scaler = RewardScaler::new(n, config.gamma, config.clip_reward, config.norm_reward);
+    let mut action_rng = SplitMix64::new(derive_seed(seed, STREAM_ACTIONS));
+    let mut shuffle_rng = SplitMix64::new(derive_seed(seed, STREAM_SHUFFLE));
+    let eval_seed = derive_seed(seed, STREAM_EVAL);
+
+    let mut rollout = Rollout::new(batch, n, d, a);
+    let mut raw_obs = vec![0.0f32; n * d];
+    let mut clipped_actions = vec![0.0f32; n * a];
+    let mut step_rewards = vec![0.0f64; n];
+    let mut step_done = vec![false; n];
+    let mut stats_scratch: Vec<f64> = Vec::new();
+    let mut act_ws = MlpWorkspace::default();
+    let mut mb = Minibatch::default();
+    let mut indices: Vec<usize> = (0..batch).collect();
+
+    let mut timing = Timing::default();
+    let mut window = Window::default();
+    let mut checkpoints: Vec<Checkpoint> = Vec::with_capacity(checkpoint_at.len());
+    let mut env_steps = 0u64;
+    venv.write_obs(&mut raw_obs);
+
+    for iteration in 1..=num_iterations {
+        let lr = if config.anneal_lr {
+            let frac = 1.0 - (iteration - 1) as f64 / num_iterations as f64;
+            frac * config.learning_rate
+        } else {
+            config.learning_rate
+        };
+
+        // ---- Rollout ----
+        rollout.trunc_obs.clear();
+        rollout.trunc_index.clear();
+        for t in 0..steps {
+            let t0 = Instant::now();
+            let rows = t * n..(t + 1) * n;
+            obs_norm.update(&raw_obs, &mut stats_scratch);
+            let obs_t = &mut rollout.obs[rows.start * d..rows.end * d];
+            obs_t.copy_from_slice(&raw_obs);
+            obs_norm.apply(obs_t);
+            let mean = agent.actor().forward(obs_t, n, &mut act_ws);
+            if mean.iter().any(|m| !m.is_finite()) {
+                return Err(Error::Diverged {
+                    iteration,
+                    what: "the policy's action mean".into(),
+                });
+            }
+            let acts_t = &mut rollout.actions[rows.start * a..rows.end * a];
+            for (e, (act, mu)) in acts_t
+                .chunks_exact_mut(a)
+                .zip(mean.chunks_exact(a))
+                .enumerate()
+            {
+                let log_std = agent.log_std();
+                for j in 0..a {
+                    let noise = action_rng.normal() as f32;
+                    act[j] = mu[j] + log_std[j].exp() * noise;
+                }
+                rollout.log_probs[rows.start + e] = gaussian_log_prob(act, mu, log_std);
+            }
+            for (c, &x) in clipped_actions.iter_mut().zip(acts_t.iter()) {
+                *c = x.clamp(-1.0, 1.0);
+            }
+            let t1 = Instant::now();
+            timing.act_s += (t1 - t0).as_secs_f64();
+
+            let names_ref = &names;
+            pool.install(|| {
+                venv.step_with(&clipped_actions, &mut instances, |inst, s, prev, info| {
+                    inst.observe(names_ref, s, prev, info);
+                });
+            });
+            timing.simulate_s += t1.elapsed().as_secs_f64();
+
+            for (i, inst) in instances.iter_mut().enumerate() {
+                if let Some(source) = inst.error.take() {
+                    return Err(Error::Reward {
+                        env_step: env_steps,
+                        instance: i,
+                        component: source.component.clone(),
+                        source,
+                    });
+                }
+                let info = venv.info(i);
+                step_rewards[i] = inst.reward;
+                step_done[i] = info.done();
+                rollout.ends[rows.start + i] = StepEnd {
+                    terminated: info.terminated,
+                    truncated: info.truncated && !info.terminated,
+                };
+                if let Some((ret, len)) = inst.finished.take() {
+                    window.episodes += 1;
+                    window.return_sum += ret;
+                    window.length_sum += len as f64;
+                }
+                if info.truncated && !info.terminated {
+                    let start = rollout.trunc_obs.len();
+                    rollout.trunc_obs.extend_from_slice(venv.final_obs(i));
+                    obs_norm.apply(&mut rollout.trunc_obs[start..]);
+                    rollout.trunc_index.push(rows.start + i);
+                }
+            }
+            scaler.scale(&mut step_rewards, &step_done);
+            for (r, &s) in rollout.rewards[rows].iter_mut().zip(&step_rewards) {
+                *r = s as f32;
+            }
+            venv.write_obs(&mut raw_obs);
+            env_steps += n as u64;
+            window.steps += n as u64;
+        }
+
+        // ---- Values, GAE, update ----
+        let t_learn = Instant::now();
+        rollout.next_obs.copy_from_slice(&raw_obs);
+        obs_norm.apply(&mut rollout.next_obs);
+        let losses = pool.install(|| {
+            compute_values_and_gae(&mut agent, &mut rollout, config, batch);
+            update(
+                config,
+                lr,
+                &mut agent,
+                &rollout,
+                &mut mb,
+                &mut indices,
+                &mut shuffle_rng,
+                (d, a),
+            )
+        });
+        timing.learn_s += t_learn.elapsed().as_secs_f64();
+        let finite = [
+            losses.policy,
+            losses.value,
+            losses.entropy,
+            losses.grad_norm,
+        ];
+        if finite.iter().any(|x| !x.is_finite()) {
+            return Err(Error::Diverged {
+                iteration,
+                what: "the loss".into(),
+            });
+        }
+
+        // ---- Checkpoint ----
+        let mut checkpoint = None;
+        if checkpoint_at.contains(&iteration) {
+            let t_eval = Instant::now();
+            let mut policy = Policy::new(
+                task,
+                obs_norm.clone(),
+                agent.actor().clone(),
+                agent.log_std().to_vec(),
+            );
+            let eval = run_episodes(task, &mut policy, config.eval_episodes, eval_seed, pool);
+            timing.eval_s += t_eval.elapsed().as_secs_f64();
+            let steps_f = window.steps.max(1) as f64;
+            let mut components = vec![0.0; names.len()];
+            for inst in &mut instances {
+                for (c, s) in components.iter_mut().zip(&mut inst.component_sums) {
+                    *c += *s;
+                    *s = 0.0;
+                }
+            }
+            components.iter_mut().for_each(|c| *c /= steps_f);
+            let (episode_return, episode_length) = if window.episodes == 0 {
+                (f64::NAN, f64::NAN)
+            } else {
+                let k = window.episodes as f64;
+                (window.return_sum / k, window.length_sum / k)
+            };
+            let cp = Checkpoint {
+                env_steps,
+                components,
+                episode_return,
+                episode_length,
+                fitness: eval.mean,
+            };
+            tracing::debug!(env_steps, fitness = eval.mean, episode_return, "checkpoint");
+            checkpoints.push(cp.clone());
+            checkpoint = Some(cp);
+            window = Window::default();
+        }
+        // The receiver lives until this function returns; a send cannot fail.
+        let _ = tx.send(Progress {
+            env_steps,
+            total_steps,
+            iteration,
+            num_iterations,
+            losses,
+            checkpoint,
+        });
+    }
+
+    let wall_s = start.elapsed().as_secs_f64();
+    let final_fitness = checkpoints.last().map_or(f64::NAN, |c| c.fitness);
+    let max_fitness = checkpoints
+        .iter()
+        .map(|c| c.fitness)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let report = TrainReport {
+        task: task.name.clone(),
+        components: names,
+        checkpoints,
+        env_steps,
+        final_fitness,
+        max_fitness,
+        wall_s,
+        env_steps_per_sec: env_steps as f64 / wall_s.max(1e-9),
+    };
+    let policy = Policy::new(
+        task,
+        obs_norm,
+        agent.actor().clone(),
+        agent.log_std().to_vec(),
+    );
+    Ok(Trained {
+        report,
+        policy,
+        timing,
+    })
+}
+
+/// The 1-based iterations after which checkpoints are taken: `k` evenly spaced
+/// ones ending with the last iteration (fewer when there are fewer iterations).
+#[must_use]
+pub fn checkpoint_iterations(num_iterations: usize, k: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = (1..=k)
+        .map(|j| (j * num_iterations).div_ceil(k))
+        .filter(|&i| i >= 1)
+        .collect();
+    out.dedup();
+    out
+}
+
+/// Critic values of every rollout observation, the truncations' final
+/// observations and the next observations; then GAE.
+fn compute_values_and_gae(
+    agent: &mut ActorCritic,
+    r: &mut Rollout,
+    config: &PpoConfig,
+    batch: usize,
+) {
+    let v = agent.values(&r.obs, batch);
+    r.values.copy_from_slice(v);
+    let num_envs = r.next_values.len();
+    let v = agent.values(&r.next_obs, num_envs);
+    r.next_values.copy_from_slice(v);
+    r.final_values.fill(0.0);
+    if !r.trunc_index.is_empty() {
+        let v = agent.values(&r.trunc_obs, r.trunc_index.len());
+        for (&i, &x) in r.trunc_index.iter().zip(v) {
+            r.final_values[i] = x;
+        }
+    }
+    let input = GaeInput {
+        num_envs,
+        rewards: &r.rewards,
+        values: &r.values,
+        ends: &r.ends,
+        final_values: &r.final_values,
+        next_values: &r.next_values,
+        gamma: config.gamma as f32,
+        lambda: config.gae_lambda as f32,
+    };
+    compute_gae(&input, &mut r.advantages, &mut r.returns);
+}
+
+/// `update_epochs` passes of shuffled minibatch updates, stopping early when
+/// the approximate KL of an epoch's last minibatch passes `target_kl`.
+#[allow(clippy::too_many_arguments)]
+fn update(
+    config: &PpoConfig,
+    lr: f64,
+    agent: &mut ActorCritic,
+    r: &Rollout,
+    mb: &mut Minibatch,
+    indices: &mut [usize],
+    rng: &mut SplitMix64,
+    (d, a): (usize, usize),
+) -> Losses {
+    let mb_size = config.minibatch_size();
+    // Computing actor and critic gradients on two threads pays off only when
+    // a minibatch carries enough work to hide the hand-over.
+    let work = mb_size * (agent.actor().params().len() + agent.critic().params().len());
+    let parallel = rayon::current_num_threads() > 1 && work >= PARALLEL_UPDATE_WORK;
+    let mut sums = Losses {
+        learning_rate: lr,
+        ..Losses::default()
+    };
+    let mut count = 0usize;
+    for epoch in 0..config.update_epochs {
+        // Fisher–Yates shuffle.
+        for i in (1..indices.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            indices.swap(i, j);
+        }
+        let mut last_kl = 0.0f32;
+        for chunk in indices.chunks(mb_size) {
+            gather(mb, r, chunk, d, a);
+            let s = agent.update_minibatch(mb, config, lr, parallel);
+            sums.policy += f64::from(s.pg_loss);
+            sums.value += f64::from(s.v_loss);
+            sums.entropy += f64::from(s.entropy);
+            sums.approx_kl += f64::from(s.approx_kl);
+            sums.clipfrac += f64::from(s.clipfrac);
+            sums.grad_norm += s.grad_norm;
+            count += 1;
+            last_kl = s.approx_kl;
+        }
+        sums.epochs = epoch + 1;
+        if config
+            .target_kl
+            .is_some_and(|target| f64::from(last_kl) > target)
+        {
+            break;
+        }
+    }
+    let k = count.max(1) as f64;
+    Losses {
+        policy: sums.policy / k,
+        value: sums.value / k,
+        entropy: sums.entropy / k,
+        approx_kl: sums.approx_kl / k,
+        clipfrac: sums.clipfrac / k,
+        grad_norm: sums.grad_norm / k,
+        ..sums
+    }
+}
+
+/// Copies the rollout rows named by `idx` into the minibatch buffers.
+fn gather(mb: &mut Minibatch, r: &Rollout, idx: &[usize], d: usize, a: usize) {
+    mb.clear();
+    for &i in idx {
+        mb.obs.extend_from_slice(&r.obs[i * d..(i + 1) * d]);
+        mb.actions.extend_from_slice(&r.actions[i * a..(i + 1) * a]);
+        mb.log_probs.push(r.log_probs[i]);
+        mb.advantages.push(r.advantages[i]);
+        mb.returns.push(r.returns[i]);
+        mb.values.push(r.values[i]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_are_evenly_spaced_and_end_at_the_last_iteration() {
+        assert_eq!(
+            checkpoint_iterations(48, 10),
+            vec![5, 10, 15, 20, 24, 29, 34, 39, 44, 48]
+        );
+        assert_eq!(checkpoint_iterations(3, 10), vec![1, 2, 3]);
+        assert_eq!(checkpoint_iterations(10, 10), (1..=10).collect::<Vec<_>>());
+        assert_eq!(checkpoint_iterations(1, 1), vec![1]);
+    }
+}
