@@ -63,46 +63,28 @@ fn num(d: &Dynamic, f: &str) -> RResult<f64> {
     }
 }
 
-/// Calls `body` with the numbers of an array argument.
-fn with_vec<R>(
-    d: &Dynamic,
-    f: &str,
-    body: impl FnOnce(&mut dyn Iterator<Item = RResult<f64>>, usize) -> RResult<R>,
-) -> RResult<R> {
-    let Some(arr) = d.read_lock::<Array>() else {
-        return Err(format!("{f}: expected an array of numbers, got {}", type_name(d)).into());
-    };
-    let n = arr.len();
-    let mut it = arr.iter().map(|x| num(x, f));
-    body(&mut it, n)
+/// The array behind a `Dynamic` argument, or a clear error.
+fn arr<'a>(d: &'a Dynamic, f: &str) -> RResult<impl std::ops::Deref<Target = Array> + use<'a>> {
+    d.read_lock::<Array>()
+        .ok_or_else(|| format!("{f}: expected an array of numbers, got {}", type_name(d)).into())
 }
 
-fn fixed<const N: usize>(d: &Dynamic, f: &str) -> RResult<[f64; N]> {
-    with_vec(d, f, |it, n| {
-        if n != N {
-            return Err(format!("{f}: expected an array of {N} numbers, got {n}").into());
-        }
-        let mut out = [0.0; N];
-        for (o, v) in out.iter_mut().zip(it) {
-            *o = v?;
-        }
-        Ok(out)
-    })
+fn fixed<const N: usize>(a: &Array, f: &str) -> RResult<[f64; N]> {
+    if a.len() != N {
+        return Err(format!("{f}: expected an array of {N} numbers, got {}", a.len()).into());
+    }
+    let mut out = [0.0; N];
+    for (o, v) in out.iter_mut().zip(a) {
+        *o = num(v, f)?;
+    }
+    Ok(out)
 }
 
-fn pairwise(a: &Dynamic, b: &Dynamic, f: &str, mut each: impl FnMut(f64, f64)) -> RResult<()> {
-    let (Some(x), Some(y)) = (a.read_lock::<Array>(), b.read_lock::<Array>()) else {
-        return Err(format!(
-            "{f}: expected two arrays of numbers, got {} and {}",
-            type_name(a),
-            type_name(b)
-        )
-        .into());
-    };
+fn pairwise(x: &Array, y: &Array, f: &str, mut each: impl FnMut(f64, f64)) -> RResult<()> {
     if x.len() != y.len() {
         return Err(format!("{f}: arrays differ in length ({} and {})", x.len(), y.len()).into());
     }
-    for (p, q) in x.iter().zip(y.iter()) {
+    for (p, q) in x.iter().zip(y) {
         each(num(p, f)?, num(q, f)?);
     }
     Ok(())
@@ -112,25 +94,24 @@ fn array(v: impl IntoIterator<Item = f64>) -> Array {
     v.into_iter().map(Dynamic::from_float).collect()
 }
 
-fn map_vec(d: &Dynamic, f: &str, g: impl Fn(f64) -> f64) -> RResult<Array> {
-    with_vec(d, f, |it, n| {
-        let mut out = Array::with_capacity(n);
-        for v in it {
-            out.push(Dynamic::from_float(g(v?)));
-        }
-        Ok(out)
-    })
+fn map_vec(a: &Array, f: &str, g: impl Fn(f64) -> f64) -> RResult<Array> {
+    let mut out = Array::with_capacity(a.len());
+    for v in a {
+        out.push(Dynamic::from_float(g(num(v, f)?)));
+    }
+    Ok(out)
 }
 
-fn norm_of(d: &Dynamic, f: &str) -> RResult<f64> {
-    with_vec(d, f, |it, _| {
-        let mut s = 0.0;
-        for v in it {
-            let v = v?;
-            s += v * v;
-        }
-        Ok(s.sqrt())
-    })
+fn sum_by(a: &Array, f: &str, g: impl Fn(f64) -> f64) -> RResult<f64> {
+    let mut s = 0.0;
+    for v in a {
+        s += g(num(v, f)?);
+    }
+    Ok(s)
+}
+
+fn norm_of(a: &Array, f: &str) -> RResult<f64> {
+    Ok(sum_by(a, f, |v| v * v)?.sqrt())
 }
 
 fn quat_rotate(q: [f64; 4], v: [f64; 3]) -> [f64; 3] {
@@ -176,14 +157,29 @@ fn tolerance(x: f64, lo: f64, hi: f64, margin: f64) -> f64 {
     (-0.5 * (d * scale).powi(2)).exp()
 }
 
-macro_rules! unary {
-    ($name:literal, $f:expr) => {
-        |e: &mut Engine| {
-            e.register_fn($name, |x: Dynamic| -> RResult<FLOAT> {
-                Ok($f(num(&x, $name)?))
-            });
-        }
-    };
+/// Registers a helper over arrays twice: with `Array` parameters (an exact
+/// match, resolved fastest) and with `Dynamic` ones (any other argument types,
+/// which then get a clear error message).
+macro_rules! vec_fn {
+    ($e:expr, $name:literal, |$($a:ident),+| $body:expr) => {{
+        $e.register_fn($name, |$($a: Array),+| { $(let $a = &$a;)+ $body });
+        $e.register_fn($name, |$($a: Dynamic),+| {
+            $(let $a = arr(&$a, $name)?; let $a: &Array = &$a;)+
+            $body
+        });
+    }};
+}
+
+/// Registers a numeric helper twice: all-`FLOAT` parameters (exact match) and
+/// `Dynamic` ones (integers and mixes).
+macro_rules! num_fn {
+    ($e:expr, $name:literal, |$($a:ident),+| $body:expr) => {{
+        $e.register_fn($name, |$($a: FLOAT),+| -> FLOAT { $body });
+        $e.register_fn($name, |$($a: Dynamic),+| -> RResult<FLOAT> {
+            $(let $a = num(&$a, $name)?;)+
+            Ok($body)
+        });
+    }};
 }
 
 /// Every helper, in the order the documentation lists them.
@@ -193,10 +189,10 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "dot product of two vectors of equal length",
         example: ("dot([1.0, 2.0, 3.0], [0.5, 0.0, 1.0])", "3.5"),
         register: |e| {
-            e.register_fn("dot", |a: Dynamic, b: Dynamic| -> RResult<FLOAT> {
+            vec_fn!(e, "dot", |a, b| {
                 let mut s = 0.0;
-                pairwise(&a, &b, "dot", |x, y| s += x * y)?;
-                Ok(s)
+                pairwise(a, b, "dot", |x, y| s += x * y)?;
+                RResult::Ok(s)
             });
         },
     },
@@ -205,9 +201,10 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "cross product",
         example: ("cross([1.0, 0.0, 0.0], [0.0, 1.0, 0.0])", "[0.0, 0.0, 1.0]"),
         register: |e| {
-            e.register_fn("cross", |a: Dynamic, b: Dynamic| -> RResult<Array> {
-                Ok(array(cross3(fixed(&a, "cross")?, fixed(&b, "cross")?)))
-            });
+            vec_fn!(e, "cross", |a, b| RResult::Ok(array(cross3(
+                fixed(a, "cross")?,
+                fixed(b, "cross")?
+            ))));
         },
     },
     Helper {
@@ -215,7 +212,7 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "Euclidean length",
         example: ("norm([3.0, 4.0])", "5.0"),
         register: |e| {
-            e.register_fn("norm", |v: Dynamic| norm_of(&v, "norm"));
+            vec_fn!(e, "norm", |v| norm_of(v, "norm"));
         },
     },
     Helper {
@@ -223,10 +220,7 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "squared Euclidean length (cheaper than `norm`, no square root)",
         example: ("norm_sq([3.0, 4.0])", "25.0"),
         register: |e| {
-            e.register_fn("norm_sq", |v: Dynamic| -> RResult<FLOAT> {
-                let n = norm_of(&v, "norm_sq")?;
-                Ok(n * n)
-            });
+            vec_fn!(e, "norm_sq", |v| sum_by(v, "norm_sq", |x| x * x));
         },
     },
     Helper {
@@ -234,10 +228,10 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "unit vector in the direction of `v`; a zero vector stays zero",
         example: ("normalize([0.0, 3.0, 4.0])", "[0.0, 0.6, 0.8]"),
         register: |e| {
-            e.register_fn("normalize", |v: Dynamic| -> RResult<Array> {
-                let n = norm_of(&v, "normalize")?;
+            vec_fn!(e, "normalize", |v| {
+                let n = norm_of(v, "normalize")?;
                 let k = if n > 0.0 { 1.0 / n } else { 0.0 };
-                map_vec(&v, "normalize", |x| x * k)
+                map_vec(v, "normalize", |x| x * k)
             });
         },
     },
@@ -246,10 +240,10 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "Euclidean distance between two points",
         example: ("distance([1.0, 1.0], [4.0, 5.0])", "5.0"),
         register: |e| {
-            e.register_fn("distance", |a: Dynamic, b: Dynamic| -> RResult<FLOAT> {
+            vec_fn!(e, "distance", |a, b| {
                 let mut s = 0.0;
-                pairwise(&a, &b, "distance", |x, y| s += (x - y) * (x - y))?;
-                Ok(s.sqrt())
+                pairwise(a, b, "distance", |x, y| s += (x - y) * (x - y))?;
+                RResult::Ok(s.sqrt())
             });
         },
     },
@@ -258,10 +252,10 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "element-wise sum (note: `a + b` on arrays concatenates them)",
         example: ("add([1.0, 2.0], [0.5, 0.5])", "[1.5, 2.5]"),
         register: |e| {
-            e.register_fn("add", |a: Dynamic, b: Dynamic| -> RResult<Array> {
-                let mut out = Array::new();
-                pairwise(&a, &b, "add", |x, y| out.push(Dynamic::from_float(x + y)))?;
-                Ok(out)
+            vec_fn!(e, "add", |a, b| {
+                let mut out = Array::with_capacity(a.len());
+                pairwise(a, b, "add", |x, y| out.push(Dynamic::from_float(x + y)))?;
+                RResult::Ok(out)
             });
         },
     },
@@ -270,10 +264,10 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "element-wise difference `a - b`",
         example: ("sub([1.0, 2.0], [0.5, 0.5])", "[0.5, 1.5]"),
         register: |e| {
-            e.register_fn("sub", |a: Dynamic, b: Dynamic| -> RResult<Array> {
-                let mut out = Array::new();
-                pairwise(&a, &b, "sub", |x, y| out.push(Dynamic::from_float(x - y)))?;
-                Ok(out)
+            vec_fn!(e, "sub", |a, b| {
+                let mut out = Array::with_capacity(a.len());
+                pairwise(a, b, "sub", |x, y| out.push(Dynamic::from_float(x - y)))?;
+                RResult::Ok(out)
             });
         },
     },
@@ -282,9 +276,12 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "every element of `v` times `k`",
         example: ("scale([1.0, -2.0], 0.5)", "[0.5, -1.0]"),
         register: |e| {
+            e.register_fn("scale", |v: Array, k: FLOAT| {
+                map_vec(&v, "scale", |x| x * k)
+            });
             e.register_fn("scale", |v: Dynamic, k: Dynamic| -> RResult<Array> {
                 let k = num(&k, "scale")?;
-                map_vec(&v, "scale", |x| x * k)
+                map_vec(&*arr(&v, "scale")?, "scale", |x| x * k)
             });
         },
     },
@@ -293,15 +290,7 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "sum of the elements (0 for an empty array)",
         example: ("sum([1.0, 2.0, 3.5])", "6.5"),
         register: |e| {
-            e.register_fn("sum", |v: Dynamic| -> RResult<FLOAT> {
-                with_vec(&v, "sum", |it, _| {
-                    let mut s = 0.0;
-                    for x in it {
-                        s += x?;
-                    }
-                    Ok(s)
-                })
-            });
+            vec_fn!(e, "sum", |v| sum_by(v, "sum", |x| x));
         },
     },
     Helper {
@@ -309,14 +298,13 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "mean of the elements (0 for an empty array)",
         example: ("mean([1.0, 2.0, 3.0])", "2.0"),
         register: |e| {
-            e.register_fn("mean", |v: Dynamic| -> RResult<FLOAT> {
-                with_vec(&v, "mean", |it, n| {
-                    let mut s = 0.0;
-                    for x in it {
-                        s += x?;
-                    }
-                    #[allow(clippy::cast_precision_loss)]
-                    Ok(if n == 0 { 0.0 } else { s / n as f64 })
+            vec_fn!(e, "mean", |v| {
+                let s = sum_by(v, "mean", |x| x)?;
+                #[allow(clippy::cast_precision_loss)]
+                RResult::Ok(if v.is_empty() {
+                    0.0
+                } else {
+                    s / v.len() as f64
                 })
             });
         },
@@ -326,13 +314,7 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "`x` limited to `[lo, hi]`",
         example: ("clamp(1.7, 0, 1)", "1.0"),
         register: |e| {
-            e.register_fn(
-                "clamp",
-                |x: Dynamic, lo: Dynamic, hi: Dynamic| -> RResult<FLOAT> {
-                    let (x, lo, hi) = (num(&x, "clamp")?, num(&lo, "clamp")?, num(&hi, "clamp")?);
-                    Ok(x.max(lo).min(hi))
-                },
-            );
+            num_fn!(e, "clamp", |x, lo, hi| x.max(lo).min(hi));
         },
     },
     Helper {
@@ -340,9 +322,7 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "the smaller number",
         example: ("min(2, 0.5)", "0.5"),
         register: |e| {
-            e.register_fn("min", |a: Dynamic, b: Dynamic| -> RResult<FLOAT> {
-                Ok(num(&a, "min")?.min(num(&b, "min")?))
-            });
+            num_fn!(e, "min", |a, b| a.min(b));
         },
     },
     Helper {
@@ -350,87 +330,86 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "the larger number",
         example: ("max(2, 0.5)", "2.0"),
         register: |e| {
-            e.register_fn("max", |a: Dynamic, b: Dynamic| -> RResult<FLOAT> {
-                Ok(num(&a, "max")?.max(num(&b, "max")?))
-            });
+            num_fn!(e, "max", |a, b| a.max(b));
         },
     },
     Helper {
         signature: "abs(x: float) -> float",
         doc: "absolute value",
         example: ("abs(-1.5)", "1.5"),
-        register: unary!("abs", f64::abs),
+        register: |e| {
+            num_fn!(e, "abs", |x| x.abs());
+        },
     },
     Helper {
         signature: "sqrt(x: float) -> float",
         doc: "square root (NaN for negative `x`, which fails the call)",
         example: ("sqrt(2.25)", "1.5"),
-        register: unary!("sqrt", f64::sqrt),
+        register: |e| {
+            num_fn!(e, "sqrt", |x| x.sqrt());
+        },
     },
     Helper {
         signature: "sq(x: float) -> float",
         doc: "`x * x`",
         example: ("sq(-3)", "9.0"),
-        register: unary!("sq", |x: f64| x * x),
+        register: |e| {
+            num_fn!(e, "sq", |x| x * x);
+        },
     },
     Helper {
         signature: "pow(x: float, y: float) -> float",
         doc: "`x` to the power `y` (also written `x ** y`)",
         example: ("pow(2, 3)", "8.0"),
         register: |e| {
-            e.register_fn("pow", |x: Dynamic, y: Dynamic| -> RResult<FLOAT> {
-                Ok(num(&x, "pow")?.powf(num(&y, "pow")?))
-            });
+            num_fn!(e, "pow", |x, y| x.powf(y));
         },
     },
     Helper {
         signature: "exp(x: float) -> float",
         doc: "e to the power `x`",
         example: ("exp(0)", "1.0"),
-        register: unary!("exp", f64::exp),
+        register: |e| {
+            num_fn!(e, "exp", |x| x.exp());
+        },
     },
     Helper {
         signature: "tanh(x: float) -> float",
         doc: "hyperbolic tangent, squashes to (-1, 1)",
         example: ("tanh(0)", "0.0"),
-        register: unary!("tanh", f64::tanh),
+        register: |e| {
+            num_fn!(e, "tanh", |x| x.tanh());
+        },
     },
     Helper {
         signature: "sign(x: float) -> float",
         doc: "-1, 0 or 1",
         example: ("sign(-0.2)", "-1.0"),
-        register: unary!("sign", |x: f64| if x > 0.0 {
-            1.0
-        } else if x < 0.0 {
-            -1.0
-        } else {
-            0.0
-        }),
+        register: |e| {
+            num_fn!(e, "sign", |x| if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            });
+        },
     },
     Helper {
         signature: "tolerance(x: float, lo: float, hi: float, margin: float) -> float",
         doc: "1 inside `[lo, hi]`, falling off as a Gaussian outside to 0.1 at distance `margin` (dm_control's `tolerance`); 0 outside when `margin` is 0",
-        example: ("tolerance(0.5, 0, 1, 0.2)", "1.0"),
+        example: ("tolerance(1.2, 0, 1, 0.2)", "0.1"),
         register: |e| {
-            e.register_fn(
-                "tolerance",
-                |x: Dynamic, lo: Dynamic, hi: Dynamic, m: Dynamic| -> RResult<FLOAT> {
-                    let f = "tolerance";
-                    Ok(tolerance(
-                        num(&x, f)?,
-                        num(&lo, f)?,
-                        num(&hi, f)?,
-                        num(&m, f)?,
-                    ))
-                },
-            );
+            num_fn!(e, "tolerance", |x, lo, hi, m| tolerance(x, lo, hi, m));
         },
     },
     Helper {
         signature: "wrap_angle(a: float) -> float",
         doc: "angle in radians wrapped to (-π, π]",
         example: ("wrap_angle(3 * PI())", "PI()"),
-        register: unary!("wrap_angle", wrap),
+        register: |e| {
+            num_fn!(e, "wrap_angle", |a| wrap(a));
+        },
     },
     Helper {
         signature: "quat_rotate(q: quat, v: vec3) -> vec3",
@@ -440,12 +419,10 @@ pub(crate) const HELPERS: &[Helper] = &[
             "[-1.0, 0.0, 0.0]",
         ),
         register: |e| {
-            e.register_fn("quat_rotate", |q: Dynamic, v: Dynamic| -> RResult<Array> {
-                Ok(array(quat_rotate(
-                    fixed(&q, "quat_rotate")?,
-                    fixed(&v, "quat_rotate")?,
-                )))
-            });
+            vec_fn!(e, "quat_rotate", |q, v| RResult::Ok(array(quat_rotate(
+                fixed(q, "quat_rotate")?,
+                fixed(v, "quat_rotate")?
+            ))));
         },
     },
     Helper {
@@ -453,12 +430,12 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "`[roll, pitch, yaw]` in radians (rotations about x, y, z, applied in z-y-x order) of `q = [w, x, y, z]`",
         example: ("quat_to_euler([1.0, 0.0, 0.0, 0.0])", "[0.0, 0.0, 0.0]"),
         register: |e| {
-            e.register_fn("quat_to_euler", |q: Dynamic| -> RResult<Array> {
-                let [w, x, y, z] = fixed(&q, "quat_to_euler")?;
+            vec_fn!(e, "quat_to_euler", |q| {
+                let [w, x, y, z] = fixed(q, "quat_to_euler")?;
                 let roll = (2.0 * (w * x + y * z)).atan2(1.0 - 2.0 * (x * x + y * y));
                 let pitch = (2.0 * (w * y - z * x)).clamp(-1.0, 1.0).asin();
                 let yaw = (2.0 * (w * z + x * y)).atan2(1.0 - 2.0 * (y * y + z * z));
-                Ok(array([roll, pitch, yaw]))
+                RResult::Ok(array([roll, pitch, yaw]))
             });
         },
     },
@@ -470,16 +447,17 @@ pub(crate) const HELPERS: &[Helper] = &[
             "[0.0, 0.0, 1.0, 0.0]",
         ),
         register: |e| {
-            e.register_fn("quat_axis_angle", |q: Dynamic| -> RResult<Array> {
-                let [mut w, mut x, mut y, mut z] = fixed(&q, "quat_axis_angle")?;
+            vec_fn!(e, "quat_axis_angle", |q| {
+                let [mut w, mut x, mut y, mut z] = fixed(q, "quat_axis_angle")?;
                 if w < 0.0 {
                     (w, x, y, z) = (-w, -x, -y, -z);
                 }
                 let s = (x * x + y * y + z * z).sqrt();
-                if s < 1e-12 {
-                    return Ok(array([0.0, 0.0, 1.0, 0.0]));
-                }
-                Ok(array([x / s, y / s, z / s, 2.0 * s.atan2(w)]))
+                RResult::Ok(if s < 1e-12 {
+                    array([0.0, 0.0, 1.0, 0.0])
+                } else {
+                    array([x / s, y / s, z / s, 2.0 * s.atan2(w)])
+                })
             });
         },
     },
@@ -491,10 +469,10 @@ pub(crate) const HELPERS: &[Helper] = &[
             "[0.0, 1.0, 0.0, 0.0]",
         ),
         register: |e| {
-            e.register_fn("quat_mul", |a: Dynamic, b: Dynamic| -> RResult<Array> {
-                let [aw, ax, ay, az] = fixed(&a, "quat_mul")?;
-                let [bw, bx, by, bz] = fixed(&b, "quat_mul")?;
-                Ok(array([
+            vec_fn!(e, "quat_mul", |a, b| {
+                let [aw, ax, ay, az] = fixed(a, "quat_mul")?;
+                let [bw, bx, by, bz] = fixed(b, "quat_mul")?;
+                RResult::Ok(array([
                     aw * bw - ax * bx - ay * by - az * bz,
                     aw * bx + ax * bw + ay * bz - az * by,
                     aw * by - ax * bz + ay * bw + az * bx,
@@ -508,9 +486,9 @@ pub(crate) const HELPERS: &[Helper] = &[
         doc: "conjugate `[w, -x, -y, -z]` (the inverse rotation of a unit quaternion)",
         example: ("quat_conj([1.0, 2.0, 3.0, 4.0])", "[1.0, -2.0, -3.0, -4.0]"),
         register: |e| {
-            e.register_fn("quat_conj", |q: Dynamic| -> RResult<Array> {
-                let [w, x, y, z] = fixed(&q, "quat_conj")?;
-                Ok(array([w, -x, -y, -z]))
+            vec_fn!(e, "quat_conj", |q| {
+                let [w, x, y, z] = fixed(q, "quat_conj")?;
+                RResult::Ok(array([w, -x, -y, -z]))
             });
         },
     },
