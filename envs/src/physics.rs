@@ -50,6 +50,7 @@ pub(crate) fn new_world(dt: f32, solver_iterations: usize) -> PhysicsWorld {
     world.gravity = Vector::new(0.0, 0.0, -9.81);
     world.integration_parameters.dt = dt;
     world.integration_parameters.num_solver_iterations = solver_iterations;
+    world.integration_parameters.warmstart_joints = true;
     world
 }
 

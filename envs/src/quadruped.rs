@@ -2,20 +2,31 @@
 //!
 //! A spherical torso with four legs, each of a thigh swinging about the vertical
 //! (hip) and a shin pitching up and down (knee): 8 actuated revolute joints, as in
-//! gymnasium's Ant. One env step is 0.05 s: five 0.01 s physics substeps.
+//! gymnasium's Ant. One env step is 0.05 s of simulated time, as Ant-v5's.
 //!
 //! **Actuation — PD position targets.** Each action sets a joint's target angle
 //! within its range; rapier's implicit joint motor drives it there with a capped
-//! torque. Implicit PD is unconditionally stable at this time step (explicit
-//! torques with the same stiffness are not), keeps joints inside their ranges
-//! without relying on the limit constraints of impulse joints (which overshoot at
-//! few solver iterations), and PD action spaces learn faster than raw torques
+//! torque. Implicit PD is stable at large time steps (explicit torques with the
+//! same stiffness are not), and PD action spaces learn faster than raw torques
 //! (Peng & van de Panne, 2017).
 //!
-//! **Joint model — impulse joints, 4 solver iterations.** rapier's reduced-coordinate
-//! multibodies hold joint limits exactly but cost about three times more per step;
-//! with targets inside the ranges the impulse joints' slack stays small, so the
-//! cheaper model is used. Robot parts collide with the ground only.
+//! **Joint model and time step — measured, see `examples/step_quadruped.rs`.**
+//! Instruction counts per env step (callgrind) and the joint-range overshoot under
+//! bang-bang targets (p99 / max, beyond the 0.1 rad slack the limits allow):
+//!
+//! | joints | substeps | solver iterations | instructions | overshoot p99 / max |
+//! |---|---|---|---|---|
+//! | impulse | 5 × 0.01 s | 2 | 1.0 M | 0.58 / 0.93 rad |
+//! | impulse | 5 × 0.01 s | 4 | 1.5 M | 0.36 / 0.58 rad |
+//! | impulse | 5 × 0.01 s | 8 | 2.7 M | 0.18 / 0.35 rad |
+//! | multibody | 5 × 0.01 s | 4 | 7.5 M | 0.00 / 0.01 rad |
+//! | multibody | 2 × 0.025 s | 4 | 3.0 M | 0.00 / 0.03 rad |
+//! | **multibody** | **2 × 0.025 s** | **2** | **1.7 M** | **0.02 / 0.08 rad** |
+//!
+//! Impulse joints let shins fold a radian past their stops when the body lands;
+//! reduced-coordinate multibodies hold the limits exactly, and are stable at a
+//! 0.025 s substep, which pays for their higher cost per substep. Robot parts
+//! collide with the ground only.
 
 use crate::physics::{
     ghost_groups, ground_groups, heading, new_world, put_quat, put3, robot_groups, twist_angle,
@@ -25,10 +36,12 @@ use rapier3d::prelude::*;
 use rewardsmith_core::{Env, EnvSpec, SplitMix64, StateSpec, StepInfo};
 use std::sync::{Arc, OnceLock};
 
-/// Physics substep, seconds.
-const SUBSTEP: f32 = 0.01;
+/// Physics substep, seconds (see the module docs for the measured trade-off).
+const SUBSTEP: f32 = 0.025;
 /// Substeps per env step.
-const FRAME_SKIP: usize = 5;
+const FRAME_SKIP: usize = 2;
+/// Velocity-solver iterations per substep.
+const SOLVER_ITERATIONS: usize = 2;
 /// Torso sphere radius, m.
 const TORSO_RADIUS: f32 = 0.25;
 /// Limb capsule radius, m.
@@ -67,11 +80,22 @@ const LEG_SIGNS: [(f32, f32); 4] = [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0,
 /// angular velocity 3, joint rates 8, foot contacts 4.
 const OBS_DIM: usize = 31;
 
+/// Moves a joint's PD target.
+fn set_target(world: &mut PhysicsWorld, joint: MultibodyJointHandle, target: f32) {
+    if let Some((multibody, link)) = world.multibody_joints.get_mut_internal(joint)
+        && let Some(link) = multibody.link_mut(link)
+    {
+        link.joint
+            .data
+            .set_motor_position(JointAxis::AngX, target, KP, KD);
+    }
+}
+
 struct Leg {
     thigh: RigidBodyHandle,
     shin: RigidBodyHandle,
-    hip: ImpulseJointHandle,
-    knee: ImpulseJointHandle,
+    hip: MultibodyJointHandle,
+    knee: MultibodyJointHandle,
     /// Knee axis in the thigh's frame.
     knee_axis: Vector,
     /// Foot point (shin tip centre) in the shin's frame.
@@ -119,7 +143,7 @@ pub fn spec() -> Arc<EnvSpec> {
             obs_dim: OBS_DIM,
             action_dim: 8,
             action_doc: "target angle of each joint as a fraction of its range, per leg [hip, knee] \
-                in order front-left, front-right, back-left, back-right; +1 on a knee lifts the foot"
+                in order front-left, front-right, back-left, back-right; +1 on a knee pushes the foot down (raising the body), -1 lifts it"
                 .to_string(),
             dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
             state,
@@ -134,7 +158,7 @@ impl Quadruped {
     pub fn new() -> Self {
         let mut env = Self {
             spec: spec(),
-            world: new_world(SUBSTEP, 4),
+            world: new_world(SUBSTEP, SOLVER_ITERATIONS),
             torso: RigidBodyHandle::invalid(),
             legs: Vec::with_capacity(4),
             action: [0.0; 8],
@@ -151,7 +175,7 @@ impl Quadruped {
 
     fn build(&mut self, rng: &mut SplitMix64, noise: bool, roll: f32) {
         let tilt = Rotation::from_axis_angle(Vector::X, roll);
-        let mut world = new_world(SUBSTEP, 4);
+        let mut world = new_world(SUBSTEP, SOLVER_ITERATIONS);
         let ground = world.insert_body(RigidBodyBuilder::fixed());
         world.insert_collider(
             ColliderBuilder::halfspace(rapier3d::na::Unit::new_unchecked(Vector::Z))
@@ -232,9 +256,11 @@ impl Quadruped {
                 .motor_position(0.0, KP, KD)
                 .motor_max_force(MAX_TORQUE)
                 .limits([-HIP_RANGE - 0.1, HIP_RANGE + 0.1]);
-            let hip = world.insert_impulse_joint(torso, thigh, hip);
-            // Pitch axis: horizontal, perpendicular to the leg, oriented so that a
-            // positive angle lifts the foot.
+            let hip = world
+                .insert_multibody_joint(torso, thigh, hip)
+                .expect("a tree of legs has no cycle");
+            // Pitch axis: horizontal, perpendicular to the leg; a positive angle
+            // swings the foot down.
             let knee_axis = Vector::new(-out.y, out.x, 0.0);
             let knee = RevoluteJointBuilder::new(knee_axis)
                 .local_anchor1(knee_at)
@@ -243,7 +269,9 @@ impl Quadruped {
                 .motor_position(0.0, KP, KD)
                 .motor_max_force(MAX_TORQUE)
                 .limits([-KNEE_RANGE - 0.1, KNEE_RANGE + 0.1]);
-            let knee = world.insert_impulse_joint(thigh, shin, knee);
+            let knee = world
+                .insert_multibody_joint(thigh, shin, knee)
+                .expect("a tree of legs has no cycle");
             legs.push(Leg {
                 thigh,
                 shin,
@@ -316,18 +344,10 @@ impl Env for Quadruped {
                 0.0
             };
         }
-        for (i, leg) in self.legs.iter().enumerate() {
-            let targets = [
-                (leg.hip, self.action[2 * i] * HIP_RANGE),
-                (leg.knee, self.action[2 * i + 1] * KNEE_RANGE),
-            ];
-            for (handle, target) in targets {
-                if let Some(joint) = self.world.impulse_joints.get_mut(handle, true) {
-                    joint
-                        .data
-                        .set_motor_position(JointAxis::AngX, target, KP, KD);
-                }
-            }
+        for i in 0..4 {
+            let (hip, knee) = (self.legs[i].hip, self.legs[i].knee);
+            set_target(&mut self.world, hip, self.action[2 * i] * HIP_RANGE);
+            set_target(&mut self.world, knee, self.action[2 * i + 1] * KNEE_RANGE);
         }
         for _ in 0..FRAME_SKIP {
             self.world.step();
