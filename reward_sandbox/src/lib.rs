@@ -16,6 +16,35 @@
 //!
 //! Both backends implement [`RewardProgram`](rewardsmith_core::RewardProgram);
 //! [`compile`] picks one from a [`ProgramSource`].
+//!
+//! ```
+//! use rewardsmith_core::{RewardProgram, StateSpec, StateView};
+//! use rewardsmith_sandbox::{Limits, ProgramSource, compile};
+//!
+//! let spec = StateSpec::builder()
+//!     .vector("vel", 3, "m/s", "world", "torso velocity")
+//!     .scalar("up_z", "1", "world", "z of the torso's up axis")
+//!     .build();
+//! let src = ProgramSource::Rhai(
+//!     "fn compute_reward(s, prev) { #{ forward: s.vel[0], upright: 0.5 * clamp(s.up_z, 0, 1) } }"
+//!         .to_string(),
+//! );
+//! let mut program = compile(&src, &spec, &Limits::default()).unwrap();
+//! assert_eq!(program.components(), ["forward", "upright"]);
+//!
+//! let (prev, s) = ([0.0, 0.0, 0.0, 1.0], [1.5, 0.0, 0.0, 0.8]);
+//! let mut out = [0.0; 2];
+//! program
+//!     .evaluate(&StateView::new(&spec, &s), &StateView::new(&spec, &prev), &mut out)
+//!     .unwrap();
+//! assert_eq!(out, [1.5, 0.4]);
+//!
+//! // A bad program is data for its author, not a crash.
+//! let bad = ProgramSource::Rhai("fn compute_reward(s, prev) { #{ v: s.speed } }".into());
+//! let Err(err) = compile(&bad, &spec, &Limits::default()) else { unreachable!() };
+//! assert_eq!(err.to_string(),
+//!     "unknown_field at line 1, column 38: `s.speed`: no such reward-state field; the fields are: vel, up_z");
+//! ```
 
 mod check;
 mod error;

@@ -83,11 +83,21 @@ pub(crate) fn compile_with_sample(
     limits: &Limits,
     sample: Option<(&[f64], &[f64])>,
 ) -> std::result::Result<Box<dyn RewardProgram>, RewardError> {
-    Ok(match src {
-        ProgramSource::Rhai(text) => Box::new(RhaiProgram::compile_with_sample(
-            text, spec, limits, sample,
-        )?),
-        ProgramSource::Wasm(bytes) => Box::new(WasmProgram::from_binary(bytes, spec, limits)?),
-        ProgramSource::Wat(text) => Box::new(WasmProgram::from_wat(text, spec, limits)?),
+    // Neither backend should panic on any input; if one ever does, the panic
+    // stops here as an error of the program.
+    std::panic::catch_unwind(|| {
+        Ok::<Box<dyn RewardProgram>, RewardError>(match src {
+            ProgramSource::Rhai(text) => Box::new(RhaiProgram::compile_with_sample(
+                text, spec, limits, sample,
+            )?),
+            ProgramSource::Wasm(bytes) => Box::new(WasmProgram::from_binary(bytes, spec, limits)?),
+            ProgramSource::Wat(text) => Box::new(WasmProgram::from_wat(text, spec, limits)?),
+        })
+    })
+    .unwrap_or_else(|_| {
+        Err(RewardError::new(
+            rewardsmith_core::RewardErrorKind::Runtime,
+            "the sandbox caught an internal panic while compiling",
+        ))
     })
 }

@@ -411,13 +411,25 @@ impl RewardProgram for WasmProgram {
         arm(&mut self.store, &self.limits)?;
         let to_i32 = |x: usize| i32::try_from(x).unwrap_or(i32::MAX);
         let args = (to_i32(base), to_i32(base + 8 * n), to_i32(base + 16 * n));
-        if let Err(e) = self.func.call(&mut self.store, args) {
-            return Err(call_error(
-                &e,
-                &mut self.store,
-                &self.limits,
-                "compute_reward",
-            ));
+        let (func, store) = (&self.func, &mut self.store);
+        let called =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func.call(store, args)));
+        match called {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(call_error(
+                    &e,
+                    &mut self.store,
+                    &self.limits,
+                    "compute_reward",
+                ));
+            }
+            Err(_) => {
+                return Err(RewardError::new(
+                    K::Runtime,
+                    "the sandbox caught an internal panic while running compute_reward",
+                ));
+            }
         }
         let data = self.memory.data(&self.store);
         let start = base + 16 * n;

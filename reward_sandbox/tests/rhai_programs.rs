@@ -396,3 +396,24 @@ fn error_then_success_on_the_same_program() {
     .unwrap();
     assert_eq!(out, [0.25]);
 }
+
+#[test]
+fn deepest_allowed_program_fits_a_small_worker_stack() {
+    // Recursion to the call-depth limit, each level as deeply nested as the
+    // parser allows, on a 2 MiB thread (the default for rayon workers).
+    let nest = 40;
+    let src = format!(
+        "fn f(x) {{ if x <= 0 {{ 0.0 }} else {{ {}f(x - 1){} }} }}\nfn compute_reward(s, prev) {{ #{{ a: f(1000) }} }}",
+        "(1.0 + ".repeat(nest),
+        ")".repeat(nest)
+    );
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || run(&src).map_err(|e| e.kind))
+        .unwrap();
+    let result = handle.join().expect("no stack overflow");
+    assert!(
+        matches!(result, Err(K::CallDepth | K::ExprDepth)),
+        "{result:?}"
+    );
+}
