@@ -8,5 +8,8 @@
 pub mod cli;
 pub mod commands;
 mod error;
+pub mod extract;
+pub mod llm;
+pub mod prompts;
 
 pub use error::{CliError, ExitCode};

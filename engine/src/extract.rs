@@ -1,0 +1,355 @@
+//! Finding the reward program in a completion.
+//!
+//! Models wrap code in Markdown fences (```` ```rhai ````, ```` ```rust ````,
+//! ```` ```js ````, unlabelled), write several blocks (a draft, then the fix;
+//! a helper, then the reward), put prose around them, think aloud in
+//! `<think>` sections, or send bare code. [`extract_code`] picks the block
+//! that defines `compute_reward` (the last one, when several do: later blocks
+//! are revisions), adds helper functions it calls that other blocks define,
+//! and says plainly when there is no program ([`Extracted::NoCode`]), a
+//! typed outcome that the engine feeds back as text.
+
+use serde::Serialize;
+
+/// The outcome of looking for a reward program in a completion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Extracted {
+    /// A program was found.
+    Code {
+        /// The program's source.
+        source: String,
+        /// The fence's language label (`rhai`, `rust`, …), if any.
+        language: Option<String>,
+        /// Code blocks in the completion (0 for bare code).
+        blocks: usize,
+        /// Whether the chosen block's closing fence is missing (the answer was
+        /// probably cut off).
+        truncated: bool,
+    },
+    /// No program: why, in words fit for the model's next prompt.
+    NoCode {
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl Extracted {
+    /// The source, when a program was found.
+    #[must_use]
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            Self::Code { source, .. } => Some(source),
+            Self::NoCode { .. } => None,
+        }
+    }
+}
+
+/// A fenced block.
+#[derive(Debug)]
+struct Block {
+    lang: Option<String>,
+    body: String,
+    closed: bool,
+}
+
+/// Labels of blocks that are surely not a reward program.
+const NOT_CODE: &[&str] = &[
+    "text", "txt", "json", "toml", "yaml", "yml", "bash", "sh", "shell", "console", "markdown",
+    "md", "output", "diff", "csv",
+];
+
+const ENTRY: &str = "compute_reward";
+
+/// Finds the reward program in `completion`.
+///
+/// ```
+/// use rewardsmith::extract::{Extracted, extract_code};
+///
+/// let text = "Here it is:\n```rhai\nfn compute_reward(s, prev) { #{ up: s.up_z } }\n```\nGood luck.";
+/// assert_eq!(
+///     extract_code(text).source(),
+///     Some("fn compute_reward(s, prev) { #{ up: s.up_z } }")
+/// );
+/// assert!(matches!(extract_code("I cannot help."), Extracted::NoCode { .. }));
+/// ```
+#[must_use]
+pub fn extract_code(completion: &str) -> Extracted {
+    let text = strip_think(completion);
+    if text.trim().is_empty() {
+        return Extracted::NoCode {
+            reason: "the answer is empty".to_string(),
+        };
+    }
+    let blocks = fenced_blocks(&text);
+    if blocks.is_empty() {
+        return bare_code(&text);
+    }
+    let candidates: Vec<&Block> = blocks
+        .iter()
+        .filter(|b| b.lang.as_deref().is_none_or(|l| !NOT_CODE.contains(&l)))
+        .collect();
+    let Some(chosen) = candidates.iter().rev().find(|b| defines(&b.body, ENTRY)) else {
+        // A fence may hold prose and code together; look inside every block.
+        if let Some(b) = blocks.iter().rev().find(|b| defines(&b.body, ENTRY)) {
+            return Extracted::Code {
+                source: b.body.trim().to_string(),
+                language: b.lang.clone(),
+                blocks: blocks.len(),
+                truncated: !b.closed,
+            };
+        }
+        if defines(&text, ENTRY) {
+            return bare_code(&text);
+        }
+        return Extracted::NoCode {
+            reason: format!(
+                "the answer has {} code block{} but none defines `fn {ENTRY}(s, prev)`",
+                blocks.len(),
+                if blocks.len() == 1 { "" } else { "s" }
+            ),
+        };
+    };
+    let mut source = chosen.body.trim().to_string();
+    // Helpers called by the chosen block and defined only in other blocks.
+    let mut helpers = Vec::new();
+    for b in &candidates {
+        if std::ptr::eq(*b, *chosen) || defines(&b.body, ENTRY) {
+            continue;
+        }
+        for (name, def) in functions(&b.body) {
+            if !defines(&source, &name)
+                && calls(&source, &name)
+                && !helpers.iter().any(|(n, _)| *n == name)
+            {
+                helpers.push((name, def));
+            }
+        }
+    }
+    if !helpers.is_empty() {
+        let defs: Vec<String> = helpers.into_iter().map(|(_, d)| d).collect();
+        source = format!("{}\n\n{source}", defs.join("\n\n"));
+    }
+    Extracted::Code {
+        source,
+        language: chosen.lang.clone(),
+        blocks: blocks.len(),
+        truncated: !chosen.closed,
+    }
+}
+
+/// Removes `<think>…</think>` sections (and an unclosed one to the end).
+fn strip_think(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<think>") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</think>") {
+            Some(end) => rest = &rest[start + end + "</think>".len()..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every fenced block (``` or ~~~, up to 3 spaces of indent), in order; an
+/// unclosed last fence runs to the end.
+fn fenced_blocks(text: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, Option<String>, Vec<&str>)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let fence = if indent <= 3 {
+            ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f))
+        } else {
+            None
+        };
+        match (&mut open, fence) {
+            (None, Some(f)) => {
+                let run: String = trimmed
+                    .chars()
+                    .take_while(|&c| c == f.as_bytes()[0] as char)
+                    .collect();
+                let info = trimmed[run.len()..].trim();
+                let lang = info
+                    .split(|c: char| c.is_whitespace() || c == '{' || c == ',')
+                    .next()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_ascii_lowercase);
+                open = Some((run, lang, Vec::new()));
+            }
+            (Some((run, _, _)), Some(_))
+                if trimmed.starts_with(run.as_str())
+                    && trimmed
+                        .trim_end()
+                        .chars()
+                        .all(|c| c == run.as_bytes()[0] as char) =>
+            {
+                if let Some((_, lang, lines)) = open.take() {
+                    blocks.push(Block {
+                        lang,
+                        body: lines.join("\n"),
+                        closed: true,
+                    });
+                }
+            }
+            (Some((_, _, lines)), _) => lines.push(line),
+            (None, None) => {}
+        }
+    }
+    if let Some((_, lang, lines)) = open {
+        blocks.push(Block {
+            lang,
+            body: lines.join("\n"),
+            closed: false,
+        });
+    }
+    blocks
+}
+
+/// Whether `code` defines `fn name(`.
+fn defines(code: &str, name: &str) -> bool {
+    fn_positions(code).any(|(n, _)| n == name)
+}
+
+/// Whether `code` calls `name(` other than in its definition.
+fn calls(code: &str, name: &str) -> bool {
+    let pat = format!("{name}(");
+    code.match_indices(&pat).any(|(i, _)| {
+        let before = code[..i].chars().next_back();
+        let is_start = before.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        is_start && !code[..i].trim_end().ends_with("fn")
+    })
+}
+
+/// `(name, byte offset of "fn")` of every function definition.
+fn fn_positions(code: &str) -> impl Iterator<Item = (String, usize)> + '_ {
+    code.match_indices("fn ").filter_map(move |(i, _)| {
+        let before = code[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        let rest = code[i + 3..].trim_start();
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let after = rest[name.len()..].trim_start();
+        (!name.is_empty() && after.starts_with('(')).then_some((name, i))
+    })
+}
+
+/// Every function definition of `code` with its full text.
+fn functions(code: &str) -> Vec<(String, String)> {
+    fn_positions(code)
+        .filter_map(|(name, start)| {
+            let end = body_end(code, start)?;
+            Some((name, code[start..end].to_string()))
+        })
+        .collect()
+}
+
+/// The byte offset just past the `}` closing the first `{` after `start`,
+/// skipping strings and comments.
+fn body_end(code: &str, start: usize) -> Option<usize> {
+    let bytes = code.as_bytes();
+    let mut depth = 0usize;
+    let mut i = start;
+    let mut opened = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+                continue;
+            }
+            b'"' | b'`' => {
+                let q = bytes[i];
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'{' => {
+                depth += 1;
+                opened = true;
+            }
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                if opened && depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Code with no fence: from the first line that starts a definition (or a
+/// comment right above it) to the end of the `compute_reward` body.
+fn bare_code(text: &str) -> Extracted {
+    let Some((_, at)) = fn_positions(text).find(|(n, _)| n == ENTRY) else {
+        return Extracted::NoCode {
+            reason: format!(
+                "the answer has no code block and does not define `fn {ENTRY}(s, prev)`; \
+                 answer with one ```rhai block"
+            ),
+        };
+    };
+    let Some(end) = body_end(text, at) else {
+        return Extracted::NoCode {
+            reason: format!(
+                "`fn {ENTRY}` is never closed (unbalanced braces): the answer looks cut off"
+            ),
+        };
+    };
+    // Walk back over code-looking lines before the entry point (helpers,
+    // comments), stopping at the first prose line.
+    let line_start = text[..at].rfind('\n').map_or(0, |p| p + 1);
+    let mut start = line_start;
+    let mut depth: i64 = 0;
+    let head = &text[..line_start];
+    for line in head.split_inclusive('\n').rev() {
+        let t = line.trim();
+        depth += line.matches('}').count() as i64 - line.matches('{').count() as i64;
+        let code_like = t.is_empty()
+            || depth > 0
+            || t.starts_with("fn ")
+            || t.starts_with("//")
+            || t.starts_with("let ")
+            || t.starts_with("const ")
+            || t.starts_with('}')
+            || line.starts_with("    ")
+            || line.starts_with('\t');
+        if !code_like {
+            break;
+        }
+        start -= line.len();
+    }
+    let source = text[start..end].trim().to_string();
+    Extracted::Code {
+        source,
+        language: None,
+        blocks: 0,
+        truncated: false,
+    }
+}

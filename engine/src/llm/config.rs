@@ -1,0 +1,338 @@
+//! The `[llm]` section of `rewardsmith.toml`: which backend, where, which model,
+//! how patient, how expensive.
+//!
+//! ```toml
+//! [llm]
+//! backend = "openai"                 # builtin | openai | replay
+//! base_url = "http://127.0.0.1:11434/v1"
+//! model = "qwen2.5-coder:7b"
+//! temperature = 1.0
+//! api_key_env = "OPENAI_API_KEY"
+//! max_cost_usd = 2.0
+//! [llm.prices."gpt-4o-mini"]
+//! prompt = 0.15                      # USD per 1M prompt tokens
+//! completion = 0.60                  # USD per 1M completion tokens
+//! ```
+
+use super::error::LlmError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which implementation answers LLM requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// The offline designer: a seeded search baseline, no language model.
+    Builtin,
+    /// Any OpenAI-compatible chat-completions endpoint.
+    Openai,
+    /// Answers from a recorded transcript.
+    Replay,
+}
+
+impl Backend {
+    /// The name used in config files, flags and records.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Builtin => "builtin",
+            Self::Openai => "openai",
+            Self::Replay => "replay",
+        }
+    }
+}
+
+/// Price of a model, in USD per million tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// USD per 1M prompt tokens.
+    pub prompt: f64,
+    /// USD per 1M completion tokens.
+    pub completion: f64,
+}
+
+impl Price {
+    /// The cost of `prompt` and `completion` tokens.
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn cost(&self, prompt: u64, completion: u64) -> f64 {
+        (prompt as f64 * self.prompt + completion as f64 * self.completion) / 1e6
+    }
+}
+
+/// The default OpenAI endpoint.
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// The model asked for when none is configured for the `openai` backend.
+pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
+/// The model name the offline designer reports.
+pub const BUILTIN_MODEL: &str = "offline-designer-v1";
+
+/// Configuration of the LLM layer (the `[llm]` table of `rewardsmith.toml`).
+///
+/// Every field has a default, so an empty table (or none) is valid and selects
+/// the offline designer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// Backend; when unset, `openai` if a `base_url` is configured, else
+    /// `builtin` (so that a run works with no endpoint and no key).
+    pub backend: Option<Backend>,
+    /// Base URL of the OpenAI-compatible API, up to and including `/v1`.
+    /// Default: `https://api.openai.com/v1` for the `openai` backend.
+    pub base_url: Option<String>,
+    /// Model name. Default: `gpt-4o-mini` for `openai`; the transcript's
+    /// model for `replay`.
+    pub model: Option<String>,
+    /// Sampling temperature. Default 1.0, as in Eureka: diversity among the
+    /// K samples matters more than the quality of any single one.
+    pub temperature: f64,
+    /// Name of the environment variable holding the API key (never the key
+    /// itself). Default `OPENAI_API_KEY`. Unset variable: no `Authorization`
+    /// header, which local servers (Ollama, vLLM, llama.cpp) accept.
+    pub api_key_env: String,
+    /// Seconds one HTTP request may take, reading the whole answer included.
+    /// Default 300: a long reward program from a slow local model can take minutes.
+    pub timeout_s: f64,
+    /// Seconds to establish a connection. Default 10.
+    pub connect_timeout_s: f64,
+    /// Retries after the first attempt on 429, 5xx, time-outs, connection
+    /// errors and malformed bodies. Default 5 (with the default back-off, about
+    /// a minute of waiting in total).
+    pub max_retries: u32,
+    /// First back-off delay in milliseconds; doubles each retry, with jitter.
+    /// Default 1000.
+    pub backoff_initial_ms: u64,
+    /// Longest back-off delay in milliseconds; a `Retry-After` longer than
+    /// this ends the call with an error instead of stalling the run. Default 60000.
+    pub backoff_max_ms: u64,
+    /// Most HTTP requests in flight at once. Default 4: enough to sample K = 8
+    /// quickly from servers that ignore `n`, without tripping rate limits.
+    pub concurrency: usize,
+    /// Maximum tokens per completion; unset lets the server decide.
+    pub max_tokens: Option<u32>,
+    /// Prices per model (USD per 1M tokens); the key `*` applies to models not
+    /// listed. Default empty: costs count as 0, since prices change faster than
+    /// releases.
+    pub prices: BTreeMap<String, Price>,
+    /// Stop sampling once this many USD were spent. Default: no limit.
+    pub max_cost_usd: Option<f64>,
+    /// Transcript for the `replay` backend: a run's `llm/` folder or a JSONL file.
+    pub replay: Option<PathBuf>,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            backend: None,
+            base_url: None,
+            model: None,
+            temperature: 1.0,
+            api_key_env: "OPENAI_API_KEY".to_string(),
+            timeout_s: 300.0,
+            connect_timeout_s: 10.0,
+            max_retries: 5,
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 60_000,
+            concurrency: 4,
+            max_tokens: None,
+            prices: BTreeMap::new(),
+            max_cost_usd: None,
+            replay: None,
+        }
+    }
+}
+
+impl LlmConfig {
+    /// The backend in force (see [`backend`](Self::backend)).
+    #[must_use]
+    pub fn resolved_backend(&self) -> Backend {
+        self.backend.unwrap_or(if self.base_url.is_some() {
+            Backend::Openai
+        } else {
+            Backend::Builtin
+        })
+    }
+
+    /// The base URL in force, without a trailing slash.
+    #[must_use]
+    pub fn resolved_base_url(&self) -> String {
+        self.base_url
+            .as_deref()
+            .unwrap_or(OPENAI_BASE_URL)
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// The model in force, when the config decides it (`replay` without a
+    /// model takes the transcript's).
+    #[must_use]
+    pub fn resolved_model(&self) -> Option<String> {
+        match (&self.model, self.resolved_backend()) {
+            (Some(m), _) => Some(m.clone()),
+            (None, Backend::Openai) => Some(DEFAULT_OPENAI_MODEL.to_string()),
+            (None, Backend::Builtin) => Some(BUILTIN_MODEL.to_string()),
+            (None, Backend::Replay) => None,
+        }
+    }
+
+    /// The price of `model`: its own entry, else the `*` entry, else free.
+    #[must_use]
+    pub fn price(&self, model: &str) -> Price {
+        self.prices
+            .get(model)
+            .or_else(|| self.prices.get("*"))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The per-request time-out.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_s)
+    }
+
+    /// Checks every value.
+    ///
+    /// # Errors
+    /// [`LlmError::Config`] naming the first bad field.
+    pub fn validate(&self) -> Result<(), LlmError> {
+        let bad = |m: String| Err(LlmError::Config(m));
+        if !(0.0..=2.0).contains(&self.temperature) {
+            return bad(format!(
+                "llm.temperature must be in [0, 2], got {}",
+                self.temperature
+            ));
+        }
+        for (name, v) in [
+            ("timeout_s", self.timeout_s),
+            ("connect_timeout_s", self.connect_timeout_s),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
+                return bad(format!("llm.{name} must be in (0, 86400] seconds, got {v}"));
+            }
+        }
+        if self.concurrency == 0 || self.concurrency > 256 {
+            return bad(format!(
+                "llm.concurrency must be in 1..=256, got {}",
+                self.concurrency
+            ));
+        }
+        if self.backoff_initial_ms > self.backoff_max_ms {
+            return bad(format!(
+                "llm.backoff_initial_ms ({}) exceeds llm.backoff_max_ms ({})",
+                self.backoff_initial_ms, self.backoff_max_ms
+            ));
+        }
+        if self.max_retries > 100 {
+            return bad(format!(
+                "llm.max_retries must be at most 100, got {}",
+                self.max_retries
+            ));
+        }
+        if let Some(c) = self.max_cost_usd
+            && !(c.is_finite() && c >= 0.0)
+        {
+            return bad(format!("llm.max_cost_usd must be >= 0, got {c}"));
+        }
+        for (model, p) in &self.prices {
+            if !(p.prompt.is_finite()
+                && p.prompt >= 0.0
+                && p.completion.is_finite()
+                && p.completion >= 0.0)
+            {
+                return bad(format!(
+                    "llm.prices.\"{model}\" must be non-negative numbers"
+                ));
+            }
+        }
+        if self.api_key_env.is_empty()
+            || !self
+                .api_key_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            // The value is not echoed: it may be a key pasted in the wrong place.
+            return bad(
+                "llm.api_key_env must be the name of an environment variable (letters, digits, _), not the key itself"
+                    .to_string(),
+            );
+        }
+        if let Some(url) = &self.base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return bad(format!(
+                "llm.base_url must start with http:// or https://, got `{url}`"
+            ));
+        }
+        if self.resolved_backend() == Backend::Replay && self.replay.is_none() {
+            return bad(
+                "the replay backend needs a transcript: set llm.replay (or --replay PATH)"
+                    .to_string(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_select_the_offline_designer() {
+        let c = LlmConfig::default();
+        assert_eq!(c.resolved_backend(), Backend::Builtin);
+        assert!(c.validate().is_ok());
+        let c = LlmConfig {
+            base_url: Some("http://127.0.0.1:8000/v1/".into()),
+            ..LlmConfig::default()
+        };
+        assert_eq!(c.resolved_backend(), Backend::Openai);
+        assert_eq!(c.resolved_base_url(), "http://127.0.0.1:8000/v1");
+        assert_eq!(c.resolved_model().as_deref(), Some(DEFAULT_OPENAI_MODEL));
+    }
+
+    #[test]
+    fn price_falls_back_to_star_then_zero() {
+        let mut c = LlmConfig::default();
+        assert_eq!(c.price("m").cost(1_000_000, 1_000_000), 0.0);
+        c.prices.insert(
+            "*".into(),
+            Price {
+                prompt: 1.0,
+                completion: 2.0,
+            },
+        );
+        c.prices.insert(
+            "m".into(),
+            Price {
+                prompt: 0.5,
+                completion: 1.5,
+            },
+        );
+        assert!((c.price("m").cost(2_000_000, 1_000_000) - 2.5).abs() < 1e-12);
+        assert!((c.price("x").cost(1_000_000, 0) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let c = LlmConfig {
+            temperature: 3.0,
+            ..LlmConfig::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("llm.temperature")
+        );
+        let c = LlmConfig {
+            backend: Some(Backend::Replay),
+            ..LlmConfig::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("llm.replay"));
+    }
+}

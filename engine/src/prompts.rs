@@ -1,0 +1,342 @@
+//! Prompt templates: one text file per role in `prompts/`, embedded in the
+//! binary, overridable from a directory (`--prompts DIR`).
+//!
+//! Templates name their inputs as `{snake_case}` placeholders. Any other brace
+//! is literal (so Rhai map literals like `#{ a: 1.0 }` need no escaping);
+//! `{{` and `}}` write a literal brace where one would otherwise read as a
+//! placeholder. Rendering fails on a placeholder left unfilled and on a
+//! variable the role does not know, so a typo never reaches a model.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The prompt roles, one template file each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PromptRole {
+    /// The system message of every reward-writing conversation.
+    System,
+    /// The first request: task, environment, reward contract, helpers.
+    InitialTask,
+    /// How to format the answer (inserted into the other prompts).
+    CodeTips,
+    /// Reflection on the best policy's training (Eureka's reward reflection).
+    PolicyFeedback,
+    /// A candidate could not be used: the sandbox's errors.
+    ExecutionError,
+    /// A person's comments on the best policy's behaviour.
+    HumanFeedback,
+    /// Review of a program before training (the LLM critic).
+    Critic,
+    /// Explanation of evaluation trajectories (the analyzer).
+    TrajectoryAnalysis,
+}
+
+impl PromptRole {
+    /// Every role, in a fixed order.
+    pub const ALL: [Self; 8] = [
+        Self::System,
+        Self::InitialTask,
+        Self::CodeTips,
+        Self::PolicyFeedback,
+        Self::ExecutionError,
+        Self::HumanFeedback,
+        Self::Critic,
+        Self::TrajectoryAnalysis,
+    ];
+
+    /// The template's file name in `prompts/`.
+    #[must_use]
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::System => "system.txt",
+            Self::InitialTask => "initial_task.txt",
+            Self::CodeTips => "code_tips.txt",
+            Self::PolicyFeedback => "policy_feedback.txt",
+            Self::ExecutionError => "execution_error.txt",
+            Self::HumanFeedback => "human_feedback.txt",
+            Self::Critic => "critic.txt",
+            Self::TrajectoryAnalysis => "trajectory_analysis.txt",
+        }
+    }
+
+    /// The placeholders the role's template may use (the embedded template
+    /// uses all of them).
+    #[must_use]
+    pub fn placeholders(self) -> &'static [&'static str] {
+        match self {
+            Self::System | Self::CodeTips => &[],
+            Self::InitialTask => &["task_description", "helpers", "code_tips"],
+            Self::PolicyFeedback => &["generation", "best_code", "reflection", "code_tips"],
+            Self::ExecutionError => &["code", "errors", "code_tips"],
+            Self::HumanFeedback => &["best_code", "feedback", "code_tips"],
+            Self::Critic => &["task_description", "code", "check_report"],
+            Self::TrajectoryAnalysis => &["task_description", "code", "trajectory_summary"],
+        }
+    }
+
+    fn embedded(self) -> &'static str {
+        match self {
+            Self::System => include_str!("../../prompts/system.txt"),
+            Self::InitialTask => include_str!("../../prompts/initial_task.txt"),
+            Self::CodeTips => include_str!("../../prompts/code_tips.txt"),
+            Self::PolicyFeedback => include_str!("../../prompts/policy_feedback.txt"),
+            Self::ExecutionError => include_str!("../../prompts/execution_error.txt"),
+            Self::HumanFeedback => include_str!("../../prompts/human_feedback.txt"),
+            Self::Critic => include_str!("../../prompts/critic.txt"),
+            Self::TrajectoryAnalysis => include_str!("../../prompts/trajectory_analysis.txt"),
+        }
+    }
+}
+
+impl fmt::Display for PromptRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.file_name().trim_end_matches(".txt"))
+    }
+}
+
+/// A template problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PromptError {
+    /// The template uses a placeholder its role does not define.
+    #[error(
+        "prompt `{role}` ({source_name}): unknown placeholder `{{{name}}}`; this role knows: {known}"
+    )]
+    UnknownPlaceholder {
+        /// The role.
+        role: String,
+        /// Where the template came from.
+        source_name: String,
+        /// The placeholder.
+        name: String,
+        /// The placeholders the role defines.
+        known: String,
+    },
+    /// A placeholder of the template was given no value.
+    #[error("prompt `{role}`: placeholder `{{{name}}}` was not filled")]
+    Unfilled {
+        /// The role.
+        role: String,
+        /// The placeholder.
+        name: String,
+    },
+    /// A value was given for a name the role does not define.
+    #[error("prompt `{role}`: `{name}` is not a placeholder of this role (known: {known})")]
+    UnknownVariable {
+        /// The role.
+        role: String,
+        /// The name given.
+        name: String,
+        /// The placeholders the role defines.
+        known: String,
+    },
+    /// An override file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One piece of a parsed template.
+enum Piece<'a> {
+    Text(&'a str),
+    Brace(char),
+    Slot(&'a str),
+}
+
+fn is_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_lowercase())
+        && c.all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+}
+
+fn parse(template: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        let (before, at) = rest.split_at(i);
+        if !before.is_empty() {
+            out.push(Piece::Text(before));
+        }
+        if at.starts_with("{{") || at.starts_with("}}") {
+            out.push(Piece::Brace(if at.starts_with('{') { '{' } else { '}' }));
+            rest = &at[2..];
+            continue;
+        }
+        if at.starts_with('{')
+            && let Some(end) = at.find('}')
+            && is_name(&at[1..end])
+        {
+            out.push(Piece::Slot(&at[1..end]));
+            rest = &at[end + 1..];
+            continue;
+        }
+        out.push(Piece::Text(&at[..1]));
+        rest = &at[1..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    out
+}
+
+/// The placeholders a template uses, each once, sorted.
+#[must_use]
+pub fn placeholders(template: &str) -> BTreeSet<String> {
+    parse(template)
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Slot(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The set of templates in force.
+#[derive(Clone, Debug)]
+pub struct Prompts {
+    templates: Vec<(PromptRole, String, String)>,
+}
+
+impl Default for Prompts {
+    fn default() -> Self {
+        Self::embedded()
+    }
+}
+
+impl Prompts {
+    /// The templates built into the binary.
+    #[must_use]
+    pub fn embedded() -> Self {
+        Self {
+            templates: PromptRole::ALL
+                .iter()
+                .map(|&r| {
+                    (
+                        r,
+                        r.embedded().to_string(),
+                        format!("embedded {}", r.file_name()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The embedded templates, with those found in `dir` (same file names)
+    /// taking their place; `None` gives the embedded set.
+    ///
+    /// # Errors
+    /// [`PromptError::Io`] for an unreadable file, and
+    /// [`PromptError::UnknownPlaceholder`] for a template using a placeholder
+    /// its role does not define.
+    pub fn load(dir: Option<&Path>) -> Result<Self, PromptError> {
+        let mut prompts = Self::embedded();
+        let Some(dir) = dir else {
+            return Ok(prompts);
+        };
+        for (role, text, source) in &mut prompts.templates {
+            let path = dir.join(role.file_name());
+            match std::fs::read_to_string(&path) {
+                Ok(t) => {
+                    *text = t;
+                    *source = path.display().to_string();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source_err) => {
+                    return Err(PromptError::Io {
+                        path,
+                        source: source_err,
+                    });
+                }
+            }
+            for name in placeholders(text) {
+                if !role.placeholders().contains(&name.as_str()) {
+                    return Err(PromptError::UnknownPlaceholder {
+                        role: role.to_string(),
+                        source_name: source.clone(),
+                        name,
+                        known: known(*role),
+                    });
+                }
+            }
+        }
+        Ok(prompts)
+    }
+
+    /// The template text of `role`.
+    #[must_use]
+    pub fn template(&self, role: PromptRole) -> &str {
+        self.templates
+            .iter()
+            .find(|(r, _, _)| *r == role)
+            .map_or("", |(_, t, _)| t.as_str())
+    }
+
+    /// Where the template of `role` came from (`embedded …` or a path).
+    #[must_use]
+    pub fn source(&self, role: PromptRole) -> &str {
+        self.templates
+            .iter()
+            .find(|(r, _, _)| *r == role)
+            .map_or("", |(_, _, s)| s.as_str())
+    }
+
+    /// Renders `role` with `vars` (`(placeholder, value)` pairs). Values are
+    /// inserted verbatim and not scanned for placeholders.
+    ///
+    /// # Errors
+    /// [`PromptError::UnknownVariable`] for a name the role does not define,
+    /// [`PromptError::Unfilled`] for a placeholder of the template left
+    /// without a value.
+    pub fn render(&self, role: PromptRole, vars: &[(&str, &str)]) -> Result<String, PromptError> {
+        for (name, _) in vars {
+            if !role.placeholders().contains(name) {
+                return Err(PromptError::UnknownVariable {
+                    role: role.to_string(),
+                    name: (*name).to_string(),
+                    known: known(role),
+                });
+            }
+        }
+        let mut out = String::new();
+        for piece in parse(self.template(role)) {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Brace(c) => out.push(c),
+                Piece::Slot(name) => {
+                    let Some((_, v)) = vars.iter().find(|(n, _)| *n == name) else {
+                        return Err(PromptError::Unfilled {
+                            role: role.to_string(),
+                            name: name.to_string(),
+                        });
+                    };
+                    out.push_str(v);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The code tips, ready to fill `{code_tips}`.
+    #[must_use]
+    pub fn code_tips(&self) -> &str {
+        self.template(PromptRole::CodeTips).trim_end()
+    }
+}
+
+fn known(role: PromptRole) -> String {
+    if role.placeholders().is_empty() {
+        "(none)".to_string()
+    } else {
+        role.placeholders()
+            .iter()
+            .map(|p| format!("{{{p}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

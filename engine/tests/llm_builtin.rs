@@ -1,0 +1,184 @@
+//! The offline designer writes programs that pass the sandbox's checks for
+//! every built-in task, first generation and mutated, deterministically.
+
+use rewardsmith::extract::extract_code;
+use rewardsmith::llm::{
+    BestProgram, BuiltinDesigner, ComponentSummary, DesignContext, DesignRole, LlmClient,
+    LlmRequest, Message,
+};
+use rewardsmith_core::Task;
+use rewardsmith_sandbox::{CheckReport, Limits, ProgramSource, check_source};
+
+const K: usize = 6;
+
+fn request(ctx: DesignContext, n: usize) -> LlmRequest {
+    LlmRequest::new(vec![Message::user("write a reward")], n).context(ctx)
+}
+
+fn check(task: &Task, source: &str, samples: &[(Vec<f64>, Vec<f64>)]) -> CheckReport {
+    check_source(
+        &ProgramSource::Rhai(source.to_string()),
+        &task.env_spec().state,
+        samples,
+        &Limits::default(),
+    )
+}
+
+fn sources(llm: &BuiltinDesigner, ctx: DesignContext, n: usize) -> Vec<String> {
+    llm.complete(&request(ctx, n))
+        .unwrap()
+        .completions
+        .iter()
+        .map(|c| {
+            assert!(c.text.contains("not a language model"), "{}", c.text);
+            extract_code(&c.text)
+                .source()
+                .unwrap_or_else(|| panic!("no code in {}", c.text))
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn every_task_gets_programs_that_pass_the_checks_across_generations() {
+    let registry = rewardsmith_envs::registry();
+    let llm = BuiltinDesigner::new(42);
+    for task in registry.tasks() {
+        let samples = rewardsmith_envs::rollout::sample_states(task, 64, 5);
+        let first = sources(&llm, DesignContext::for_task(task, 1), K);
+        assert_eq!(first.len(), K);
+        let mut distinct = first.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(
+            distinct.len() > K / 2,
+            "{}: too few distinct programs",
+            task.name
+        );
+        let mut best: Option<(String, CheckReport)> = None;
+        for src in &first {
+            assert!(src.contains("offline designer"), "{src}");
+            let report = check(task, src, &samples);
+            assert!(report.ok, "{}: {:?}\n{src}", task.name, report.errors);
+            best.get_or_insert((src.clone(), report));
+        }
+        // Two more generations, mutating from the dry-run statistics, once
+        // with a good fitness and once with a fitness of zero.
+        for (generation, fitness) in [(2u64, Some(0.4)), (3, Some(0.0))] {
+            let (src, report) = best.clone().unwrap();
+            let mut ctx = DesignContext::for_task(task, generation);
+            ctx.best = Some(BestProgram {
+                source: src,
+                fitness,
+                components: report
+                    .components
+                    .iter()
+                    .map(|c| ComponentSummary {
+                        name: c.name.clone(),
+                        mean: c.mean,
+                        min: c.min,
+                        max: c.max,
+                    })
+                    .collect(),
+            });
+            let next = sources(&llm, ctx, K);
+            for src in &next {
+                let report = check(task, src, &samples);
+                assert!(
+                    report.ok,
+                    "{} gen {generation}: {:?}\n{src}",
+                    task.name, report.errors
+                );
+            }
+            best = Some((next[1].clone(), check(task, &next[1], &samples)));
+        }
+    }
+}
+
+#[test]
+fn the_objective_follows_the_task() {
+    let registry = rewardsmith_envs::registry();
+    let llm = BuiltinDesigner::new(1);
+    let canonical = |name: &str| {
+        sources(
+            &llm,
+            DesignContext::for_task(registry.task(name).unwrap(), 0),
+            1,
+        )
+        .remove(0)
+    };
+    let run = canonical("quadruped-run");
+    assert!(run.contains("forward: 1.0 * (s.torso_linvel[0])"), "{run}");
+    assert!(run.contains("alive:") && run.contains("effort:"), "{run}");
+    let back = canonical("quadruped-backward");
+    assert!(
+        back.contains("backward: 1.0 * (-s.torso_linvel[0])"),
+        "{back}"
+    );
+    let turn = canonical("quadruped-turn");
+    assert!(turn.contains("turn: 1.0 * (s.torso_angvel[2])"), "{turn}");
+    let stand = canonical("quadruped-stand");
+    assert!(
+        stand.contains("front_feet_up") && stand.contains("height"),
+        "{stand}"
+    );
+    let balance = canonical("cartpole-balance");
+    assert!(balance.contains("upright: 1.0 * (s.pole_up)"), "{balance}");
+    assert!(balance.contains("centred"), "{balance}");
+    let swing = canonical("cartpole-swingup");
+    assert!(
+        swing.contains("(s.pole_up + 1.0) / 2.0") && swing.contains("still"),
+        "{swing}"
+    );
+}
+
+#[test]
+fn a_task_in_the_users_words_gets_matching_terms() {
+    let registry = rewardsmith_envs::registry();
+    let quad = registry.task("quadruped-run").unwrap();
+    let ctx = DesignContext::new(
+        "custom",
+        "walk backwards slowly at 0.4 m/s while keeping the body low",
+        quad.env_spec().state.clone(),
+        9,
+    );
+    let llm = BuiltinDesigner::new(2);
+    let src = sources(&llm, ctx, 1).remove(0);
+    assert!(src.contains("sq(-s.torso_linvel[0] - 0.4)"), "{src}");
+    assert!(src.contains("low:"), "{src}");
+    let samples = rewardsmith_envs::rollout::sample_states(quad, 32, 1);
+    assert!(check(quad, &src, &samples).ok);
+}
+
+#[test]
+fn same_seed_same_programs_other_seed_other_programs() {
+    let registry = rewardsmith_envs::registry();
+    let task = registry.task("quadruped-run").unwrap();
+    let a = BuiltinDesigner::new(7)
+        .complete(&request(DesignContext::for_task(task, 3), 4))
+        .unwrap();
+    let b = BuiltinDesigner::new(7)
+        .complete(&request(DesignContext::for_task(task, 3), 4))
+        .unwrap();
+    let c = BuiltinDesigner::new(8)
+        .complete(&request(DesignContext::for_task(task, 3), 4))
+        .unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn other_roles_and_missing_context() {
+    let registry = rewardsmith_envs::registry();
+    let task = registry.task("cartpole-balance").unwrap();
+    let llm = BuiltinDesigner::new(1);
+    let mut ctx = DesignContext::for_task(task, 0);
+    ctx.role = DesignRole::Critic;
+    let r = llm.complete(&request(ctx, 1)).unwrap();
+    assert!(r.completions[0].text.contains("not a language model"));
+    let err = llm
+        .complete(&LlmRequest::new(vec![Message::user("hi")], 1))
+        .unwrap_err();
+    assert!(err.to_string().contains("DesignContext"), "{err}");
+    assert_eq!(llm.totals().calls, 1);
+}

@@ -1,0 +1,165 @@
+//! Prompt templates: every role renders with every placeholder filled, fails
+//! on unfilled or unknown ones, and says what matters (snapshot-style asserts).
+
+use rewardsmith::prompts::{PromptError, PromptRole, Prompts, placeholders};
+
+fn filled(role: PromptRole) -> Vec<(&'static str, String)> {
+    role.placeholders()
+        .iter()
+        .map(|&p| (p, format!("<<{p} value>>")))
+        .collect()
+}
+
+fn render_all(prompts: &Prompts, role: PromptRole) -> Result<String, PromptError> {
+    let vars = filled(role);
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    prompts.render(role, &pairs)
+}
+
+#[test]
+fn every_role_renders_with_every_placeholder_filled() {
+    let prompts = Prompts::embedded();
+    for role in PromptRole::ALL {
+        let text = render_all(&prompts, role).unwrap_or_else(|e| panic!("{role}: {e}"));
+        for p in role.placeholders() {
+            assert!(
+                text.contains(&format!("<<{p} value>>")),
+                "{role}: value of {p} missing"
+            );
+        }
+        assert!(
+            placeholders(&text).is_empty(),
+            "{role}: unfilled after render"
+        );
+        let used = placeholders(prompts.template(role));
+        let declared: std::collections::BTreeSet<String> =
+            role.placeholders().iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            used, declared,
+            "{role}: embedded template uses every placeholder"
+        );
+    }
+}
+
+#[test]
+fn an_unfilled_placeholder_is_an_error() {
+    let prompts = Prompts::embedded();
+    let err = prompts
+        .render(
+            PromptRole::ExecutionError,
+            &[("code", "x"), ("errors", "y")],
+        )
+        .unwrap_err();
+    assert!(matches!(err, PromptError::Unfilled { ref name, .. } if name == "code_tips"));
+    assert!(err.to_string().contains("{code_tips}"), "{err}");
+}
+
+#[test]
+fn an_unknown_variable_is_an_error() {
+    let prompts = Prompts::embedded();
+    let err = prompts
+        .render(PromptRole::System, &[("task", "x")])
+        .unwrap_err();
+    assert!(matches!(err, PromptError::UnknownVariable { ref name, .. } if name == "task"));
+}
+
+#[test]
+fn overrides_replace_files_and_reject_unknown_placeholders() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("critic.txt"),
+        "Judge {code} for {task_description}. Map: #{ a: 1.0 } and {{code}} literal.\n{check_report}",
+    )
+    .unwrap();
+    let prompts = Prompts::load(Some(dir.path())).unwrap();
+    let text = render_all(&prompts, PromptRole::Critic).unwrap();
+    assert!(text.starts_with("Judge <<code value>> for <<task_description value>>."));
+    assert!(text.contains("#{ a: 1.0 }"), "{text}");
+    assert!(text.contains("{code} literal"), "{text}");
+    assert!(prompts.source(PromptRole::Critic).ends_with("critic.txt"));
+    // Files not overridden stay embedded.
+    assert_eq!(
+        prompts.template(PromptRole::System),
+        Prompts::embedded().template(PromptRole::System)
+    );
+
+    std::fs::write(dir.path().join("system.txt"), "You are {persona}.").unwrap();
+    let err = Prompts::load(Some(dir.path())).unwrap_err();
+    assert!(
+        matches!(err, PromptError::UnknownPlaceholder { ref name, .. } if name == "persona"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("system.txt"), "{err}");
+}
+
+#[test]
+fn values_are_not_rescanned_for_placeholders() {
+    let prompts = Prompts::embedded();
+    let text = prompts
+        .render(
+            PromptRole::HumanFeedback,
+            &[
+                (
+                    "best_code",
+                    "fn compute_reward(s, prev) { #{ a: {feedback} } }",
+                ),
+                ("feedback", "faster please"),
+                ("code_tips", "tips"),
+            ],
+        )
+        .unwrap();
+    assert!(text.contains("#{ a: {feedback} }"));
+    assert!(text.contains("faster please"));
+}
+
+#[test]
+fn key_content_snapshot() {
+    let p = Prompts::embedded();
+    let system = render_all(&p, PromptRole::System).unwrap();
+    assert!(system.contains("reward engineer"));
+    assert!(system.contains("Rhai"));
+    let initial = render_all(&p, PromptRole::InitialTask).unwrap();
+    for needle in [
+        "fn compute_reward(s, prev)",
+        "`s` is the reward state after this step and `prev` the state before it",
+        "#{ forward: 1.0 * v, upright: 0.2 * s.up_z, effort: -0.01 * e }",
+        "finite",
+        "<<task_description value>>",
+        "<<helpers value>>",
+        "<<code_tips value>>",
+    ] {
+        assert!(initial.contains(needle), "initial_task lacks {needle:?}");
+    }
+    let tips = p.code_tips();
+    assert!(tips.contains("```rhai"));
+    assert!(!tips.ends_with('\n'));
+    let reflection = render_all(&p, PromptRole::PolicyFeedback).unwrap();
+    assert!(reflection.contains("generation <<generation value>>"));
+    assert!(reflection.contains("```rhai\n<<best_code value>>\n```"));
+    assert!(reflection.contains("constant"));
+    let critic = render_all(&p, PromptRole::Critic).unwrap();
+    assert!(critic.contains("VERDICT: ACCEPT"));
+    let error = render_all(&p, PromptRole::ExecutionError).unwrap();
+    assert!(error.contains("<<errors value>>"));
+}
+
+#[test]
+fn the_initial_prompt_of_a_real_task_reads_well() {
+    let registry = rewardsmith_envs::registry();
+    let task = registry.task("quadruped-run").unwrap();
+    let p = Prompts::embedded();
+    let helpers = rewardsmith_sandbox::helpers_doc();
+    let text = p
+        .render(
+            PromptRole::InitialTask,
+            &[
+                ("task_description", &task.describe()),
+                ("helpers", &helpers),
+                ("code_tips", p.code_tips()),
+            ],
+        )
+        .unwrap();
+    assert!(text.contains("torso_linvel"));
+    assert!(text.contains("dot(a: vec, b: vec) -> float"));
+    assert!(text.contains("Answer with exactly one code block"));
+}
