@@ -2,6 +2,7 @@
 //! per-component statistics and warnings, as one [`CheckReport`].
 
 use crate::limits::Limits;
+use crate::rhai_program::RhaiProgram;
 use crate::source::{ProgramSource, compile_with_sample};
 use rewardsmith_core::{RewardError, RewardErrorKind, RewardProgram, StateSpec, StateView};
 use serde::Serialize;
@@ -109,35 +110,28 @@ pub fn check_source(
         ));
     }
     let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
-    match compile_with_sample(src, spec, limits, probe) {
-        Ok(mut program) => {
-            let mut report = check(program.as_mut(), spec, samples);
-            if let ProgramSource::Rhai(_) = src {
-                // Printing is allowed but pointless: say so once.
-                if let Some(p) = printed(src, spec, limits, probe) {
-                    report.warnings.push(p);
+    if let ProgramSource::Rhai(text) = src {
+        // Compiled concretely, to read what it printed during the dry run.
+        return match RhaiProgram::compile_with_sample(text, spec, limits, probe) {
+            Ok(mut program) => {
+                let mut report = check(&mut program, spec, samples);
+                if let Some(w) = printed_warning(&program.take_printed()) {
+                    report.warnings.push(w);
                 }
+                report
             }
-            report
-        }
+            Err(e) => CheckReport::failed(e),
+        };
+    }
+    match compile_with_sample(src, spec, limits, probe) {
+        Ok(mut program) => check(program.as_mut(), spec, samples),
         Err(e) => CheckReport::failed(e),
     }
 }
 
-/// What the Rhai program prints on the probe state, as a warning.
-fn printed(
-    src: &ProgramSource,
-    spec: &StateSpec,
-    limits: &Limits,
-    probe: Option<(&[f64], &[f64])>,
-) -> Option<CheckWarning> {
-    let ProgramSource::Rhai(text) = src else {
-        return None;
-    };
-    let mut p =
-        crate::rhai_program::RhaiProgram::compile_with_sample(text, spec, limits, probe).ok()?;
-    let out = p.take_printed();
-    let first = out.lines().next()?;
+/// A warning that the program prints (printing is allowed but pointless).
+fn printed_warning(output: &str) -> Option<CheckWarning> {
+    let first = output.lines().next()?;
     Some(CheckWarning {
         kind: WarningKind::Printed,
         message: format!(
