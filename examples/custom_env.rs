@@ -99,14 +99,14 @@ impl Env for PointReach {
     }
 
     fn step(&mut self, action: &[f32]) -> StepInfo {
-        for k in 0..2 {
-            let a = f64::from(action[k]);
-            self.action[k] = if a.is_finite() {
+        for ((slot, pos), &a) in self.action.iter_mut().zip(&mut self.pos).zip(action) {
+            let a = f64::from(a);
+            *slot = if a.is_finite() {
                 a.clamp(-1.0, 1.0)
             } else {
                 0.0
             };
-            self.pos[k] += self.action[k] * MAX_SPEED * DT;
+            *pos += *slot * MAX_SPEED * DT;
         }
         StepInfo::default()
     }

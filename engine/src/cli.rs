@@ -33,6 +33,52 @@ pub enum Command {
     },
     /// Run episodes with a fixed policy; print fitness and env steps per second.
     Rollout(RolloutArgs),
+    /// Compile and dry-run a reward program (`.rhai`, `.wasm`, `.wat`).
+    Check(CheckArgs),
+    /// Train a PPO policy on one reward program.
+    Train(TrainArgs),
+}
+
+/// Arguments of `rewardsmith train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Task to train on (see `rewardsmith envs`).
+    #[arg(long)]
+    pub task: String,
+    /// `human` or `sparse` (the task's own baselines), or a reward program file.
+    #[arg(long)]
+    pub reward: String,
+    /// Env steps to train for (default: the task's budget).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Seed of everything random in training.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder (default: `runs/train-TASK-seedS`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `rewardsmith check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Task whose reward state the program reads.
+    #[arg(long)]
+    pub task: String,
+    /// The reward program.
+    pub file: PathBuf,
+    /// Seed of the random-policy episodes the dry run uses.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `rewardsmith rollout`.
@@ -41,7 +87,7 @@ pub struct RolloutArgs {
     /// Task name (see `rewardsmith envs`).
     #[arg(long)]
     pub task: String,
-    /// `random`, `zero`, or the path of a saved policy (a `policy.json` or its folder).
+    /// `random`, `zero`, or the path of a saved policy (the folder `train --out` wrote).
     #[arg(long, default_value = "random")]
     pub policy: String,
     /// Number of episodes.
@@ -57,6 +103,3 @@ pub struct RolloutArgs {
     #[arg(long)]
     pub json: bool,
 }
-
-/// Where a command's optional output folder goes.
-pub type OutDir = Option<PathBuf>;

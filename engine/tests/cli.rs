@@ -114,3 +114,175 @@ fn describe_prints_every_field() {
         assert!(text.contains(&format!("`{field}`")), "{field} missing");
     }
 }
+
+fn repo_file(rel: &str) -> String {
+    format!("{}/../{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn every_baseline_reward_passes_check() {
+    let v = json_of(&rewardsmith(&["envs", "--json"]));
+    for t in v["tasks"].as_array().unwrap() {
+        let name = t["name"].as_str().unwrap();
+        for kind in ["human", "sparse"] {
+            let file = repo_file(&format!("envs/rewards/{name}.{kind}.rhai"));
+            let report = json_of(&rewardsmith(&["check", "--task", name, &file, "--json"]));
+            assert_eq!(report["ok"], true, "{name} {kind}: {report}");
+            assert!(report["errors"].as_array().unwrap().is_empty());
+            assert!(!report["components"].as_array().unwrap().is_empty());
+        }
+    }
+}
+
+#[test]
+fn check_rejects_a_broken_program_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.rhai");
+    std::fs::write(
+        &file,
+        "fn compute_reward(s, prev) {\n    #{ speed: s.velocity }\n}\n",
+    )
+    .unwrap();
+    let out = rewardsmith(&[
+        "check",
+        "--task",
+        "cartpole-balance",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["errors"][0]["kind"], "unknown_field");
+    assert_eq!(v["errors"][0]["line"], 2);
+    let missing = dir.path().join("missing.rhai");
+    let out = rewardsmith(&[
+        "check",
+        "--task",
+        "cartpole-balance",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unreadable file is an input error"
+    );
+    let out = rewardsmith(&["check", "--task", "cartpole-balance", "reward.py"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The PPO acceptance test: `cartpole-balance` with its human reward reaches a
+/// fitness of 0.95 within 100k env steps, and the saved policy reproduces it.
+#[test]
+fn cartpole_balance_learns_from_the_human_reward() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("train");
+    let v = json_of(&rewardsmith(&[
+        "train",
+        "--task",
+        "cartpole-balance",
+        "--reward",
+        "human",
+        "--steps",
+        "100000",
+        "--seed",
+        "1",
+        "--threads",
+        "2",
+        "--json",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]));
+    let fitness = v["fitness"].as_f64().unwrap();
+    assert!(fitness >= 0.95, "final fitness {fitness}: {v}");
+    assert!(v["env_steps"].as_u64().unwrap() <= 100_000);
+    let names: Vec<&str> = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alive", "upright", "centred", "effort"]);
+    let curve = v["fitness_curve"].as_array().unwrap();
+    assert_eq!(curve.len(), 10, "ten evenly spaced checkpoints");
+    for file in [
+        "policy.safetensors",
+        "policy.json",
+        "metrics.csv",
+        "metrics.jsonl",
+        "report.json",
+        "reward.rhai",
+    ] {
+        assert!(out_dir.join(file).exists(), "{file} missing");
+    }
+    let csv = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 11, "header + one row per checkpoint");
+    let replay = json_of(&rewardsmith(&[
+        "rollout",
+        "--task",
+        "cartpole-balance",
+        "--policy",
+        out_dir.to_str().unwrap(),
+        "--episodes",
+        "8",
+        "--json",
+    ]));
+    assert!(replay["fitness_mean"].as_f64().unwrap() >= 0.95, "{replay}");
+}
+
+#[test]
+fn sparse_reward_trains_and_reports_its_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = json_of(&rewardsmith(&[
+        "train",
+        "--task",
+        "cartpole-balance",
+        "--reward",
+        "sparse",
+        "--steps",
+        "20000",
+        "--seed",
+        "3",
+        "--threads",
+        "1",
+        "--json",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]));
+    assert_eq!(v["components"][0]["name"], "success");
+    let checkpoints = v["fitness_curve"].as_array().unwrap().len();
+    assert!(checkpoints >= 5, "{v}");
+    assert_eq!(
+        v["components"][0]["curve"].as_array().unwrap().len(),
+        checkpoints
+    );
+    assert!(v["fitness"].as_f64().unwrap().is_finite());
+}
+
+#[test]
+fn a_policy_for_another_env_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    json_of(&rewardsmith(&[
+        "train",
+        "--task",
+        "cartpole-balance",
+        "--reward",
+        "sparse",
+        "--steps",
+        "4096",
+        "--threads",
+        "1",
+        "--json",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]));
+    let out = rewardsmith(&[
+        "rollout",
+        "--task",
+        "quadruped-run",
+        "--policy",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cartpole"));
+}

@@ -1,8 +1,10 @@
 //! One module per subcommand; [`run`] dispatches.
 
+mod check;
 mod describe;
 mod envs;
 mod rollout;
+mod train;
 
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
@@ -17,20 +19,25 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         Command::Envs { json } => envs::run(registry, json),
         Command::Describe { task, json } => describe::run(registry, &task, json),
         Command::Rollout(args) => rollout::run(registry, &args),
+        Command::Check(args) => check::run(registry, &args),
+        Command::Train(args) => train::run(registry, &args),
+    }
+}
+
+/// The worker count `--threads` asks for (all cores when `None`).
+pub(crate) fn thread_count(threads: Option<usize>) -> Result<usize, CliError> {
+    match threads {
+        Some(0) => Err(CliError::usage(anyhow::anyhow!(
+            "--threads must be at least 1"
+        ))),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, usize::from)),
     }
 }
 
 /// A rayon pool with `threads` workers (all cores when `None`).
 pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, CliError> {
-    let n = match threads {
-        Some(0) => {
-            return Err(CliError::usage(anyhow::anyhow!(
-                "--threads must be at least 1"
-            )));
-        }
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, usize::from),
-    };
+    let n = thread_count(threads)?;
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build()

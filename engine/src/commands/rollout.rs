@@ -8,7 +8,18 @@ use rewardsmith_core::Registry;
 use rewardsmith_envs::rollout::{
     Controller, ControllerFactory, RandomController, ZeroController, run_episodes,
 };
+use rewardsmith_rl::Policy;
 use serde_json::json;
+use std::path::Path;
+
+/// A trained policy's deterministic actions.
+struct PolicyController(Policy);
+
+impl Controller for PolicyController {
+    fn act(&mut self, obs: &[f32], action: &mut [f32]) {
+        self.0.act(obs, action);
+    }
+}
 
 pub(crate) fn run(registry: &Registry, args: &RolloutArgs) -> Result<(), CliError> {
     let task = registry.task(&args.task)?;
@@ -18,9 +29,15 @@ pub(crate) fn run(registry: &Registry, args: &RolloutArgs) -> Result<(), CliErro
     let factory: Box<ControllerFactory<'_>> = match args.policy.as_str() {
         "random" => Box::new(|seed| Box::new(RandomController::new(seed)) as Box<dyn Controller>),
         "zero" => Box::new(|_| Box::new(ZeroController) as Box<dyn Controller>),
+        path if Path::new(path).exists() => {
+            let policy = Policy::load(Path::new(path)).map_err(CliError::usage)?;
+            policy.check_task(task).map_err(CliError::usage)?;
+            Box::new(move |_| Box::new(PolicyController(policy.clone())) as Box<dyn Controller>)
+        }
         other => {
             return Err(CliError::usage(anyhow!(
-                "unknown policy `{other}`: use `random`, `zero`, or the path of a saved policy"
+                "unknown policy `{other}`: use `random`, `zero`, or the path of a saved policy \
+                 (a folder with policy.json and policy.safetensors)"
             )));
         }
     };
