@@ -207,12 +207,20 @@ pub fn check(
 fn warn_about(components: &[ComponentStats], acc: &[Acc], warnings: &mut Vec<CheckWarning>) {
     for (c, a) in components.iter().zip(acc) {
         if a.n > 0 && c.max - c.min <= 1e-12 * c.mean.abs().max(1.0) {
-            warnings.push(CheckWarning {
-                kind: WarningKind::ConstantComponent,
-                message: format!(
+            let message = if c.mean == 0.0 {
+                format!(
+                    "component `{}` is always 0 over {} dry-run steps of random actions: a sparse term gives no learning signal until the policy happens to trigger it",
+                    c.name, a.n
+                )
+            } else {
+                format!(
                     "component `{}` is constant ({}) over {} dry-run steps: fine as an alive bonus when episodes can terminate, otherwise it does not shape behaviour",
                     c.name, c.mean, a.n
-                ),
+                )
+            };
+            warnings.push(CheckWarning {
+                kind: WarningKind::ConstantComponent,
+                message,
                 component: Some(c.name.clone()),
             });
         }
