@@ -7,6 +7,7 @@
 //! placeholder. Rendering fails on a placeholder left unfilled and on a
 //! variable the role does not know, so a typo never reaches a model.
 
+use crate::llm::Message;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -326,6 +327,48 @@ impl Prompts {
     #[must_use]
     pub fn code_tips(&self) -> &str {
         self.template(PromptRole::CodeTips).trim_end()
+    }
+
+    /// The first conversation of a search: the system message and the task
+    /// request. `task_description` is [`Task::describe`]'s text (or the
+    /// equivalent for a described task), `helpers` the sandbox's
+    /// `helpers_doc()`.
+    ///
+    /// [`Task::describe`]: rewardsmith_core::Task::describe
+    ///
+    /// # Errors
+    /// As [`render`](Self::render) (only with overridden templates).
+    pub fn initial_messages(
+        &self,
+        task_description: &str,
+        helpers: &str,
+    ) -> Result<Vec<Message>, PromptError> {
+        Ok(vec![
+            Message::system(self.render(PromptRole::System, &[])?.trim_end()),
+            Message::user(
+                self.render(
+                    PromptRole::InitialTask,
+                    &[
+                        ("task_description", task_description.trim_end()),
+                        ("helpers", helpers.trim_end()),
+                        ("code_tips", self.code_tips()),
+                    ],
+                )?
+                .trim_end(),
+            ),
+        ])
+    }
+
+    /// A later generation's conversation, kept bounded as in Eureka: the
+    /// initial messages, the best answer so far as the assistant's turn, and
+    /// `feedback` (a rendered reflection, error or human-feedback prompt) as
+    /// the new request.
+    #[must_use]
+    pub fn follow_up(initial: &[Message], best_answer: &str, feedback: &str) -> Vec<Message> {
+        let mut messages = initial.to_vec();
+        messages.push(Message::assistant(best_answer));
+        messages.push(Message::user(feedback));
+        messages
     }
 }
 

@@ -270,8 +270,11 @@ fn finish_reason_length_is_passed_on() {
 
 #[test]
 fn a_wrong_key_fails_at_once_with_a_clear_message() {
-    let server =
-        FakeServer::scripted(vec![FakeReply::error(401, "Incorrect API key provided")]).unwrap();
+    let server = FakeServer::scripted(vec![FakeReply::error(
+        401,
+        &format!("Incorrect API key provided: {KEY}"),
+    )])
+    .unwrap();
     let llm = client(&config(&server));
     let err = llm.complete(&request(3)).unwrap_err();
     assert!(matches!(err, LlmError::Auth { status: 401, .. }), "{err}");

@@ -25,7 +25,8 @@ fn conversation(i: usize) -> LlmRequest {
 fn record_openai_session(dir: &Path) -> Vec<Vec<String>> {
     let server = FakeServer::start(|i, req| {
         if i == 3 {
-            FakeReply::error(401, "Incorrect API key provided")
+            // Some servers echo the key they were given.
+            FakeReply::error(401, &format!("Incorrect API key provided: {KEY}"))
         } else {
             let a = format!("answer {i}a");
             let b = format!("answer {i}b");

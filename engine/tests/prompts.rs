@@ -163,3 +163,36 @@ fn the_initial_prompt_of_a_real_task_reads_well() {
     assert!(text.contains("dot(a: vec, b: vec) -> float"));
     assert!(text.contains("Answer with exactly one code block"));
 }
+
+#[test]
+fn conversations_are_built_from_the_templates() {
+    use rewardsmith::llm::Role;
+    let p = Prompts::embedded();
+    let initial = p
+        .initial_messages("# Task `t`\nGoal.", "Helpers: none")
+        .unwrap();
+    assert_eq!(initial.len(), 2);
+    assert_eq!(initial[0].role, Role::System);
+    assert!(initial[1].content.contains("# Task `t`\nGoal."));
+    assert!(initial[1].content.contains("Helpers: none"));
+    assert!(
+        initial[1]
+            .content
+            .contains("Answer with exactly one code block")
+    );
+    let feedback = p
+        .render(
+            PromptRole::ExecutionError,
+            &[
+                ("code", "fn x() {}"),
+                ("errors", "syntax at line 1"),
+                ("code_tips", p.code_tips()),
+            ],
+        )
+        .unwrap();
+    let next = Prompts::follow_up(&initial, "```rhai\nold\n```", &feedback);
+    assert_eq!(next.len(), 4);
+    assert_eq!(next[2].role, Role::Assistant);
+    assert_eq!(next[3].role, Role::User);
+    assert!(next[3].content.contains("syntax at line 1"));
+}

@@ -495,7 +495,7 @@ impl Inner {
             retry_after: None,
         })?;
         if !(200..300).contains(&status) {
-            let message = server_message(&bytes);
+            let message = self.redact(&server_message(&bytes));
             return Err(match status {
                 401 | 403 => Failure::Fatal(LlmError::Auth {
                     status,
@@ -517,14 +517,14 @@ impl Inner {
         let wire: WireResponse = serde_json::from_slice(&bytes).map_err(|e| Failure::Retry {
             message: format!(
                 "the response body is not the expected JSON ({e}); it starts with: {}",
-                snippet(&bytes)
+                self.redact(&snippet(&bytes))
             ),
             retry_after: None,
         })?;
         if wire.choices.is_empty() {
             let why = wire
                 .error
-                .map(|e| format!(" (error: {})", short(&e.to_string())))
+                .map(|e| format!(" (error: {})", self.redact(&short(&e.to_string()))))
                 .unwrap_or_default();
             return Err(Failure::Retry {
                 message: format!("the server returned no choices{why}"),
@@ -553,6 +553,19 @@ impl Inner {
         Ok(Answer { choices, usage })
     }
 
+    /// Removes the API key, and anything that looks like one, from server text
+    /// before it reaches an error, a log or a record (some servers echo the
+    /// key they were given).
+    fn redact(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        if let Some(key) = &self.key
+            && key.0.len() >= 4
+        {
+            t = t.replace(&key.0, "<redacted>");
+        }
+        redact_key_like(&t)
+    }
+
     fn describe_transport(&self, e: reqwest::Error) -> String {
         let e = e.without_url();
         if e.is_timeout() {
@@ -575,6 +588,31 @@ fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// Replaces `sk-…` tokens (OpenAI-style keys, masked or not) with `sk-<redacted>`.
+fn redact_key_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("sk-") {
+        let boundary = rest[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 3..];
+        let len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '*')))
+            .unwrap_or(tail.len());
+        if boundary && len >= 6 {
+            out.push_str("sk-<redacted>");
+        } else {
+            out.push_str(&rest[i..i + 3 + len]);
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Splits a request's usage between its `k` choices (prompt tokens to the
@@ -671,6 +709,19 @@ mod tests {
         );
         assert_eq!(server_message(b""), "(empty body)");
         assert!(server_message(&[b'x'; 500]).ends_with('…'));
+    }
+
+    #[test]
+    fn key_like_tokens_are_redacted() {
+        assert_eq!(
+            redact_key_like("Incorrect API key provided: sk-abc1****wxyz. See docs."),
+            "Incorrect API key provided: sk-<redacted>. See docs."
+        );
+        assert_eq!(
+            redact_key_like("task-sk-1 risk-free"),
+            "task-sk-1 risk-free"
+        );
+        assert_eq!(redact_key_like("sk-"), "sk-");
     }
 
     #[test]
