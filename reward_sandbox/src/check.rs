@@ -5,7 +5,7 @@ use crate::limits::Limits;
 use crate::rhai_program::RhaiProgram;
 use crate::source::{ProgramSource, compile_with_sample};
 use rewardsmith_core::{RewardError, RewardErrorKind, RewardProgram, StateSpec, StateView};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A component whose mean magnitude is this many times that of every other
 /// component gets a [`WarningKind::DominantComponent`] warning: the others then
@@ -18,7 +18,7 @@ const MAX_ERRORS: usize = 3;
 /// The verdict on one reward program, before training.
 ///
 /// Serialises to `{"ok":bool,"errors":[…],"warnings":[…],"components":[…]}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckReport {
     /// Whether the program is usable: it compiled and the dry run had no error.
     pub ok: bool,
@@ -31,7 +31,7 @@ pub struct CheckReport {
 }
 
 /// Something worth telling the author that does not make the program unusable.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckWarning {
     /// The kind of warning.
     pub kind: WarningKind,
@@ -43,7 +43,7 @@ pub struct CheckWarning {
 }
 
 /// Kinds of [`CheckWarning`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum WarningKind {
@@ -59,7 +59,7 @@ pub enum WarningKind {
 }
 
 /// Statistics of one component over the dry run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ComponentStats {
     /// The component.
     pub name: String,

@@ -284,7 +284,17 @@ impl RhaiProgram {
             .map_err(|e| parse_error(&e.0, e.1, spec))?;
         check_deadline(started, limits)?;
 
-        let Some(meta) = ast.iter_functions().find(|f| f.name == "compute_reward") else {
+        let named = || ast.iter_functions().filter(|f| f.name == "compute_reward");
+        let chosen = named()
+            .find(|f| f.params.len() == 2)
+            .or_else(|| named().next())
+            .map(|f| {
+                f.params
+                    .iter()
+                    .map(|p| (*p).to_string())
+                    .collect::<Vec<_>>()
+            });
+        let Some(params) = chosen else {
             let defined: Vec<String> = ast
                 .iter_functions()
                 .map(|f| format!("{}({})", f.name, f.params.join(", ")))
@@ -295,7 +305,6 @@ impl RhaiProgram {
             }
             return Err(RewardError::new(K::MissingFunction, msg));
         };
-        let params: Vec<String> = meta.params.iter().map(|p| (*p).to_string()).collect();
         if params.len() != 2 {
             let arity = ast
                 .iter_functions()

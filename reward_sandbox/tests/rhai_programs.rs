@@ -417,3 +417,30 @@ fn deepest_allowed_program_fits_a_small_worker_stack() {
         "{result:?}"
     );
 }
+
+#[test]
+fn forks_run_on_other_threads() {
+    let spec = quadruped_spec();
+    let p = RhaiProgram::compile(QUADRUPED_RUN_HUMAN, &spec, &Limits::default()).unwrap();
+    let handles: Vec<_> = (0..2)
+        .map(|t| {
+            let mut f = p.fork();
+            let spec = spec.clone();
+            std::thread::spawn(move || {
+                (0..100)
+                    .map(|i| eval(f.as_mut(), &spec, t * 100 + i).unwrap()[0])
+                    .sum::<f64>()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert!(h.join().unwrap().is_finite());
+    }
+}
+
+#[test]
+fn overloaded_compute_reward_picks_the_two_parameter_one() {
+    let src =
+        "fn compute_reward(s) { 1.0 }\nfn compute_reward(s, prev) { #{ a: compute_reward(s) } }";
+    assert_eq!(run(src).unwrap(), [1.0]);
+}
