@@ -14,11 +14,11 @@ use std::hint::black_box;
 const OBS: usize = 40;
 const ACT: usize = 8;
 
-fn minibatch(m: usize, rng: &mut SplitMix64) -> Minibatch {
+fn minibatch(m: usize, obs: usize, act: usize, rng: &mut SplitMix64) -> Minibatch {
     let mut v = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform(-1.0, 1.0) as f32).collect() };
     Minibatch {
-        obs: v(m * OBS),
-        actions: v(m * ACT),
+        obs: v(m * obs),
+        actions: v(m * act),
         log_probs: v(m).iter().map(|x| x - 8.0).collect(),
         advantages: v(m),
         returns: v(m),
@@ -33,21 +33,27 @@ fn update(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut group = c.benchmark_group("minibatch_update");
-    for (hidden, m) in [(64, 64), (64, 512), (256, 512)] {
+    // (observations, actions, hidden width, minibatch): cart-pole and quadruped sizes.
+    let cases = [
+        (5, 1, 64, 32),
+        (40, 8, 64, 64),
+        (40, 8, 64, 512),
+        (40, 8, 256, 512),
+    ];
+    for (obs, act, hidden, m) in cases {
         for parallel in [false, true] {
             let mut rng = SplitMix64::new(1);
-            let mut agent = ActorCritic::new(OBS, ACT, &[hidden, hidden], 0.0, 1);
-            let mb = minibatch(m, &mut rng);
-            let id = format!(
-                "h{hidden}x{hidden}_mb{m}_{}",
-                if parallel { "2threads" } else { "1thread" }
-            );
+            let mut agent = ActorCritic::new(obs, act, &[hidden, hidden], 0.0, 1);
+            let mb = minibatch(m, obs, act, &mut rng);
+            let threads = if parallel { "2threads" } else { "1thread" };
+            let id = format!("obs{obs}_act{act}_h{hidden}x{hidden}_mb{m}_{threads}");
             group.bench_function(BenchmarkId::from_parameter(id), |b| {
-                b.iter(|| {
-                    let mut mb = mb.clone();
-                    pool.install(|| {
+                // On a pool worker, as in training.
+                pool.install(|| {
+                    b.iter(|| {
+                        let mut mb = mb.clone();
                         black_box(agent.update_minibatch(&mut mb, &config, 1e-4, parallel))
-                    })
+                    });
                 });
             });
         }

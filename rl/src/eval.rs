@@ -32,17 +32,16 @@ struct Slot {
 }
 
 /// Runs `episodes` episodes in parallel (one env instance each, seeded from
-/// `seed`) on `pool`.
+/// `seed`) on the current rayon pool.
 pub(crate) fn run_episodes(
     task: &Task,
     policy: &mut Policy,
     episodes: usize,
     seed: u64,
-    pool: &rayon::ThreadPool,
 ) -> EvalReport {
     let limit = task.episode_steps;
     let spec = task.env_spec().clone();
-    let mut venv = pool.install(|| VecEnv::new(episodes, limit, seed, || task.make_env()));
+    let mut venv = VecEnv::new(episodes, limit, seed, || task.make_env());
     let mut slots: Vec<Slot> = (0..episodes)
         .map(|_| Slot {
             meter: task.fitness.meter(),
@@ -61,16 +60,14 @@ pub(crate) fn run_episodes(
         }
         venv.write_obs(&mut obs);
         policy.act_batch(&obs, &mut actions);
-        pool.install(|| {
-            venv.step_with(&actions, &mut slots, |slot, s, _prev, info| {
-                if slot.fitness.is_none() {
-                    slot.meter.step(s, info);
-                    slot.len += 1;
-                    if info.done() {
-                        slot.fitness = Some(slot.meter.finish(limit));
-                    }
+        venv.step_with(&actions, &mut slots, |slot, s, _prev, info| {
+            if slot.fitness.is_none() {
+                slot.meter.step(s, info);
+                slot.len += 1;
+                if info.done() {
+                    slot.fitness = Some(slot.meter.finish(limit));
                 }
-            });
+            }
         });
         env_steps += episodes as u64;
         open = slots.iter().filter(|s| s.fitness.is_none()).count();
@@ -129,6 +126,5 @@ pub fn evaluate(
     }
     let pool = thread_pool(threads)?;
     let mut policy = policy.clone();
-    let pool = &pool;
-    Ok(pool.install(|| run_episodes(task, &mut policy, episodes, seed, pool)))
+    Ok(pool.install(|| run_episodes(task, &mut policy, episodes, seed)))
 }

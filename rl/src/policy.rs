@@ -245,6 +245,16 @@ impl Policy {
         write_atomic(&meta_path, text.as_bytes())
     }
 
+    /// [`load`](Self::load), then [`check_task`](Self::check_task).
+    ///
+    /// # Errors
+    /// As those two.
+    pub fn load_for(path: &Path, task: &Task) -> Result<Self> {
+        let policy = Self::load(path)?;
+        policy.check_task(task)?;
+        Ok(policy)
+    }
+
     /// Loads a policy from a folder holding `policy.json` and
     /// `policy.safetensors`, or from either file (the other is found beside it,
     /// with the same stem).

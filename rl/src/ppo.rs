@@ -243,9 +243,8 @@ pub fn train(
     let (tx, rx) = std::sync::mpsc::channel::<Progress>();
     std::thread::scope(|scope| {
         let pool = &pool;
-        let worker = scope.spawn(move || {
-            pool.install(|| run(task, programs, names, config, seed, pool, start, &tx))
-        });
+        let worker = scope
+            .spawn(move || pool.install(|| run(task, programs, names, config, seed, start, &tx)));
         for progress in rx {
             observer(&progress);
         }
@@ -256,7 +255,8 @@ pub fn train(
     })
 }
 
-/// The training loop, on a worker of `pool`.
+/// The training loop; runs on a worker of the trainer's pool, so every
+/// parallel step uses that pool.
 #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
 fn run(
     task: &Task,
@@ -264,7 +264,6 @@ fn run(
     names: Vec<String>,
     config: &PpoConfig,
     seed: u64,
-    pool: &rayon::ThreadPool,
     start: Instant,
     tx: &std::sync::mpsc::Sender<Progress>,
 ) -> Result<Trained> {
@@ -276,14 +275,12 @@ fn run(
     let total_steps = (num_iterations * batch) as u64;
     let checkpoint_at = checkpoint_iterations(num_iterations, config.checkpoints);
 
-    let mut venv = pool.install(|| {
-        VecEnv::new(
-            n,
-            task.episode_steps,
-            derive_seed(seed, STREAM_ENVS),
-            || task.make_env(),
-        )
-    });
+    let mut venv = VecEnv::new(
+        n,
+        task.episode_steps,
+        derive_seed(seed, STREAM_ENVS),
+        || task.make_env(),
+    );
     let mut instances: Vec<Instance> = programs
         .into_iter()
         .map(|program| Instance {
@@ -372,10 +369,8 @@ fn run(
             timing.act_s += (t1 - t0).as_secs_f64();
 
             let names_ref = &names;
-            pool.install(|| {
-                venv.step_with(&clipped_actions, &mut instances, |inst, s, prev, info| {
-                    inst.observe(names_ref, s, prev, info);
-                });
+            venv.step_with(&clipped_actions, &mut instances, |inst, s, prev, info| {
+                inst.observe(names_ref, s, prev, info);
             });
             timing.simulate_s += t1.elapsed().as_secs_f64();
 
@@ -420,19 +415,17 @@ fn run(
         let t_learn = Instant::now();
         rollout.next_obs.copy_from_slice(&raw_obs);
         obs_norm.apply(&mut rollout.next_obs);
-        let losses = pool.install(|| {
-            compute_values_and_gae(&mut agent, &mut rollout, config, batch);
-            update(
-                config,
-                lr,
-                &mut agent,
-                &rollout,
-                &mut mb,
-                &mut indices,
-                &mut shuffle_rng,
-                (d, a),
-            )
-        });
+        compute_values_and_gae(&mut agent, &mut rollout, config, batch);
+        let losses = update(
+            config,
+            lr,
+            &mut agent,
+            &rollout,
+            &mut mb,
+            &mut indices,
+            &mut shuffle_rng,
+            (d, a),
+        );
         timing.learn_s += t_learn.elapsed().as_secs_f64();
         let finite = [
             losses.policy,
@@ -457,7 +450,7 @@ fn run(
                 agent.actor().clone(),
                 agent.log_std().to_vec(),
             );
-            let eval = run_episodes(task, &mut policy, config.eval_episodes, eval_seed, pool);
+            let eval = run_episodes(task, &mut policy, config.eval_episodes, eval_seed);
             timing.eval_s += t_eval.elapsed().as_secs_f64();
             let steps_f = window.steps.max(1) as f64;
             let mut components = vec![0.0; names.len()];
