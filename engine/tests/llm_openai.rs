@@ -380,3 +380,19 @@ fn a_missing_key_for_openai_itself_is_a_config_error() {
         "{err}"
     );
 }
+
+#[test]
+fn calls_from_several_threads_share_one_client() {
+    let server = FakeServer::start(|_, req| chat_reply(req, &["x"], "stop").after_ms(50)).unwrap();
+    let llm = client(&config(&server));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| llm.complete(&request(2)).map(|r| r.completions.len())))
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap(), 2);
+        }
+    });
+    assert_eq!(llm.totals().calls, 3);
+    assert_eq!(server.request_count(), 3);
+}

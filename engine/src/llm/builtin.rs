@@ -65,7 +65,10 @@ impl BuiltinDesigner {
         n: usize,
         salt: u64,
     ) -> Result<Vec<String>, LlmError> {
-        let seed = derive_seed(self.seed ^ ctx.seed.rotate_left(17), salt);
+        let seed = derive_seed(
+            self.seed ^ ctx.seed.rotate_left(17),
+            salt ^ fnv1a(ctx.task.as_bytes()),
+        );
         let library = Library::new(ctx);
         if library.terms.iter().all(|t| t.role != TermRole::Objective) {
             return Err(LlmError::Designer(format!(
@@ -575,7 +578,8 @@ impl Library {
                     1.0,
                     TermRole::Objective,
                 ));
-            } else {
+            } else if !front {
+                // (Rearing up tilts the torso: no uprightness term then.)
                 terms.push(Term::new(
                     "upright",
                     format!("s.{}", u.name),
@@ -947,6 +951,13 @@ fn render(ctx: &DesignContext, i: usize, design: &Design, notes: &[String]) -> S
          candidate {i} for task `{}`.\n",
         ctx.task
     );
+    if !ctx.failures.is_empty() {
+        let _ = writeln!(
+            text,
+            "({} candidate(s) of the last generation failed their checks.)",
+            ctx.failures.len()
+        );
+    }
     if ctx.best.is_some() {
         text.push_str("Derived from the best program so far:\n");
     }

@@ -303,6 +303,8 @@ impl Inner {
                 }
             }
             if let Some(e) = error {
+                // What earlier rounds bought still counts in the totals.
+                this.meter.add(&response);
                 return Err(e);
             }
             let mut got = 0;
