@@ -37,6 +37,100 @@ pub enum Command {
     Check(CheckArgs),
     /// Train a PPO policy on one reward program.
     Train(TrainArgs),
+    /// Search for the best reward program of a task.
+    Run(Box<RunArgs>),
+    /// Continue a stopped run from its folder.
+    Resume {
+        /// The run folder.
+        dir: PathBuf,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite a run's report.html and report.md.
+    Report {
+        /// The run folder.
+        dir: PathBuf,
+    },
+    /// Worker mode: evaluate one candidate from a self-contained spec.
+    EvalCandidate(EvalCandidateArgs),
+}
+
+/// Arguments of `rewardsmith run`. Flags override `rewardsmith.toml` (or
+/// `--config FILE`), which overrides the defaults.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Task name (see `rewardsmith envs`).
+    #[arg(long)]
+    pub task: String,
+    /// Who writes rewards: `builtin` (offline designer, the default without an
+    /// endpoint), `openai` (any OpenAI-compatible endpoint) or `replay`.
+    #[arg(long)]
+    pub llm: Option<String>,
+    /// Base URL of an OpenAI-compatible endpoint (implies `--llm openai`).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Model name.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Transcript to replay (a run's `llm/` folder or a JSONL file).
+    #[arg(long)]
+    pub replay: Option<PathBuf>,
+    /// Reward candidates per generation (default 8).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Generations (default 5).
+    #[arg(long)]
+    pub generations: Option<usize>,
+    /// Env steps per candidate (default: the task's search budget).
+    #[arg(long)]
+    pub budget: Option<u64>,
+    /// Seed of the run.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads in all (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run folder (default: `runs/TASK-seedS`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing run folder.
+    #[arg(long)]
+    pub force: bool,
+    /// Skip the final multi-seed evaluation.
+    #[arg(long)]
+    pub no_final_eval: bool,
+    /// Env steps per final training (default: the task's full budget).
+    #[arg(long)]
+    pub final_budget: Option<u64>,
+    /// Seeds of the final evaluation (default 3).
+    #[arg(long)]
+    pub final_seeds: Option<usize>,
+    /// Never show the task fitness to the LLM.
+    #[arg(long)]
+    pub hide_fitness: bool,
+    /// Stop sampling once the LLM cost reaches this many US dollars.
+    #[arg(long)]
+    pub max_cost: Option<f64>,
+    /// Folder of prompt templates overriding the embedded ones.
+    #[arg(long)]
+    pub prompts: Option<PathBuf>,
+    /// Configuration file (default: `rewardsmith.toml` if present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `rewardsmith eval-candidate`.
+#[derive(Debug, clap::Args)]
+pub struct EvalCandidateArgs {
+    /// The candidate spec (JSON: task, reward, budget, seed, threads, analysis_episodes).
+    pub spec: PathBuf,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `rewardsmith train`.

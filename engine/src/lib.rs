@@ -11,5 +11,6 @@ mod error;
 pub mod extract;
 pub mod llm;
 pub mod prompts;
+pub mod search;
 
 pub use error::{CliError, ExitCode};

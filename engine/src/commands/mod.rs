@@ -4,6 +4,7 @@ mod check;
 mod describe;
 mod envs;
 mod rollout;
+mod run;
 mod train;
 
 use crate::cli::{Cli, Command};
@@ -21,7 +22,30 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         Command::Rollout(args) => rollout::run(registry, &args),
         Command::Check(args) => check::run(registry, &args),
         Command::Train(args) => train::run(registry, &args),
+        Command::Run(args) => run::run(registry, &args),
+        Command::Resume { dir, json } => run::resume(registry, &dir, json),
+        Command::Report { dir } => report(registry, &dir),
+        Command::EvalCandidate(args) => run::eval_candidate(registry, &args),
     }
+}
+
+/// `rewardsmith report DIR`: rewrites the reports from the run folder.
+fn report(registry: &Registry, dir: &std::path::Path) -> Result<(), CliError> {
+    use crate::search::{open_run, read_json, write_reports};
+    let (store, record) = open_run(dir).map_err(CliError::usage)?;
+    let task = registry.task(&record.task)?;
+    let summary: crate::search::RunSummary = read_json(&dir.join("summary.json"))
+        .map_err(CliError::usage)?
+        .ok_or_else(|| {
+            CliError::usage(anyhow::anyhow!(
+                "{} has no summary.json yet: finish it with `rewardsmith resume {}`",
+                dir.display(),
+                dir.display()
+            ))
+        })?;
+    write_reports(&store, task, &record, &summary).map_err(CliError::failure)?;
+    println!("{}", dir.join("report.html").display());
+    Ok(())
 }
 
 /// The worker count `--threads` asks for (all cores when `None`).

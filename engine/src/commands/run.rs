@@ -1,0 +1,162 @@
+//! `rewardsmith run`, `resume`, `report` and `eval-candidate`: the search and its
+//! run folder.
+
+use super::{print_json, thread_count};
+use crate::cli::{EvalCandidateArgs, RunArgs};
+use crate::error::CliError;
+use crate::llm::Backend;
+use crate::search::{
+    CandidateSpec, FileConfig, RunRecord, RunSummary, create_run, evaluate_candidate, open_run,
+    read_json, run_search, write_json,
+};
+use anyhow::anyhow;
+use rewardsmith_core::Registry;
+use std::path::{Path, PathBuf};
+
+fn finish(summary: &RunSummary, json: bool) -> Result<(), CliError> {
+    if json {
+        print_json(&summary.to_json());
+    } else {
+        match &summary.best {
+            Some(b) => println!(
+                "best reward: generation {}, candidate {}, fitness {:.4} → {}",
+                b.generation,
+                b.candidate,
+                b.fitness,
+                summary.run_dir.join("best/reward.rhai").display()
+            ),
+            None => println!("no candidate trained successfully"),
+        }
+        if let Some(f) = &summary.final_eval {
+            println!(
+                "final: best {:.4} ± {:.4}, human {:.4} ± {:.4}, sparse {:.4} ± {:.4}, normalised score {}",
+                f.best.mean,
+                f.best.std,
+                f.human.mean,
+                f.human.std,
+                f.sparse.mean,
+                f.sparse.std,
+                f.normalized_score
+                    .map_or("n/a".into(), |s| format!("{s:.3}"))
+            );
+        }
+        println!("report: {}", summary.run_dir.join("report.html").display());
+    }
+    if summary.best.is_none() {
+        return Err(CliError::failure(anyhow!(
+            "the search found no usable reward; the errors are in {}",
+            summary.run_dir.display()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
+    let task = registry.task(&args.task)?;
+    let file = FileConfig::discover(args.config.as_deref()).map_err(CliError::usage)?;
+    let mut search = file.search;
+    let mut llm = file.llm;
+    if let Some(v) = args.samples {
+        search.samples = v;
+    }
+    if let Some(v) = args.generations {
+        search.generations = v;
+    }
+    if let Some(v) = args.budget {
+        search.budget = v;
+    }
+    if let Some(v) = args.seed {
+        search.seed = v;
+    }
+    if let Some(v) = args.final_budget {
+        search.final_budget = v;
+    }
+    if let Some(v) = args.final_seeds {
+        search.final_seeds = v;
+    }
+    if let Some(t) = args.threads {
+        search.threads = thread_count(Some(t))?;
+    }
+    if args.no_final_eval {
+        search.final_eval = false;
+    }
+    if let Some(b) = &args.llm {
+        llm.backend = Some(match b.as_str() {
+            "builtin" => Backend::Builtin,
+            "openai" => Backend::Openai,
+            "replay" => Backend::Replay,
+            other => {
+                return Err(CliError::usage(anyhow!(
+                    "unknown --llm `{other}`: use builtin, openai or replay"
+                )));
+            }
+        });
+    }
+    if let Some(u) = &args.base_url {
+        llm.base_url = Some(u.clone());
+    }
+    if let Some(m) = &args.model {
+        llm.model = Some(m.clone());
+    }
+    if let Some(r) = &args.replay {
+        llm.replay = Some(r.clone());
+    }
+    if let Some(c) = args.max_cost {
+        llm.max_cost_usd = Some(c);
+    }
+    search.validate().map_err(CliError::usage)?;
+    llm.validate().map_err(CliError::usage)?;
+    let mut record = RunRecord::new(task, search, llm, thread_count(None)?);
+    record.prompts = args.prompts.clone();
+    record.hide_fitness = args.hide_fitness;
+    let dir = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!("{}-seed{}", task.name, record.search.seed))
+    });
+    let store = create_run(&dir, &record, args.force).map_err(CliError::usage)?;
+    search_and_report(registry, &store, &record, args.json)
+}
+
+fn search_and_report(
+    registry: &Registry,
+    store: &crate::search::RunStore,
+    record: &RunRecord,
+    json: bool,
+) -> Result<(), CliError> {
+    let mut say = |line: &str| {
+        if !json {
+            eprintln!("{line}");
+        }
+    };
+    let summary = run_search(registry, store, record, &mut say).map_err(CliError::failure)?;
+    finish(&summary, json)
+}
+
+pub(crate) fn resume(registry: &Registry, dir: &Path, json: bool) -> Result<(), CliError> {
+    let (store, record) = open_run(dir).map_err(CliError::usage)?;
+    search_and_report(registry, &store, &record, json)
+}
+
+pub(crate) fn eval_candidate(
+    registry: &Registry,
+    args: &EvalCandidateArgs,
+) -> Result<(), CliError> {
+    let spec: CandidateSpec = read_json(&args.spec)
+        .map_err(CliError::usage)?
+        .ok_or_else(|| CliError::usage(anyhow!("{} does not exist", args.spec.display())))?;
+    registry.task(&spec.task)?;
+    let outcome = evaluate_candidate(registry, &spec, &args.out).map_err(CliError::failure)?;
+    write_json(&args.out.join("result.json"), &outcome).map_err(CliError::failure)?;
+    let value = serde_json::json!({
+        "out_dir": args.out,
+        "fitness": outcome.fitness(),
+        "failure": outcome.failure(),
+    });
+    print_json(&value);
+    if outcome.fitness().is_none() {
+        return Err(CliError::failure(anyhow!(
+            "the candidate failed: {}",
+            outcome.failure().unwrap_or_default()
+        )));
+    }
+    Ok(())
+}

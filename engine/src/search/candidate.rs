@@ -1,0 +1,177 @@
+//! One candidate, end to end: check, train, score, analyse — as a self-contained
+//! job (`rewardsmith eval-candidate SPEC.json`) that the local loop runs too.
+
+use super::analyzer::{TrajectorySummary, analyse};
+use super::store::{write_atomic, write_json};
+use anyhow::Context;
+use rewardsmith_core::{Registry, TrainReport};
+use rewardsmith_envs::rollout::sample_states;
+use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, train};
+use rewardsmith_sandbox::{CheckReport, Limits, ProgramSource, check_source, compile};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Dry-run steps of the check before training.
+const DRY_RUN_PAIRS: usize = 256;
+
+/// Everything needed to evaluate one reward program, and nothing else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CandidateSpec {
+    /// Task name.
+    pub task: String,
+    /// The reward program (Rhai source).
+    pub reward: String,
+    /// Env steps of training.
+    pub budget: u64,
+    /// Seed of training and evaluation.
+    pub seed: u64,
+    /// Worker threads of training.
+    pub threads: usize,
+    /// Evaluation episodes of the trajectory analyzer.
+    pub analysis_episodes: usize,
+}
+
+/// How a candidate ended.
+#[allow(clippy::large_enum_variant)] // one per candidate, written once: size is no concern
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The completion held no program.
+    NoCode {
+        /// Why, in words for the next prompt.
+        reason: String,
+    },
+    /// The checks refused the program; it was not trained.
+    Rejected {
+        /// The check verdict.
+        check: CheckReport,
+    },
+    /// Training started but the program (or the trainer) failed.
+    Crashed {
+        /// What went wrong.
+        error: String,
+    },
+    /// Trained and scored.
+    Trained {
+        /// The check verdict (its warnings matter for the reflection).
+        check: CheckReport,
+        /// What training reported.
+        report: TrainReport,
+        /// What the trained policy did.
+        analysis: TrajectorySummary,
+    },
+}
+
+impl Outcome {
+    /// The task fitness, for trained candidates.
+    #[must_use]
+    pub fn fitness(&self) -> Option<f64> {
+        match self {
+            Self::Trained { report, .. } => Some(report.final_fitness),
+            _ => None,
+        }
+    }
+
+    /// A one-line account of a failure, for the next prompt and the report.
+    #[must_use]
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            Self::NoCode { reason } => Some(format!("no reward program found: {reason}")),
+            Self::Rejected { check } => Some(
+                check
+                    .errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Self::Crashed { error } => Some(format!("training failed: {error}")),
+            Self::Trained { .. } => None,
+        }
+    }
+}
+
+/// Checks, trains and analyses the candidate of `spec`, writing its files into
+/// `out` (`reward.rhai`, `check.json`, `metrics.*`, `policy.*`, `result.json`).
+///
+/// # Errors
+/// Only for failures of the machine (unknown task, unwritable folder); failures
+/// of the program are an [`Outcome`].
+pub fn evaluate_candidate(
+    registry: &Registry,
+    spec: &CandidateSpec,
+    out: &Path,
+) -> anyhow::Result<Outcome> {
+    let task = registry.task(&spec.task)?;
+    write_atomic(&out.join("reward.rhai"), spec.reward.as_bytes())?;
+    let source = ProgramSource::Rhai(spec.reward.clone());
+    let state = &task.env_spec().state;
+    let limits = Limits::default();
+    let samples = sample_states(task, DRY_RUN_PAIRS, spec.seed);
+    let check = check_source(&source, state, &samples, &limits);
+    write_json(&out.join("check.json"), &check)?;
+    let outcome = if check.ok {
+        train_checked(task, spec, &source, check, out)?
+    } else {
+        Outcome::Rejected { check }
+    };
+    write_json(&out.join("result.json"), &outcome)?;
+    Ok(outcome)
+}
+
+fn train_checked(
+    task: &rewardsmith_core::Task,
+    spec: &CandidateSpec,
+    source: &ProgramSource,
+    check: CheckReport,
+    out: &Path,
+) -> anyhow::Result<Outcome> {
+    let program = match compile(source, &task.env_spec().state, &Limits::default()) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Outcome::Crashed {
+                error: e.to_string(),
+            });
+        }
+    };
+    let config = PpoConfig::for_task(task).with_overrides(&PpoOverrides {
+        total_timesteps: Some(spec.budget),
+        ..PpoOverrides::default()
+    });
+    let mut metrics = MetricsWriter::create(out, program.components())
+        .with_context(|| format!("cannot write metrics in {}", out.display()))?;
+    let mut io_error = None;
+    let mut observer = |p: &rewardsmith_rl::Progress| {
+        if let Some(cp) = &p.checkpoint
+            && let Err(e) = metrics.write(cp)
+        {
+            io_error.get_or_insert(e);
+        }
+    };
+    let trained = match train(
+        task,
+        program.as_ref(),
+        &config,
+        spec.seed,
+        spec.threads,
+        &mut observer,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            return Ok(Outcome::Crashed {
+                error: e.to_string(),
+            });
+        }
+    };
+    if let Some(e) = io_error {
+        return Err(e.into());
+    }
+    trained.policy.save(out)?;
+    let analysis = analyse(task, &trained.policy, spec.analysis_episodes, spec.seed)?;
+    Ok(Outcome::Trained {
+        check,
+        report: trained.report,
+        analysis,
+    })
+}

@@ -1,0 +1,24 @@
+//! The evolutionary reward search (`rewardsmith run`): configuration, the run
+//! folder, candidate evaluation, reflection, the trajectory analyzer, the final
+//! evaluation and the reports.
+
+mod analyzer;
+mod candidate;
+mod config;
+mod final_eval;
+mod reflection;
+mod report;
+mod runner;
+mod store;
+
+pub use analyzer::{FieldSummary, TrajectorySummary, analyse};
+pub use candidate::{CandidateSpec, Outcome, evaluate_candidate};
+pub use config::{FileConfig, SearchConfig};
+pub use final_eval::{FinalReport, SeedStats};
+pub use reflection::{all_failed, reflect};
+pub use report::write_reports;
+pub use runner::{
+    BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, create_run, open_run,
+    run_search,
+};
+pub use store::{RunStore, read_json, write_atomic, write_json};

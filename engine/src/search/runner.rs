@@ -1,0 +1,561 @@
+//! The evolutionary loop: sample K reward programs, check and train each, keep
+//! the best, reflect, ask again — resumable from the run folder at any point.
+
+use super::candidate::{CandidateSpec, Outcome, evaluate_candidate};
+use super::config::SearchConfig;
+use super::final_eval::{FinalReport, final_evaluation};
+use super::reflection::{all_failed, reflect};
+use super::store::{RunStore, read_json, write_atomic, write_json};
+use crate::extract::{Extracted, extract_code};
+use crate::llm::{
+    BestProgram, ComponentSummary, DesignContext, LlmClient, LlmConfig, LlmRequest, Message,
+    UsageTotals, build_recorded_client,
+};
+use crate::prompts::{PromptRole, Prompts};
+use anyhow::{Context, anyhow, bail};
+use rayon::prelude::*;
+use rewardsmith_core::{Registry, Task, derive_seed};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// The resolved configuration of a run, as stored in `run.toml` (no secrets:
+/// an API key is only ever read from the environment).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecord {
+    /// Task name.
+    pub task: String,
+    /// The search settings.
+    pub search: SearchConfig,
+    /// The LLM settings.
+    pub llm: LlmConfig,
+    /// Prompt templates folder overriding the embedded ones.
+    pub prompts: Option<PathBuf>,
+    /// Never show the task fitness to the LLM.
+    pub hide_fitness: bool,
+    /// Candidates trained at once.
+    pub concurrent: usize,
+    /// Worker threads per candidate.
+    pub threads_per_candidate: usize,
+    /// Env steps per candidate.
+    pub budget: u64,
+}
+
+impl RunRecord {
+    /// Resolves budgets and the split of `cores` between candidates.
+    #[must_use]
+    pub fn new(task: &Task, search: SearchConfig, llm: LlmConfig, cores: usize) -> Self {
+        let cores = if search.threads > 0 {
+            search.threads
+        } else {
+            cores.max(1)
+        };
+        let concurrent = search.samples.min(cores).max(1);
+        let threads_per_candidate = (cores / concurrent).max(1);
+        let budget = if search.budget > 0 {
+            search.budget
+        } else {
+            task.defaults.search_budget
+        };
+        Self {
+            task: task.name.clone(),
+            search,
+            llm,
+            prompts: None,
+            hide_fitness: false,
+            concurrent,
+            threads_per_candidate,
+            budget,
+        }
+    }
+}
+
+/// One candidate's line in a generation's record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateLine {
+    /// Index within the generation.
+    pub index: usize,
+    /// Task fitness, when trained.
+    pub fitness: Option<f64>,
+    /// What went wrong, when it failed.
+    pub failure: Option<String>,
+}
+
+/// A finished generation, as stored in `gen-NNN/generation.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRecord {
+    /// Generation index.
+    pub generation: usize,
+    /// Every candidate.
+    pub candidates: Vec<CandidateLine>,
+    /// The best trained candidate of this generation.
+    pub best: Option<usize>,
+    /// The conversation turn the next generation continues from: the best
+    /// completion (or the previous one when all failed) …
+    pub next_answer: Option<String>,
+    /// … and the feedback the next request carries.
+    pub next_feedback: String,
+}
+
+/// The best candidate of the whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BestRecord {
+    /// Generation.
+    pub generation: usize,
+    /// Candidate.
+    pub candidate: usize,
+    /// Its fitness.
+    pub fitness: f64,
+    /// Its source.
+    pub reward: String,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Task name.
+    pub task: String,
+    /// The best candidate, if any trained.
+    pub best: Option<BestRecord>,
+    /// Every generation.
+    pub generations: Vec<GenerationRecord>,
+    /// The final evaluation, unless skipped.
+    pub final_eval: Option<FinalReport>,
+    /// LLM usage.
+    pub llm: UsageTotals,
+    /// Why the search stopped early, if it did.
+    pub stopped: Option<String>,
+}
+
+impl RunSummary {
+    /// The one JSON object `run --json` prints.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "run_dir": self.run_dir,
+            "task": self.task,
+            "best": self.best.as_ref().map(|b| json!({
+                "generation": b.generation, "candidate": b.candidate, "fitness": b.fitness
+            })),
+            "generations": self.generations.iter().map(|g| json!({
+                "fitness": g.candidates.iter().map(|c| c.fitness).collect::<Vec<_>>(),
+                "errors": g.candidates.iter().filter(|c| c.failure.is_some()).count(),
+            })).collect::<Vec<_>>(),
+            "final": self.final_eval.as_ref().map(FinalReport::to_json),
+            "llm": {
+                "requests": self.llm.requests,
+                "calls": self.llm.calls,
+                "prompt_tokens": self.llm.prompt_tokens,
+                "completion_tokens": self.llm.completion_tokens,
+                "cost_usd": self.llm.cost_usd,
+            },
+            "stopped": self.stopped,
+        })
+    }
+}
+
+/// Creates a new run folder for `record` (refusing a folder that holds a run).
+///
+/// # Errors
+/// The folder already holds a run, or cannot be written.
+pub fn create_run(
+    dir: &std::path::Path,
+    record: &RunRecord,
+    force: bool,
+) -> anyhow::Result<RunStore> {
+    if dir.join("run.toml").exists() && !force {
+        bail!(
+            "{} already holds a run: continue it with `rewardsmith resume {}`, or pass --force to start over",
+            dir.display(),
+            dir.display()
+        );
+    }
+    if force && dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    let store = RunStore::open(dir)?;
+    let text = toml::to_string_pretty(record).context("cannot serialise the configuration")?;
+    write_atomic(&dir.join("run.toml"), text.as_bytes())?;
+    store.event(&json!({"event": "run_started", "task": record.task}))?;
+    Ok(store)
+}
+
+/// Opens an existing run folder for `resume`.
+///
+/// # Errors
+/// No run there, or a corrupt `run.toml` (named).
+pub fn open_run(dir: &std::path::Path) -> anyhow::Result<(RunStore, RunRecord)> {
+    let path = dir.join("run.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{} holds no run (no readable run.toml)", dir.display()))?;
+    let record: RunRecord = toml::from_str(&text)
+        .with_context(|| format!("{} is corrupt; nothing was changed", path.display()))?;
+    Ok((RunStore::open(dir)?, record))
+}
+
+/// Runs (or resumes) the search recorded in `store`.
+///
+/// `say` receives one line per notable step (for a terminal or a log).
+///
+/// # Errors
+/// Failures of the machine or the LLM backend; failures of candidates are
+/// recorded and fed back, never raised.
+pub fn run_search(
+    registry: &Registry,
+    store: &RunStore,
+    record: &RunRecord,
+    say: &mut dyn FnMut(&str),
+) -> anyhow::Result<RunSummary> {
+    let task = registry.task(&record.task)?;
+    let prompts = Prompts::load(record.prompts.as_deref())?;
+    let llm = build_recorded_client(&record.llm, record.search.seed, &store.llm_dir())?;
+    let initial =
+        prompts.initial_messages(&task.describe(), &rewardsmith_sandbox::helpers_doc())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(record.concurrent)
+        .build()
+        .map_err(|e| anyhow!("cannot start {} worker threads: {e}", record.concurrent))?;
+    let mut generations: Vec<GenerationRecord> = Vec::new();
+    let mut best: Option<BestRecord> = None;
+    let mut best_context: Option<BestProgram> = None;
+    let mut failed_in_a_row = 0;
+    let mut stopped = None;
+    for g in 0..record.search.generations {
+        let gen_dir = store.generation_dir(g);
+        let previous = generations.last();
+        let done: Option<GenerationRecord> = read_json(&gen_dir.join("generation.json"))?;
+        let (gen_record, outcomes) = if let Some(done) = done {
+            let outcomes = load_outcomes(store, g, done.candidates.len())?;
+            say(&format!(
+                "generation {g}: already finished, resumed from disk"
+            ));
+            (done, outcomes)
+        } else {
+            let messages = match previous {
+                Some(p) => match &p.next_answer {
+                    Some(answer) => Prompts::follow_up(&initial, answer, &p.next_feedback),
+                    None => {
+                        Prompts::follow_up(&initial, "(no usable answer yet)", &p.next_feedback)
+                    }
+                },
+                None => initial.clone(),
+            };
+            let texts = completions(
+                store,
+                g,
+                &llm,
+                task,
+                record,
+                &messages,
+                &best_context,
+                previous,
+            )?;
+            say(&format!(
+                "generation {g}: {} candidates from {}",
+                texts.len(),
+                llm.backend()
+            ));
+            let outcomes: Vec<anyhow::Result<Outcome>> = pool.install(|| {
+                texts
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, text)| run_candidate(registry, store, record, g, i, text))
+                    .collect()
+            });
+            let outcomes = outcomes.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+            let gen_record = conclude(&prompts, g, &texts, &outcomes, record, previous)?;
+            write_json(&gen_dir.join("generation.json"), &gen_record)?;
+            store.event(&json!({"event": "generation_finished", "generation": g,
+                "fitness": gen_record.candidates.iter().map(|c| c.fitness).collect::<Vec<_>>()}))?;
+            (gen_record, outcomes)
+        };
+        for c in &gen_record.candidates {
+            match (c.fitness, &c.failure) {
+                (Some(f), _) => say(&format!("  cand {:02}: fitness {f:.4}", c.index)),
+                (None, Some(e)) => {
+                    say(&format!("  cand {:02}: failed: {}", c.index, first_line(e)))
+                }
+                (None, None) => {}
+            }
+        }
+        if let Some(b) = gen_record.best
+            && let Outcome::Trained { report, .. } = &outcomes[b]
+        {
+            let fitness = report.final_fitness;
+            if best.as_ref().is_none_or(|cur| fitness > cur.fitness) {
+                let reward = std::fs::read_to_string(store.candidate_dir(g, b).join("reward.rhai"))
+                    .context("cannot read the best reward")?;
+                best_context = Some(BestProgram {
+                    source: reward.clone(),
+                    fitness: (!record.hide_fitness).then_some(fitness),
+                    components: report
+                        .component_curves()
+                        .into_iter()
+                        .map(|c| {
+                            let n = c.curve.len().max(1) as f64;
+                            ComponentSummary {
+                                name: c.name,
+                                mean: c.curve.iter().sum::<f64>() / n,
+                                min: c.curve.iter().copied().fold(f64::INFINITY, f64::min),
+                                max: c.curve.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                            }
+                        })
+                        .collect(),
+                });
+                best = Some(BestRecord {
+                    generation: g,
+                    candidate: b,
+                    fitness,
+                    reward,
+                });
+            }
+        }
+        failed_in_a_row = if gen_record.best.is_some() {
+            0
+        } else {
+            failed_in_a_row + 1
+        };
+        generations.push(gen_record);
+        if failed_in_a_row >= record.search.max_failed_generations {
+            let msg = format!(
+                "stopped after {failed_in_a_row} generations in a row in which every candidate failed; see the errors in {}",
+                store.root().display()
+            );
+            say(&msg);
+            stopped = Some(msg);
+            break;
+        }
+    }
+    let final_eval = match &best {
+        Some(b) => {
+            copy_best(store, b)?;
+            if record.search.final_eval {
+                say(
+                    "final evaluation: best, human-written and sparse rewards, same seeds and budget",
+                );
+                Some(final_evaluation(registry, store, record, &b.reward, say)?)
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    let summary = RunSummary {
+        run_dir: store.root().to_path_buf(),
+        task: task.name.clone(),
+        best,
+        generations,
+        final_eval,
+        llm: llm.totals(),
+        stopped,
+    };
+    write_json(&store.root().join("summary.json"), &summary)?;
+    super::report::write_reports(store, task, record, &summary)?;
+    store.event(&json!({"event": "run_finished"}))?;
+    Ok(summary)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn completions(
+    store: &RunStore,
+    g: usize,
+    llm: &dyn LlmClient,
+    task: &Task,
+    record: &RunRecord,
+    messages: &[Message],
+    best: &Option<BestProgram>,
+    previous: Option<&GenerationRecord>,
+) -> anyhow::Result<Vec<String>> {
+    let path = store.generation_dir(g).join("completions.json");
+    if let Some(texts) = read_json::<Vec<String>>(&path)? {
+        return Ok(texts);
+    }
+    let mut ctx = DesignContext::for_task(task, derive_seed(record.search.seed, g as u64));
+    ctx.best = best.clone();
+    if let Some(p) = previous {
+        ctx.failures = p
+            .candidates
+            .iter()
+            .filter_map(|c| c.failure.clone())
+            .collect();
+    }
+    let request = LlmRequest::new(messages.to_vec(), record.search.samples)
+        .temperature(record.llm.temperature)
+        .context(ctx);
+    write_json(
+        &store.generation_dir(g).join("request.json"),
+        &request.messages,
+    )?;
+    let response = llm.complete(&request).context("the LLM request failed")?;
+    let texts: Vec<String> = response.completions.into_iter().map(|c| c.text).collect();
+    if texts.is_empty() {
+        bail!("the LLM returned no completion for generation {g}");
+    }
+    write_json(&path, &texts)?;
+    Ok(texts)
+}
+
+fn run_candidate(
+    registry: &Registry,
+    store: &RunStore,
+    record: &RunRecord,
+    g: usize,
+    i: usize,
+    text: &str,
+) -> anyhow::Result<Outcome> {
+    let dir = store.candidate_dir(g, i);
+    if let Some(done) = read_json::<Outcome>(&dir.join("result.json"))? {
+        return Ok(done);
+    }
+    write_atomic(&dir.join("completion.txt"), text.as_bytes())?;
+    let outcome = match extract_code(text) {
+        Extracted::NoCode { reason } => {
+            let o = Outcome::NoCode { reason };
+            write_json(&dir.join("result.json"), &o)?;
+            o
+        }
+        Extracted::Code { source, .. } => {
+            let spec = CandidateSpec {
+                task: record.task.clone(),
+                reward: source,
+                budget: record.budget,
+                seed: derive_seed(record.search.seed, (1000 * (g + 1) + i) as u64),
+                threads: record.threads_per_candidate,
+                analysis_episodes: record.search.analysis_episodes,
+            };
+            write_json(&dir.join("spec.json"), &spec)?;
+            evaluate_candidate(registry, &spec, &dir)?
+        }
+    };
+    store.event(
+        &json!({"event": "candidate_finished", "generation": g, "candidate": i,
+        "fitness": outcome.fitness(), "failure": outcome.failure()}),
+    )?;
+    Ok(outcome)
+}
+
+fn load_outcomes(store: &RunStore, g: usize, n: usize) -> anyhow::Result<Vec<Outcome>> {
+    (0..n)
+        .map(|i| {
+            let path = store.candidate_dir(g, i).join("result.json");
+            read_json::<Outcome>(&path)?
+                .ok_or_else(|| anyhow!("{} is missing; the run folder is damaged", path.display()))
+        })
+        .collect()
+}
+
+fn conclude(
+    prompts: &Prompts,
+    g: usize,
+    texts: &[String],
+    outcomes: &[Outcome],
+    record: &RunRecord,
+    previous: Option<&GenerationRecord>,
+) -> anyhow::Result<GenerationRecord> {
+    let candidates: Vec<CandidateLine> = outcomes
+        .iter()
+        .enumerate()
+        .map(|(index, o)| CandidateLine {
+            index,
+            fitness: o.fitness(),
+            failure: o.failure(),
+        })
+        .collect();
+    let best = candidates
+        .iter()
+        .filter_map(|c| c.fitness.map(|f| (c.index, f)))
+        .fold(None, |acc: Option<(usize, f64)>, (i, f)| match acc {
+            Some((_, bf)) if bf >= f => acc,
+            _ => Some((i, f)),
+        })
+        .map(|(i, _)| i);
+    let failures: Vec<String> = candidates
+        .iter()
+        .filter_map(|c| {
+            c.failure
+                .as_ref()
+                .map(|f| format!("candidate {}: {}", c.index, f))
+        })
+        .collect();
+    let tips = prompts.code_tips();
+    let (next_answer, next_feedback) = match best {
+        Some(b) => {
+            let Outcome::Trained {
+                report, analysis, ..
+            } = &outcomes[b]
+            else {
+                bail!("the best candidate has no training report");
+            };
+            let code = extract_code(&texts[b])
+                .source()
+                .unwrap_or_default()
+                .to_string();
+            let reflection = reflect(
+                report,
+                Some(&analysis.describe()),
+                record.hide_fitness,
+                &failures,
+            );
+            let feedback = prompts.render(
+                PromptRole::PolicyFeedback,
+                &[
+                    ("generation", &g.to_string()),
+                    ("best_code", code.trim_end()),
+                    ("reflection", reflection.trim_end()),
+                    ("code_tips", tips),
+                ],
+            )?;
+            (Some(texts[b].clone()), feedback)
+        }
+        None => {
+            let errors = all_failed(outcomes);
+            let code = texts
+                .first()
+                .map(|t| extract_code(t).source().unwrap_or("(no code)").to_string());
+            let feedback = prompts.render(
+                PromptRole::ExecutionError,
+                &[
+                    ("code", code.as_deref().unwrap_or("(no code)").trim_end()),
+                    ("errors", errors.trim_end()),
+                    ("code_tips", tips),
+                ],
+            )?;
+            (previous.and_then(|p| p.next_answer.clone()), feedback)
+        }
+    };
+    Ok(GenerationRecord {
+        generation: g,
+        candidates,
+        best,
+        next_answer,
+        next_feedback,
+    })
+}
+
+fn copy_best(store: &RunStore, best: &BestRecord) -> anyhow::Result<()> {
+    let from = store.candidate_dir(best.generation, best.candidate);
+    let to = store.best_dir();
+    std::fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
+    for name in [
+        "reward.rhai",
+        "policy.safetensors",
+        "policy.json",
+        "metrics.csv",
+        "result.json",
+    ] {
+        let src = from.join(name);
+        if src.exists() {
+            let bytes =
+                std::fs::read(&src).with_context(|| format!("cannot read {}", src.display()))?;
+            write_atomic(&to.join(name), &bytes)?;
+        }
+    }
+    Ok(())
+}

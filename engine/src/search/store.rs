@@ -1,0 +1,125 @@
+//! The run folder on disk: atomic writes, the append-only event log, and the
+//! paths of every artifact.
+//!
+//! ```text
+//! runs/<name>/
+//!   run.toml  events.jsonl  llm/
+//!   gen-000/  request.json  completions.json  generation.json
+//!   gen-000/cand-03/  completion.txt  reward.rhai  check.json  metrics.csv  result.json  policy.*
+//!   best/  summary.json  report.md  report.html
+//! ```
+
+use anyhow::{Context, anyhow};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A run's folder.
+#[derive(Clone, Debug)]
+pub struct RunStore {
+    root: PathBuf,
+}
+
+impl RunStore {
+    /// Opens (creating if needed) the folder `root`.
+    ///
+    /// # Errors
+    /// The folder cannot be created.
+    pub fn open(root: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create run folder {}", root.display()))?;
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The run folder.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `gen-NNN/`.
+    #[must_use]
+    pub fn generation_dir(&self, generation: usize) -> PathBuf {
+        self.root.join(format!("gen-{generation:03}"))
+    }
+
+    /// `gen-NNN/cand-MM/`.
+    #[must_use]
+    pub fn candidate_dir(&self, generation: usize, candidate: usize) -> PathBuf {
+        self.generation_dir(generation)
+            .join(format!("cand-{candidate:02}"))
+    }
+
+    /// `best/`.
+    #[must_use]
+    pub fn best_dir(&self) -> PathBuf {
+        self.root.join("best")
+    }
+
+    /// `llm/`.
+    #[must_use]
+    pub fn llm_dir(&self) -> PathBuf {
+        self.root.join("llm")
+    }
+
+    /// Appends one event to `events.jsonl`.
+    ///
+    /// # Errors
+    /// The log cannot be written.
+    pub fn event(&self, value: &serde_json::Value) -> anyhow::Result<()> {
+        let path = self.root.join("events.jsonl");
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        writeln!(f, "{value}").with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename,
+/// so a killed process leaves either the old file or the new one.
+///
+/// # Errors
+/// The folder or file cannot be written.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes `value` as pretty JSON, atomically.
+///
+/// # Errors
+/// As [`write_atomic`].
+pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value)?;
+    write_atomic(path, &bytes)
+}
+
+/// Reads a JSON file written by [`write_json`]; `None` when it does not exist.
+///
+/// # Errors
+/// The file exists but is unreadable or corrupt: the message names it.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| {
+            format!(
+                "{} is corrupt; delete it to redo that step, or start a new run",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
