@@ -60,5 +60,5 @@ pub use error::{Error, Result};
 pub use helpers::helpers_doc;
 pub use limits::Limits;
 pub use rhai_program::RhaiProgram;
-pub use source::{ProgramSource, compile};
+pub use source::{ProgramSource, compile, compile_with_sample};
 pub use wasm_program::{WasmProgram, wasm_abi_doc};

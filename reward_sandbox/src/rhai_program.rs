@@ -127,7 +127,11 @@ fn build_engine(spec: &StateSpec, limits: &Limits) -> Sandbox {
     engine.set_optimization_level(OptimizationLevel::Simple);
     engine.set_max_operations(limits.max_operations.max(1));
     engine.set_max_call_levels(limits.max_call_levels);
-    engine.set_max_expr_depths(limits.max_expr_depth, limits.max_fn_expr_depth);
+    // Rhai reads 0 as "unlimited"; a limit of 0 here means the strictest one.
+    engine.set_max_expr_depths(
+        limits.max_expr_depth.max(1),
+        limits.max_fn_expr_depth.max(1),
+    );
     engine.set_max_string_size(limits.max_string_size.max(1));
     engine.set_max_array_size(limits.max_array_size.max(1));
     engine.set_max_map_size(limits.max_map_size.max(1));

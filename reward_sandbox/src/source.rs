@@ -76,8 +76,15 @@ pub fn compile(
     compile_with_sample(src, spec, limits, None)
 }
 
-/// [`compile`], with a `(prev, s)` sample for the Rhai probe call.
-pub(crate) fn compile_with_sample(
+/// [`compile`], with a `(prev, s)` pair of reward states for the probe call
+/// that learns a Rhai program's component names (instead of an all-zero state
+/// with identity quaternions). Pass the first dry-run sample to get exactly the
+/// program [`check_source`](crate::check_source) checked. WebAssembly modules
+/// declare their names and ignore the sample.
+///
+/// # Errors
+/// A [`RewardError`] describing what is wrong with the program.
+pub fn compile_with_sample(
     src: &ProgramSource,
     spec: &StateSpec,
     limits: &Limits,
