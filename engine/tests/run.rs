@@ -1,0 +1,265 @@
+//! `rewardsmith run` / `resume` / `report` / `eval-candidate` end to end, on the
+//! offline designer and on a replayed transcript.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn rewardsmith(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "command failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+const SMALL: [&str; 12] = [
+    "--task",
+    "cartpole-balance",
+    "--samples",
+    "3",
+    "--generations",
+    "2",
+    "--budget",
+    "8192",
+    "--threads",
+    "2",
+    "--seed",
+    "5",
+];
+
+fn run_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run"];
+    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(&["--out", out, "--json"]);
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The parts of a summary that must not depend on timing or the run folder.
+fn outcome(v: &Value) -> (Value, Value, Value) {
+    (
+        v["best"].clone(),
+        v["generations"].clone(),
+        v["final"].clone(),
+    )
+}
+
+#[test]
+fn a_small_run_leaves_a_complete_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let v = json_of(&rewardsmith(&run_args(
+        out.to_str().unwrap(),
+        &["--final-budget", "8192", "--final-seeds", "2"],
+    )));
+    assert_eq!(v["task"], "cartpole-balance");
+    let gens = v["generations"].as_array().unwrap();
+    assert_eq!(gens.len(), 2);
+    assert_eq!(gens[0]["fitness"].as_array().unwrap().len(), 3);
+    let best = v["best"]["fitness"].as_f64().unwrap();
+    assert!(best > 0.0);
+    let final_ = &v["final"];
+    for k in ["best", "human", "sparse"] {
+        assert!(final_[k]["mean"].as_f64().unwrap().is_finite(), "{k}");
+        assert!(final_[k]["std"].as_f64().unwrap() >= 0.0);
+    }
+    assert!(final_.get("normalized_score").is_some());
+    assert_eq!(v["llm"]["calls"], 2, "one LLM call per generation");
+    for rel in [
+        "run.toml",
+        "events.jsonl",
+        "summary.json",
+        "report.md",
+        "report.html",
+        "gen-000/completions.json",
+        "gen-000/generation.json",
+        "gen-000/cand-00/completion.txt",
+        "gen-001/request.json",
+        "best/reward.rhai",
+        "best/policy.safetensors",
+        "best/final.json",
+    ] {
+        assert!(out.join(rel).exists(), "{rel} missing");
+    }
+    assert!(
+        std::fs::read_dir(out.join("llm")).unwrap().count() >= 2,
+        "LLM calls recorded"
+    );
+    let request = std::fs::read_to_string(out.join("gen-001/request.json")).unwrap();
+    assert!(
+        request.contains("task fitness"),
+        "the second prompt carries the reflection"
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Final evaluation") && report.contains("```rhai"));
+
+    // The same folder is refused without --force.
+    let again = rewardsmith(&run_args(out.to_str().unwrap(), &["--no-final-eval"]));
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("rewardsmith resume"));
+
+    // The report can be rewritten from the folder.
+    std::fs::remove_file(out.join("report.html")).unwrap();
+    assert!(
+        rewardsmith(&["report", out.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(out.join("report.html").exists());
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_result_and_a_transcript_replays_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    let reference = json_of(&rewardsmith(&run_args(
+        whole.to_str().unwrap(),
+        &["--no-final-eval"],
+    )));
+
+    // Kill a second run as soon as its first candidate is finished.
+    let killed = dir.path().join("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
+        .args(run_args(killed.to_str().unwrap(), &["--no-final-eval"]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let marker = killed.join("gen-000/cand-00/result.json");
+    let start = Instant::now();
+    while !marker.exists() && start.elapsed() < Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !killed.join("summary.json").exists(),
+        "the run was killed before it finished"
+    );
+    let resumed = json_of(&rewardsmith(&[
+        "resume",
+        killed.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(outcome(&resumed), outcome(&reference));
+
+    // Replaying the first run's transcript gives the same search.
+    let replayed = dir.path().join("replayed");
+    let llm_dir = whole.join("llm");
+    let v = json_of(&rewardsmith(&run_args(
+        replayed.to_str().unwrap(),
+        &[
+            "--no-final-eval",
+            "--llm",
+            "replay",
+            "--replay",
+            llm_dir.to_str().unwrap(),
+        ],
+    )));
+    assert_eq!(outcome(&v), outcome(&reference));
+}
+
+#[test]
+fn bad_input_to_run_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let o = rewardsmith(&[
+        "run",
+        "--task",
+        "quadruped-fly",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown task"));
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[search]\nsamplez = 3\n").unwrap();
+    let o = rewardsmith(&[
+        "run",
+        "--task",
+        "cartpole-balance",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("samplez"));
+    let o = rewardsmith(&[
+        "run",
+        "--task",
+        "cartpole-balance",
+        "--samples",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = rewardsmith(&["resume", dir.path().join("nothing").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds no run"));
+}
+
+#[test]
+fn a_corrupt_run_file_is_named_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    json_of(&rewardsmith(&run_args(
+        out.to_str().unwrap(),
+        &["--no-final-eval"],
+    )));
+    std::fs::remove_file(out.join("summary.json")).unwrap();
+    std::fs::write(out.join("gen-000/generation.json"), "{ truncated").unwrap();
+    let before = std::fs::read(out.join("gen-000/cand-00/result.json")).unwrap();
+    let o = rewardsmith(&["resume", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("generation.json"));
+    assert_eq!(
+        std::fs::read(out.join("gen-000/cand-00/result.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn eval_candidate_runs_a_self_contained_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    let reward = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../envs/rewards/cartpole-balance.human.rhai"),
+    )
+    .unwrap();
+    std::fs::write(
+        &spec,
+        serde_json::json!({"task": "cartpole-balance", "reward": reward, "budget": 8192,
+            "seed": 1, "threads": 1, "analysis_episodes": 2})
+        .to_string(),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let v = json_of(&rewardsmith(&[
+        "eval-candidate",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(v["fitness"].as_f64().unwrap() >= 0.0);
+    let result: Value =
+        serde_json::from_slice(&std::fs::read(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["outcome"], "trained");
+    assert!(result["analysis"]["fields"].as_array().unwrap().len() > 3);
+}
