@@ -1,5 +1,6 @@
 //! The environment contract: what a simulation must offer to be searched over.
 
+use crate::scene::Primitive;
 use crate::state::StateSpec;
 use std::sync::Arc;
 
@@ -103,4 +104,10 @@ pub trait Env: Send {
 
     /// Writes the reward state in [`EnvSpec::state`] layout.
     fn reward_state(&self, out: &mut [f64]);
+
+    /// Describes the current scene as primitives, for rendering rollouts.
+    /// The default describes nothing (the environment cannot be pictured).
+    fn scene(&self, out: &mut Vec<Primitive>) {
+        out.clear();
+    }
 }

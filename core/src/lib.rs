@@ -12,6 +12,7 @@ mod env;
 mod error;
 mod report;
 mod reward;
+mod scene;
 mod seed;
 mod state;
 mod task;
@@ -21,6 +22,7 @@ pub use env::{Env, EnvSpec, StepInfo};
 pub use error::{Error, Result};
 pub use report::{Checkpoint, ComponentCurve, TrainReport};
 pub use reward::{RewardError, RewardErrorKind, RewardOutput, RewardProgram};
+pub use scene::{Primitive, Shape};
 pub use seed::{SplitMix64, derive_seed};
 pub use state::{FieldKind, FieldSpec, StateSpec, StateSpecBuilder, StateView};
 pub use task::{
