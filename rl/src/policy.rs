@@ -371,6 +371,20 @@ impl Policy {
             }
             Ok(v)
         };
+        // Sizes come from an untrusted file: make sure the weights file can hold
+        // them before allocating anything.
+        let params = sizes.windows(2).try_fold(0usize, |acc, w| {
+            w[0].checked_mul(w[1])?.checked_add(w[1])?.checked_add(acc)
+        });
+        match params {
+            Some(p) if p.saturating_mul(4) <= blob.len() => {}
+            _ => {
+                return Err(bad(
+                    &weights_path,
+                    format!("layer sizes {sizes:?} need more weights than the file holds"),
+                ));
+            }
+        }
         let mut actor = Mlp::zeros(sizes);
         for i in 0..actor.num_layers() {
             let (fan_in, fan_out) = (sizes[i], sizes[i + 1]);

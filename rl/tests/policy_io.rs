@@ -71,6 +71,11 @@ fn inconsistent_shapes_and_garbage_are_rejected() {
     let err = Policy::load(dir.path()).unwrap_err();
     assert!(matches!(err, Error::BadPolicy { .. }), "{err}");
     assert!(err.to_string().contains("shape"), "{err}");
+    // Absurd sizes are refused before anything is allocated.
+    let huge = meta.replacen("32", "4000000000", 1);
+    std::fs::write(&meta_path, &huge).unwrap();
+    let err = Policy::load(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("more weights"), "{err}");
     std::fs::write(&meta_path, &meta).unwrap();
     std::fs::write(dir.path().join(WEIGHTS_FILE), b"not a safetensors file").unwrap();
     let err = Policy::load(dir.path()).unwrap_err();
