@@ -8,6 +8,9 @@
 //! are revisions), adds helper functions it calls that other blocks define,
 //! and says plainly when there is no program ([`Extracted::NoCode`]), a
 //! typed outcome that the engine feeds back as text.
+//!
+//! [`extract_review`] reads a critic's answer (`VERDICT: ACCEPT` or
+//! `VERDICT: REJECT`, then reasons as bullet points).
 
 use serde::Serialize;
 
@@ -352,4 +355,87 @@ fn bare_code(text: &str) -> Extracted {
         blocks: 0,
         truncated: false,
     }
+}
+
+/// A critic's decision about a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Train it.
+    Accept,
+    /// Do not train it.
+    Reject,
+    /// The answer has no readable verdict (treat as accept, and log it).
+    Unclear,
+}
+
+/// A critic's answer, read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Review {
+    /// The decision.
+    pub verdict: Verdict,
+    /// The bullet points given as reasons (at most 5), without their markers.
+    pub reasons: Vec<String>,
+}
+
+/// Reads a critic's answer: the first `VERDICT:` line (any case, Markdown
+/// emphasis allowed) decides; bullet points after it are the reasons.
+///
+/// ```
+/// use rewardsmith::extract::{Verdict, extract_review};
+///
+/// let r = extract_review("**VERDICT: REJECT**\n- pays for height, not speed\n- wrong sign on effort");
+/// assert_eq!(r.verdict, Verdict::Reject);
+/// assert_eq!(r.reasons, ["pays for height, not speed", "wrong sign on effort"]);
+/// ```
+#[must_use]
+pub fn extract_review(answer: &str) -> Review {
+    let text = strip_think(answer);
+    let mut verdict = Verdict::Unclear;
+    let mut reasons = Vec::new();
+    let mut seen = false;
+    for line in text.lines() {
+        let raw = line.trim();
+        if !seen {
+            let t = raw
+                .trim_matches(|c| c == '*' || c == '_' || c == '#' || c == '`')
+                .trim();
+            let upper = t.to_ascii_uppercase();
+            if let Some(at) = upper.find("VERDICT") {
+                let rest = upper[at + "VERDICT".len()..]
+                    .trim_start_matches(|c: char| c == ':' || c == '*' || c.is_whitespace());
+                verdict = if rest.starts_with("ACCEPT") {
+                    Verdict::Accept
+                } else if rest.starts_with("REJECT") {
+                    Verdict::Reject
+                } else {
+                    Verdict::Unclear
+                };
+                seen = true;
+            }
+            continue;
+        }
+        let t = raw;
+        let item = t
+            .strip_prefix("- ")
+            .or_else(|| t.strip_prefix("• "))
+            .or_else(|| t.strip_prefix("* "))
+            .or_else(|| {
+                let digits = t.chars().take_while(char::is_ascii_digit).count();
+                (digits > 0)
+                    .then(|| {
+                        t[digits..]
+                            .strip_prefix(". ")
+                            .or_else(|| t[digits..].strip_prefix(") "))
+                    })
+                    .flatten()
+            });
+        if let Some(item) = item
+            && reasons.len() < 5
+            && !item.trim().is_empty()
+        {
+            reasons.push(item.trim().to_string());
+        }
+    }
+    Review { verdict, reasons }
 }

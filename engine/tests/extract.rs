@@ -200,3 +200,33 @@ fn extracted_source_compiles_in_the_sandbox() {
     );
     assert!(report.ok, "{:?}", report.errors);
 }
+
+#[test]
+fn critic_reviews_are_read() {
+    use rewardsmith::extract::{Verdict, extract_review};
+    let cases: &[(&str, Verdict, usize)] = &[
+        ("VERDICT: ACCEPT\n- fine", Verdict::Accept, 1),
+        (
+            "Let me look.\n\n**Verdict:** reject\n1. wrong axis\n2) no alive bonus\n* huge effort term",
+            Verdict::Reject,
+            3,
+        ),
+        (
+            "<think>VERDICT: REJECT</think>\nVERDICT: ACCEPT",
+            Verdict::Accept,
+            0,
+        ),
+        (
+            "## VERDICT: REJECT\n- a\n- b\n- c\n- d\n- e\n- f",
+            Verdict::Reject,
+            5,
+        ),
+        ("Looks good to me.", Verdict::Unclear, 0),
+        ("VERDICT: maybe", Verdict::Unclear, 0),
+    ];
+    for (text, verdict, n) in cases {
+        let r = extract_review(text);
+        assert_eq!(r.verdict, *verdict, "{text}");
+        assert_eq!(r.reasons.len(), *n, "{text}: {:?}", r.reasons);
+    }
+}

@@ -176,6 +176,10 @@ fn other_roles_and_missing_context() {
     ctx.role = DesignRole::Critic;
     let r = llm.complete(&request(ctx, 1)).unwrap();
     assert!(r.completions[0].text.contains("not a language model"));
+    assert_eq!(
+        rewardsmith::extract::extract_review(&r.completions[0].text).verdict,
+        rewardsmith::extract::Verdict::Accept
+    );
     let err = llm
         .complete(&LlmRequest::new(vec![Message::user("hi")], 1))
         .unwrap_err();

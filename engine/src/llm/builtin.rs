@@ -121,8 +121,8 @@ impl LlmClient for BuiltinDesigner {
         let texts = match ctx.role {
             DesignRole::Reward => self.design(ctx, request.n, salt)?,
             DesignRole::Critic => vec![
-                "Offline designer (a search baseline, not a language model): no critique. \
-                 The sandbox checks (compile, unknown fields, dry run) still apply."
+                "VERDICT: ACCEPT\n- Offline designer (a search baseline, not a language model): \
+                 no critique; the sandbox checks (compile, unknown fields, dry run) still apply."
                     .to_string();
                 request.n
             ],

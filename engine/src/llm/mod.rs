@@ -96,6 +96,24 @@ impl<T: LlmClient + ?Sized> LlmClient for Box<T> {
     }
 }
 
+impl<T: LlmClient + ?Sized> LlmClient for std::sync::Arc<T> {
+    fn backend(&self) -> &'static str {
+        (**self).backend()
+    }
+    fn model(&self) -> &str {
+        (**self).model()
+    }
+    fn default_temperature(&self) -> f64 {
+        (**self).default_temperature()
+    }
+    fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+        (**self).complete(request)
+    }
+    fn totals(&self) -> UsageTotals {
+        (**self).totals()
+    }
+}
+
 /// Makes the configured backend; `seed` fixes the offline designer's choices
 /// and the retry jitter.
 ///
