@@ -49,6 +49,10 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         let mut fork = program.fork();
-        let _ = fork.evaluate(&StateView::new(spec, &s), &StateView::new(spec, &prev), &mut out);
+        let _ = fork.evaluate(
+            &StateView::new(spec, &s),
+            &StateView::new(spec, &prev),
+            &mut out,
+        );
     }
 });
