@@ -30,6 +30,17 @@ pub enum Error {
     /// The program declares no reward component.
     #[error("reward program declares no components")]
     NoComponents,
+    /// The environment produced a NaN or infinite observation (a physics
+    /// blow-up); training cannot go on from it.
+    #[error(
+        "environment instance {instance} produced a non-finite observation at env step {env_step}"
+    )]
+    NonFiniteObservation {
+        /// Env steps taken before the observation (all instances together).
+        env_step: u64,
+        /// The environment instance.
+        instance: usize,
+    },
     /// A loss or parameter became NaN or infinite.
     #[error("training diverged at iteration {iteration}: {what} is not finite")]
     Diverged {

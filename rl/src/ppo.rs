@@ -338,6 +338,12 @@ fn run(
         for t in 0..steps {
             let t0 = Instant::now();
             let rows = t * n..(t + 1) * n;
+            if let Some(i) = raw_obs.iter().position(|x| !x.is_finite()) {
+                return Err(Error::NonFiniteObservation {
+                    env_step: env_steps,
+                    instance: i / d.max(1),
+                });
+            }
             obs_norm.update(&raw_obs, &mut stats_scratch);
             let obs_t = &mut rollout.obs[rows.start * d..rows.end * d];
             obs_t.copy_from_slice(&raw_obs);

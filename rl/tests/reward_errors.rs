@@ -84,3 +84,51 @@ fn a_program_without_components_and_a_bad_config_are_refused() {
     let err = train(&point_task(), &DistanceReward::new(), &c, 1, 1, &mut |_| {}).unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
 }
+
+/// The point mass, whose observation turns NaN on its 10th step.
+struct Exploding(common::PointMass, usize);
+
+impl rewardsmith_core::Env for Exploding {
+    fn spec(&self) -> &std::sync::Arc<rewardsmith_core::EnvSpec> {
+        self.0.spec()
+    }
+    fn reset(&mut self, seed: u64) {
+        self.1 = 0;
+        self.0.reset(seed);
+    }
+    fn step(&mut self, action: &[f32]) -> rewardsmith_core::StepInfo {
+        self.1 += 1;
+        self.0.step(action)
+    }
+    fn observe(&self, obs: &mut [f32]) {
+        self.0.observe(obs);
+        if self.1 >= 10 {
+            obs[1] = f32::NAN;
+        }
+    }
+    fn reward_state(&self, out: &mut [f64]) {
+        self.0.reward_state(out);
+    }
+}
+
+#[test]
+fn a_non_finite_observation_stops_training() {
+    use rewardsmith_core::{Fitness, RewardSource, Task};
+    let task = Task::builder("exploding", || {
+        Box::new(Exploding(common::PointMass::new(), 0))
+    })
+    .episode_steps(50)
+    .fitness(Fitness::mean_score("nothing", |_| 0.0))
+    .human_reward(RewardSource::embedded("none", ""))
+    .sparse_reward(RewardSource::embedded("none", ""))
+    .defaults(point_task().defaults)
+    .build()
+    .unwrap();
+    let err = train(&task, &DistanceReward::new(), &config(), 1, 2, &mut |_| {}).unwrap_err();
+    match err {
+        Error::NonFiniteObservation { env_step, instance } => {
+            assert_eq!((env_step, instance), (10 * 8, 0));
+        }
+        other => panic!("unexpected error {other}"),
+    }
+}
