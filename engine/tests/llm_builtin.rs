@@ -186,3 +186,57 @@ fn other_roles_and_missing_context() {
     assert!(err.to_string().contains("DesignContext"), "{err}");
     assert_eq!(llm.totals().calls, 1);
 }
+
+#[test]
+fn long_searches_and_odd_statistics_stay_valid() {
+    let registry = rewardsmith_envs::registry();
+    let task = registry.task("quadruped-turn").unwrap();
+    let samples = rewardsmith_envs::rollout::sample_states(task, 32, 2);
+    let llm = BuiltinDesigner::new(9);
+    let odd = [f64::NAN, f64::INFINITY, -1e12, 0.0, 1e-9];
+    let mut best = sources(&llm, DesignContext::for_task(task, 0), 1).remove(0);
+    for generation in 1..=12u64 {
+        let report = check(task, &best, &samples);
+        assert!(report.ok, "gen {generation}: {:?}\n{best}", report.errors);
+        let mut ctx = DesignContext::for_task(task, generation);
+        ctx.failures = vec!["syntax error at line 3".into()];
+        ctx.best = Some(BestProgram {
+            source: best.clone(),
+            fitness: Some(odd[generation as usize % odd.len()]),
+            components: report
+                .components
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ComponentSummary {
+                    name: c.name.clone(),
+                    mean: if i == 0 {
+                        odd[(generation as usize + 1) % odd.len()]
+                    } else {
+                        c.mean
+                    },
+                    min: c.min,
+                    max: c.max,
+                })
+                .collect(),
+        });
+        let next = sources(&llm, ctx, 3);
+        best = next[(generation % 3) as usize].clone();
+    }
+    // A best program the designer did not write (a human baseline) is
+    // mutated from the designer's own composition.
+    let mut ctx = DesignContext::for_task(task, 99);
+    ctx.best = Some(BestProgram {
+        source: task.human_reward.source.to_string(),
+        fitness: Some(0.3),
+        components: vec![],
+    });
+    let text = llm.complete(&request(ctx, 2)).unwrap().completions[0]
+        .text
+        .clone();
+    assert!(
+        text.contains("not written by the offline designer"),
+        "{text}"
+    );
+    let src = extract_code(&text).source().unwrap().to_string();
+    assert!(check(task, &src, &samples).ok);
+}

@@ -212,6 +212,11 @@ impl Term {
     }
 
     fn value_expr(&self) -> String {
+        let w = if self.w == 0.0 {
+            0.0
+        } else {
+            self.w.signum() * self.w.abs().clamp(1e-6, 1e3)
+        };
         let mut e = self.expr.clone();
         if let Some(t) = self.t {
             e = e.replace("{t}", &num(t));
@@ -219,7 +224,7 @@ impl Term {
         if let Some(s) = self.sat {
             e = format!("tanh(({e}) / {})", num(s));
         }
-        format!("{} * ({e})", num(self.w))
+        format!("{} * ({e})", num(w))
     }
 }
 
@@ -231,7 +236,15 @@ struct Design {
 
 /// A float as a Rhai float literal with at most 4 decimals (`1.0`, `-0.02`).
 fn num(x: f64) -> String {
-    let mut s = format!("{x:.4}");
+    // Four significant decimals at least, more for small magnitudes, so that
+    // a small weight never prints as 0.
+    let x = if x.is_finite() { x } else { 0.0 };
+    let decimals = if x.abs() >= 1e-3 || x == 0.0 {
+        4
+    } else {
+        (3.0 - x.abs().log10().floor()).clamp(4.0, 12.0) as usize
+    };
+    let mut s = format!("{x:.decimals$}");
     while s.ends_with('0') && !s.ends_with(".0") {
         s.pop();
     }
@@ -996,7 +1009,10 @@ mod tests {
         assert_eq!(num(1.0), "1.0");
         assert_eq!(num(-0.02), "-0.02");
         assert_eq!(num(0.123_456), "0.1235");
-        assert_eq!(num(-0.00001), "0.0");
+        assert_eq!(num(-0.00001), "-0.00001");
+        assert_eq!(num(0.000_012_346), "0.00001235");
+        assert_eq!(num(1e-30), "0.0");
+        assert_eq!(num(f64::NAN), "0.0");
     }
 
     #[test]
