@@ -263,3 +263,89 @@ fn eval_candidate_runs_a_self_contained_spec() {
     assert_eq!(result["outcome"], "trained");
     assert!(result["analysis"]["fields"].as_array().unwrap().len() > 3);
 }
+
+/// A whole run against a local OpenAI-compatible server: the key reaches the
+/// server and nothing on disk; the recorded transcript then replays the run.
+#[test]
+fn a_run_against_an_openai_compatible_server_and_its_replay() {
+    use rewardsmith::llm::fake_server::{FakeServer, chat_reply};
+    const KEY: &str = "sk-test-0123456789abcdef";
+    let answers = [
+        "Here is a reward.\n\n```rhai\nfn compute_reward(s, prev) {\n    #{ alive: 1.0, upright: s.pole_up, centred: -0.1 * s.cart_pos * s.cart_pos }\n}\n```\n",
+        "```rhai\nfn compute_reward(s, prev) {\n    #{ upright: 2.0 * s.pole_up, still: -0.01 * s.pole_angvel * s.pole_angvel }\n}\n```",
+        "I cannot help with that.",
+    ];
+    let server = FakeServer::start(move |_, req| chat_reply(req, &answers, "stop")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let base = server.base_url();
+    let mut args = run_args(
+        out.to_str().unwrap(),
+        &[
+            "--no-final-eval",
+            "--base-url",
+            &base,
+            "--model",
+            "fake-model",
+        ],
+    );
+    args.retain(|a| *a != "--json");
+    args.push("--json");
+    let o = Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
+        .args(&args)
+        .env("OPENAI_API_KEY", KEY)
+        .output()
+        .unwrap();
+    let v = json_of(&o);
+    assert!(
+        server.request_count() >= 2,
+        "one request per generation at least"
+    );
+    let gens = v["generations"].as_array().unwrap();
+    assert_eq!(gens.len(), 2);
+    assert_eq!(
+        gens[0]["errors"], 1,
+        "the answer without code is a failed candidate"
+    );
+    assert!(v["best"]["fitness"].as_f64().unwrap() > 0.0);
+    assert!(v["llm"]["prompt_tokens"].as_u64().unwrap() > 0);
+    // The key is nowhere in the run folder.
+    for entry in walk(&out) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(KEY),
+            "{} contains the API key",
+            entry.display()
+        );
+    }
+    // The transcript replays the run with no server at all.
+    drop(server);
+    let replayed = dir.path().join("replayed");
+    let llm_dir = out.join("llm");
+    let r = json_of(&rewardsmith(&run_args(
+        replayed.to_str().unwrap(),
+        &[
+            "--no-final-eval",
+            "--llm",
+            "replay",
+            "--replay",
+            llm_dir.to_str().unwrap(),
+            "--model",
+            "fake-model",
+        ],
+    )));
+    assert_eq!(outcome(&r), outcome(&v));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
