@@ -55,7 +55,9 @@ mod scan;
 mod source;
 mod wasm_program;
 
-pub use check::{CheckReport, CheckWarning, ComponentStats, WarningKind, check, check_source};
+pub use check::{
+    CheckReport, CheckWarning, ComponentStats, DOMINANCE_RATIO, WarningKind, check, check_source,
+};
 pub use error::{Error, Result};
 pub use helpers::helpers_doc;
 pub use limits::Limits;

@@ -1,30 +1,5 @@
 //! The Rhai backend: [`RhaiProgram`], and the one function that builds a
-//! hardened engine.
-//!
-//! # Contract
-//! The source defines `fn compute_reward(s, prev)` returning an object map of
-//! named numeric components, e.g. `#{ forward: v, upright: 0.5 * u }`. The reward
-//! is their sum. `s` is this step's reward state, `prev` the previous step's;
-//! both are read-only values of type `State` whose properties are exactly the
-//! task's reward-state fields: a scalar reads as a float, a vector as an array of
-//! floats. Top-level statements outside functions are never run.
-//!
-//! # Component order
-//! Rhai maps are sorted by key, so the program's order is recovered from its
-//! text: components are ordered by the **first appearance of their name** in the
-//! source as an object-map key (`#{ name: … }`) or as a property-assignment target
-//! (`m.name = …`, `m["name"] = …`), anywhere in the file; names that appear in
-//! neither way (built from strings at run time) follow, alphabetically. The order
-//! is fixed at compile time and is the same on every run.
-//!
-//! # Checks
-//! Compiling parses the source, checks that `compute_reward` exists with two
-//! parameters, scans its body for `s.name`/`prev.name` reads of fields that do
-//! not exist, and calls it once (a *probe*, on an all-zero state with identity
-//! quaternions, or on a caller's sample) to learn the component names. Unknown
-//! fields read elsewhere (in helper functions, through aliases) fail that probe
-//! or the first call with the same [`UnknownField`](RewardErrorKind::UnknownField)
-//! error.
+//! hardened engine. The contract is documented on [`RhaiProgram`].
 
 use crate::helpers;
 use crate::limits::Limits;
@@ -203,7 +178,7 @@ struct Compiled {
     sites: Vec<scan::KeySite>,
 }
 
-/// A compiled Rhai reward program. See the [module docs](self) for the contract.
+#[doc = include_str!("rhai_contract.md")]
 pub struct RhaiProgram {
     shared: Arc<Compiled>,
     sandbox: Sandbox,

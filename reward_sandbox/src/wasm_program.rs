@@ -101,7 +101,9 @@ impl ResourceLimiter for Host {
     }
 }
 
-/// A compiled WebAssembly reward program. See the [module docs](self) for the ABI.
+/// A compiled WebAssembly reward program, following the ABI below.
+///
+#[doc = include_str!("wasm_abi.md")]
 pub struct WasmProgram {
     module: Module,
     spec: StateSpec,
