@@ -240,3 +240,35 @@ fn long_searches_and_odd_statistics_stay_valid() {
     let src = extract_code(&text).source().unwrap().to_string();
     assert!(check(task, &src, &samples).ok);
 }
+
+#[test]
+fn best_programs_come_from_train_reports() {
+    use rewardsmith_core::{Checkpoint, TrainReport};
+    let cp = |f: f64, a: f64| Checkpoint {
+        env_steps: 100,
+        components: vec![a, 0.5, f64::NAN],
+        episode_return: 1.0,
+        episode_length: 10.0,
+        fitness: f,
+    };
+    let report = TrainReport {
+        task: "t".into(),
+        components: vec!["forward".into(), "alive".into(), "broken".into()],
+        checkpoints: vec![cp(0.1, 0.2), cp(0.3, 0.6)],
+        env_steps: 200,
+        final_fitness: 0.3,
+        max_fitness: 0.3,
+        wall_s: 1.0,
+        env_steps_per_sec: 200.0,
+    };
+    let best = BestProgram::from_report("src", &report);
+    assert_eq!(best.fitness, Some(0.3));
+    assert_eq!(best.components[0].name, "forward");
+    assert!((best.components[0].mean - 0.4).abs() < 1e-12);
+    assert_eq!((best.components[0].min, best.components[0].max), (0.2, 0.6));
+    assert_eq!(best.components[1].max - best.components[1].min, 0.0);
+    assert_eq!(
+        best.components[2].mean, 0.0,
+        "a NaN-only curve summarises to 0"
+    );
+}

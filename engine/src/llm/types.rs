@@ -106,6 +106,48 @@ pub struct BestProgram {
     pub components: Vec<ComponentSummary>,
 }
 
+impl ComponentSummary {
+    /// Mean, smallest and largest of a component's per-checkpoint curve
+    /// (non-finite points ignored; all zero for an empty curve).
+    #[must_use]
+    pub fn from_curve(name: &str, curve: &[f64]) -> Self {
+        let finite: Vec<f64> = curve.iter().copied().filter(|x| x.is_finite()).collect();
+        if finite.is_empty() {
+            return Self {
+                name: name.to_string(),
+                mean: 0.0,
+                min: 0.0,
+                max: 0.0,
+            };
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let mean = finite.iter().sum::<f64>() / finite.len() as f64;
+        Self {
+            name: name.to_string(),
+            mean,
+            min: finite.iter().copied().fold(f64::INFINITY, f64::min),
+            max: finite.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+impl BestProgram {
+    /// The best program as training reported it: its component curves
+    /// summarised, and its fitness taken as the report's final fitness.
+    #[must_use]
+    pub fn from_report(source: &str, report: &rewardsmith_core::TrainReport) -> Self {
+        Self {
+            source: source.to_string(),
+            fitness: Some(report.final_fitness),
+            components: report
+                .component_curves()
+                .iter()
+                .map(|c| ComponentSummary::from_curve(&c.name, &c.curve))
+                .collect(),
+        }
+    }
+}
+
 /// The structured side channel for the offline designer: everything the
 /// prompt says, as data, so that it need not parse prose.
 ///
