@@ -444,3 +444,21 @@ fn overloaded_compute_reward_picks_the_two_parameter_one() {
         "fn compute_reward(s) { 1.0 }\nfn compute_reward(s, prev) { #{ a: compute_reward(s) } }";
     assert_eq!(run(src).unwrap(), [1.0]);
 }
+
+#[test]
+fn no_state_survives_between_calls() {
+    // Top-level variables are invisible to functions (and never run).
+    fails(
+        "let total = 0;\nfn compute_reward(s, prev) { total += 1; #{ a: total } }",
+        K::Syntax,
+    );
+    // Writing into the state a program receives does not leak into the next call.
+    let spec = small_spec();
+    let mut p =
+        compile("fn compute_reward(s, prev) { let v = s.vel; v[0] = 99.0; #{ a: s.vel[0] } }")
+            .unwrap();
+    let first = eval(&mut p, &spec, 0).unwrap();
+    let second = eval(&mut p, &spec, 0).unwrap();
+    assert_eq!(first, second);
+    assert_ne!(first[0], 99.0);
+}

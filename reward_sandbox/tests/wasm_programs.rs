@@ -228,3 +228,29 @@ fn non_finite_components_name_the_component() {
     let e = fails(&module(body, ""), K::NonFinite);
     assert_eq!(e.component.as_deref(), Some("b"));
 }
+
+#[test]
+fn fuel_is_refilled_for_every_call() {
+    // Each call burns a good share of the budget; twenty calls in a row still run.
+    let limits = Limits {
+        wasm_fuel: 20_000,
+        ..Limits::default()
+    };
+    let body = format!(
+        "(local $i i32) (local.set $i (i32.const 2000))
+         (loop $l (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $l (local.get $i)))
+         {GOOD}"
+    );
+    let spec = small_spec();
+    let mut p = WasmProgram::from_wat(&module(&body, ""), &spec, &limits).unwrap();
+    let s = state(&spec, 0);
+    let mut out = [0.0; 2];
+    for _ in 0..20 {
+        p.evaluate(
+            &StateView::new(&spec, &s),
+            &StateView::new(&spec, &s),
+            &mut out,
+        )
+        .unwrap();
+    }
+}
