@@ -4,10 +4,12 @@
 //!   `cartpole-swingup`).
 //! - [`quadruped`]: an ant-like robot (`quadruped-run`, `quadruped-backward`,
 //!   `quadruped-turn`, `quadruped-stand`).
+//! - [`arm`]: a 4-joint arm with a pusher over a table (`arm-reach`, `arm-push`).
 //!
 //! Every task ships a human-written and a sparse reward (Rhai, in `envs/rewards/`).
 //! [`registry`] lists them all; [`rollout`] runs episodes.
 
+pub mod arm;
 pub mod cartpole;
 mod physics;
 pub mod quadruped;

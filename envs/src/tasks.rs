@@ -1,9 +1,12 @@
 //! The built-in tasks: goals, fitness measures, baseline rewards and training
 //! defaults for each environment.
 
+use crate::arm::Arm;
 use crate::cartpole::{Cartpole, FALL_ANGLE, OUT_OF_BOUNDS, Start};
 use crate::quadruped::Quadruped;
-use rewardsmith_core::{Fitness, Registry, RewardSource, StateView, Task, TrainDefaults};
+use rewardsmith_core::{
+    Fitness, FitnessMeter, Registry, RewardSource, StateView, StepInfo, Task, TrainDefaults,
+};
 
 macro_rules! rewards {
     ($name:literal) => {
@@ -50,6 +53,94 @@ fn quadruped_defaults() -> TrainDefaults {
         num_steps: 256,
         ..TrainDefaults::default()
     }
+}
+
+/// Counts the steps of an episode's final part on which a 0/1 flag is set.
+struct FinalFraction {
+    flag: &'static str,
+    /// First step (1-based) of the final part.
+    from: usize,
+    t: usize,
+    hits: usize,
+}
+
+impl FitnessMeter for FinalFraction {
+    fn step(&mut self, s: &StateView<'_>, _info: StepInfo) {
+        self.t += 1;
+        if self.t >= self.from && field(s, self.flag) > 0.5 {
+            self.hits += 1;
+        }
+    }
+
+    fn finish(&self, episode_steps: usize) -> f64 {
+        let span = episode_steps + 1 - self.from.min(episode_steps);
+        self.hits as f64 / span.max(1) as f64
+    }
+}
+
+/// The fraction of the last quarter of a `steps`-step episode on which `flag` is 1
+/// (steps an episode did not live count as 0).
+fn final_quarter(doc: &str, flag: &'static str, steps: usize) -> Fitness {
+    let from = steps - steps / 4 + 1;
+    Fitness::custom(doc, move || {
+        Box::new(FinalFraction {
+            flag,
+            from,
+            t: 0,
+            hits: 0,
+        })
+    })
+}
+
+/// Training defaults for the arm.
+fn arm_defaults(budget: u64) -> TrainDefaults {
+    TrainDefaults {
+        budget,
+        search_budget: budget / 5,
+        num_envs: 16,
+        num_steps: 128,
+        ..TrainDefaults::default()
+    }
+}
+
+/// The arm's tasks.
+fn arm_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task> {
+    let (h, s) = rewards!("arm-reach");
+    let reach = build(
+        Task::builder("arm-reach", || Box::new(Arm::new()))
+            .description(
+                "Move the fingertip to the target point (target_pos) and hold it there, within \
+                 3 cm, until the episode ends. The target changes every episode. Ignore the cube.",
+            )
+            .episode_steps(100)
+            .fitness(final_quarter(
+                "success rate: fraction of the last 25 of the 100 steps (1 s) with the fingertip within 3 cm of the target",
+                "reached",
+                100,
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(arm_defaults(2_000_000)),
+    );
+    let (h, s) = rewards!("arm-push");
+    let push = build(
+        Task::builder("arm-push", || Box::new(Arm::new()))
+            .description(
+                "Push the cube across the table so that its centre ends within 5 cm of the goal \
+                 (goal_pos), and leave it there until the episode ends. The cube and the goal \
+                 change every episode.",
+            )
+            .episode_steps(200)
+            .fitness(final_quarter(
+                "success rate: fraction of the last 50 of the 200 steps (2 s) with the cube's centre within 5 cm of the goal in the table plane",
+                "cube_at_goal",
+                200,
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(arm_defaults(10_000_000)),
+    );
+    vec![reach, push]
 }
 
 /// Every built-in task, in a stable order.
@@ -151,7 +242,9 @@ pub fn builtin_tasks() -> Vec<Task> {
         ),
         rewards!("quadruped-stand"),
     );
-    vec![balance, swingup, run, backward, turn, stand]
+    let mut tasks = vec![balance, swingup, run, backward, turn, stand];
+    tasks.extend(arm_tasks(&build));
+    tasks
 }
 
 /// A registry holding every built-in task; register your own tasks on top.

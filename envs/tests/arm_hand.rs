@@ -1,0 +1,190 @@
+//! The arm and hand environments: determinism, terminal conditions, rollouts of
+//! every task, and a scripted controller that solves `arm-reach`.
+
+use rewardsmith_core::{Env, Primitive, SplitMix64};
+use rewardsmith_envs::arm::{self, Arm};
+use rewardsmith_envs::registry;
+use rewardsmith_envs::rollout::{Controller, ControllerFactory, RandomController, run_episodes};
+
+/// Bit patterns of every reward state and observation along a random-action trajectory.
+fn trajectory(env: &mut dyn Env, seed: u64, steps: usize) -> Vec<u64> {
+    let spec = env.spec().clone();
+    env.reset(seed);
+    let mut rng = SplitMix64::new(seed ^ 0xabc);
+    let mut action = vec![0.0f32; spec.action_dim];
+    let mut state = spec.state.zeroed();
+    let mut obs = vec![0.0f32; spec.obs_dim];
+    let mut bits = Vec::new();
+    for _ in 0..steps {
+        for a in &mut action {
+            *a = rng.uniform(-1.0, 1.0) as f32;
+        }
+        let info = env.step(&action);
+        env.reward_state(&mut state);
+        env.observe(&mut obs);
+        bits.extend(state.iter().map(|v| v.to_bits()));
+        bits.extend(obs.iter().map(|v| u64::from(v.to_bits())));
+        bits.push(u64::from(info.terminated));
+    }
+    bits
+}
+
+/// Checks that `env`'s spec and buffers agree and that everything written is finite.
+fn check_buffers(env: &mut dyn Env, seed: u64) {
+    let spec = env.spec().clone();
+    let last = spec.state.fields().last().unwrap();
+    assert_eq!(last.offset + last.kind.len(), spec.state.len());
+    env.reset(seed);
+    let mut state = vec![f64::NAN; spec.state.len()];
+    let mut obs = vec![f32::NAN; spec.obs_dim];
+    for _ in 0..20 {
+        env.step(&vec![0.3; spec.action_dim]);
+    }
+    env.reward_state(&mut state);
+    env.observe(&mut obs);
+    assert!(state.iter().all(|v| v.is_finite()), "state {state:?}");
+    assert!(obs.iter().all(|v| v.is_finite()), "obs {obs:?}");
+    let mut scene: Vec<Primitive> = Vec::new();
+    env.scene(&mut scene);
+    assert!(scene.len() >= 5, "scene has {} primitives", scene.len());
+}
+
+#[test]
+fn arm_is_bitwise_deterministic() {
+    let a = trajectory(&mut Arm::new(), 11, 150);
+    let b = trajectory(&mut Arm::new(), 11, 150);
+    assert_eq!(a, b);
+    assert_ne!(a, trajectory(&mut Arm::new(), 12, 150));
+    let mut env = Arm::new();
+    let first = trajectory(&mut env, 3, 40);
+    let _ = trajectory(&mut env, 4, 40);
+    assert_eq!(first, trajectory(&mut env, 3, 40), "reuse changes nothing");
+}
+
+#[test]
+fn arm_buffers_are_consistent() {
+    check_buffers(&mut Arm::new(), 5);
+    assert_eq!(Arm::new().spec().state.len(), 39);
+}
+
+#[test]
+fn arm_home_pose_matches_the_kinematic_model() {
+    let mut env = Arm::new();
+    env.reset(1);
+    for _ in 0..30 {
+        env.step(&[0.0; 4]);
+    }
+    let spec = env.spec().state.clone();
+    let mut state = spec.zeroed();
+    env.reward_state(&mut state);
+    let tip = spec.field("tip_pos").unwrap().offset;
+    let model = arm::forward_kinematics([0.0; 4]);
+    for k in 0..3 {
+        // Within gravity sag of the PD joints.
+        assert!(
+            (state[tip + k] - model[k]).abs() < 0.03,
+            "tip {:?} model {model:?}",
+            &state[tip..tip + 3]
+        );
+    }
+}
+
+/// Reaches with a Jacobian-transpose controller on the kinematic model: inverse
+/// kinematics once on the model, then integral correction of the commanded
+/// joint targets from the measured fingertip error (which removes gravity sag).
+struct Reacher {
+    q: Option<[f64; 4]>,
+}
+
+fn jacobian_step(q: &mut [f64; 4], err: [f64; 3], gain: f64) {
+    let p0 = arm::forward_kinematics(*q);
+    let mut dq = [0.0; 4];
+    for (j, d) in dq.iter_mut().enumerate() {
+        let mut qj = *q;
+        qj[j] += 1e-5;
+        let pj = arm::forward_kinematics(qj);
+        *d = (0..3).map(|k| (pj[k] - p0[k]) / 1e-5 * err[k]).sum::<f64>() * gain;
+    }
+    for (j, qj) in q.iter_mut().enumerate() {
+        let r = f64::from(arm::RANGES[j]);
+        *qj = (*qj + dq[j]).clamp(-r, r);
+    }
+}
+
+impl Controller for Reacher {
+    fn act(&mut self, obs: &[f32], action: &mut [f32]) {
+        let tip: Vec<f64> = obs[8..11].iter().map(|&v| f64::from(v)).collect();
+        let target: Vec<f64> = obs[11..14].iter().map(|&v| f64::from(v)).collect();
+        let q = self.q.get_or_insert_with(|| {
+            let mut q = [0.0; 4];
+            for _ in 0..2000 {
+                let p = arm::forward_kinematics(q);
+                jacobian_step(
+                    &mut q,
+                    [target[0] - p[0], target[1] - p[1], target[2] - p[2]],
+                    1.0,
+                );
+            }
+            q
+        });
+        let err = [target[0] - tip[0], target[1] - tip[1], target[2] - tip[2]];
+        jacobian_step(q, err, 0.3);
+        for (j, a) in action.iter_mut().enumerate() {
+            *a = (q[j] / f64::from(arm::RANGES[j])) as f32;
+        }
+    }
+}
+
+#[test]
+fn scripted_reacher_solves_arm_reach() {
+    let reg = registry();
+    let task = reg.task("arm-reach").unwrap();
+    let reacher: &ControllerFactory<'_> = &|_| Box::new(Reacher { q: None });
+    let report = run_episodes(task, 16, 7, reacher, None).unwrap();
+    let fitness = report.fitness_mean();
+    assert!(
+        fitness > 0.8,
+        "scripted reach success {fitness}: {report:?}"
+    );
+    let random: &ControllerFactory<'_> = &|s| Box::new(RandomController::new(s));
+    let report = run_episodes(task, 16, 7, random, None).unwrap();
+    assert!(report.fitness_mean() < 0.2, "random reaching should fail");
+}
+
+#[test]
+fn every_new_task_rolls_out_with_its_baselines_named() {
+    let reg = registry();
+    let names: Vec<&str> = reg.tasks().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        &names[..6],
+        [
+            "cartpole-balance",
+            "cartpole-swingup",
+            "quadruped-run",
+            "quadruped-backward",
+            "quadruped-turn",
+            "quadruped-stand"
+        ]
+    );
+    let random: &ControllerFactory<'_> = &|s| Box::new(RandomController::new(s));
+    for name in ["arm-reach", "arm-push"] {
+        let task = reg.task(name).unwrap();
+        let report = run_episodes(task, 2, 1, random, None).unwrap();
+        assert_eq!(report.episodes.len(), 2);
+        for e in &report.episodes {
+            assert!((0.0..=1.0).contains(&e.fitness), "{name}: {e:?}");
+            assert!(e.steps > 0);
+        }
+        let text = task.describe();
+        for field in task.env_spec().state.fields() {
+            assert!(text.contains(&format!("`{}`", field.name)));
+            assert!(!field.unit.is_empty() && !field.frame.is_empty() && !field.doc.is_empty());
+        }
+        assert!(task.human_reward.path.ends_with(".human.rhai"));
+        assert!(
+            task.sparse_reward
+                .source
+                .contains("fn compute_reward(s, prev)")
+        );
+    }
+}
