@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rewardsmith_core::{Registry, Task};
 use rewardsmith_envs::rollout::sample_states;
 use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, Progress, train};
-use rewardsmith_sandbox::{Limits, ProgramSource, check_source, compile};
+use rewardsmith_sandbox::{Limits, ProgramSource, check_source, compile_with_sample};
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,8 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
     let source = reward_source(task, &args.reward)?;
     let spec = &task.env_spec().state;
     let limits = Limits::default();
-    let checked = check_source(&source, spec, &sample_states(task, 256, args.seed), &limits);
+    let samples = sample_states(task, 256, args.seed);
+    let checked = check_source(&source, spec, &samples, &limits);
     if !checked.ok {
         let errors: Vec<String> = checked.errors.iter().map(ToString::to_string).collect();
         return Err(CliError::failure(anyhow!(
@@ -46,7 +47,8 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
             errors.join("\n  ")
         )));
     }
-    let program = compile(&source, spec, &limits)
+    let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
+    let program = compile_with_sample(&source, spec, &limits, probe)
         .map_err(|e| CliError::failure(anyhow!("reward `{}`: {e}", args.reward)))?;
     let overrides = PpoOverrides {
         total_timesteps: args.steps,

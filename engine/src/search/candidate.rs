@@ -7,7 +7,7 @@ use anyhow::Context;
 use rewardsmith_core::{Registry, TrainReport};
 use rewardsmith_envs::rollout::sample_states;
 use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, train};
-use rewardsmith_sandbox::{CheckReport, Limits, ProgramSource, check_source, compile};
+use rewardsmith_sandbox::{CheckReport, Limits, ProgramSource, check_source, compile_with_sample};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -112,7 +112,8 @@ pub fn evaluate_candidate(
     let check = check_source(&source, state, &samples, &limits);
     write_json(&out.join("check.json"), &check)?;
     let outcome = if check.ok {
-        train_checked(task, spec, &source, check, out)?
+        let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
+        train_checked(task, spec, &source, probe, check, out)?
     } else {
         Outcome::Rejected { check }
     };
@@ -124,17 +125,21 @@ fn train_checked(
     task: &rewardsmith_core::Task,
     spec: &CandidateSpec,
     source: &ProgramSource,
+    probe: Option<(&[f64], &[f64])>,
     check: CheckReport,
     out: &Path,
 ) -> anyhow::Result<Outcome> {
-    let program = match compile(source, &task.env_spec().state, &Limits::default()) {
-        Ok(p) => p,
-        Err(e) => {
-            return Ok(Outcome::Crashed {
-                error: e.to_string(),
-            });
-        }
-    };
+    // Compile exactly the program that was checked: the probe call that learns
+    // the component names runs on a real state, not an all-zero one.
+    let program =
+        match compile_with_sample(source, &task.env_spec().state, &Limits::default(), probe) {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(Outcome::Crashed {
+                    error: e.to_string(),
+                });
+            }
+        };
     let config = PpoConfig::for_task(task).with_overrides(&PpoOverrides {
         total_timesteps: Some(spec.budget),
         ..PpoOverrides::default()
