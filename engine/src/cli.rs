@@ -109,6 +109,19 @@ pub struct RunArgs {
     /// Never show the task fitness to the LLM.
     #[arg(long)]
     pub hide_fitness: bool,
+    /// Who writes the feedback between generations: `auto` (the reflection)
+    /// or `human` (rank candidates and/or comment after each generation: from
+    /// `--feedback-file`, else piped standard input, else the terminal).
+    #[arg(long, value_enum)]
+    pub feedback: Option<crate::search::FeedbackMode>,
+    /// JSON Lines of human answers, one per generation:
+    /// `{"rank":[3,1,2],"text":"…"}`, `{"action":"skip"}` or `{"action":"stop"}`
+    /// (implies `--feedback human`).
+    #[arg(long)]
+    pub feedback_file: Option<PathBuf>,
+    /// Do not render a rollout picture of every trained candidate.
+    #[arg(long)]
+    pub no_render: bool,
     /// Stop sampling once the LLM cost reaches this many US dollars.
     #[arg(long)]
     pub max_cost: Option<f64>,

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 mod error;
 pub mod extract;
+pub mod feedback;
 pub mod llm;
 pub mod prompts;
 pub mod search;

@@ -4,13 +4,15 @@
 use super::{print_json, thread_count};
 use crate::cli::{EvalCandidateArgs, RunArgs};
 use crate::error::CliError;
+use crate::feedback::{FeedbackError, FeedbackSource, JsonLinesFeedback, TerminalFeedback};
 use crate::llm::Backend;
 use crate::search::{
-    CandidateSpec, FileConfig, RunRecord, RunSummary, create_run, evaluate_candidate, open_run,
-    read_json, run_search, write_json,
+    CandidateSpec, FeedbackMode, FileConfig, RunRecord, RunSummary, create_run, evaluate_candidate,
+    open_run, read_json, run_search_with, write_json,
 };
 use anyhow::anyhow;
 use rewardsmith_core::Registry;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 fn finish(summary: &RunSummary, json: bool) -> Result<(), CliError> {
@@ -109,17 +111,67 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     let mut record = RunRecord::new(task, search, llm, thread_count(None)?);
     record.prompts = args.prompts.clone();
     record.hide_fitness = args.hide_fitness;
+    record.render = !args.no_render;
+    record.feedback = match (args.feedback, &args.feedback_file) {
+        (Some(FeedbackMode::Auto), Some(_)) => {
+            return Err(CliError::usage(anyhow!(
+                "--feedback-file gives human answers: use it with --feedback human"
+            )));
+        }
+        (Some(mode), _) => mode,
+        (None, Some(_)) => FeedbackMode::Human,
+        (None, None) => FeedbackMode::Auto,
+    };
+    if let Some(f) = &args.feedback_file {
+        // Stored absolute, so `resume` finds it from any folder.
+        let path = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+        record.feedback_file = Some(path);
+    }
+    // A malformed feedback file is refused before any folder is made.
+    let mut source = feedback_source(&record, args.json, true)?;
     let dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!("{}-seed{}", task.name, record.search.seed))
     });
     let store = create_run(&dir, &record, args.force).map_err(CliError::usage)?;
-    search_and_report(registry, &store, &record, args.json)
+    search_and_report(
+        registry,
+        &store,
+        &record,
+        source.as_mut().map(|s| &mut **s as &mut dyn FeedbackSource),
+        args.json,
+    )
+}
+
+/// Where human answers come from: the feedback file, else piped standard
+/// input, else the terminal. On `resume` (`strict == false`) a feedback file
+/// that has gone falls back to the others (answers already given are
+/// replayed from the run folder).
+fn feedback_source(
+    record: &RunRecord,
+    json: bool,
+    strict: bool,
+) -> Result<Option<Box<dyn FeedbackSource>>, CliError> {
+    if record.feedback != FeedbackMode::Human {
+        return Ok(None);
+    }
+    if let Some(f) = &record.feedback_file
+        && (strict || f.exists())
+    {
+        let source = JsonLinesFeedback::open(f).map_err(CliError::usage)?;
+        return Ok(Some(Box::new(source)));
+    }
+    if std::io::stdin().is_terminal() {
+        Ok(Some(Box::new(TerminalFeedback { show_table: json })))
+    } else {
+        Ok(Some(Box::new(JsonLinesFeedback::stdin())))
+    }
 }
 
 fn search_and_report(
     registry: &Registry,
     store: &crate::search::RunStore,
     record: &RunRecord,
+    feedback: Option<&mut dyn FeedbackSource>,
     json: bool,
 ) -> Result<(), CliError> {
     let mut say = |line: &str| {
@@ -127,13 +179,27 @@ fn search_and_report(
             eprintln!("{line}");
         }
     };
-    let summary = run_search(registry, store, record, &mut say).map_err(CliError::failure)?;
+    let summary = run_search_with(registry, store, record, feedback, &mut say).map_err(|e| {
+        // The person's answers are input: a bad one is a usage error (exit 2).
+        if e.downcast_ref::<FeedbackError>().is_some() {
+            CliError::usage(e)
+        } else {
+            CliError::failure(e)
+        }
+    })?;
     finish(&summary, json)
 }
 
 pub(crate) fn resume(registry: &Registry, dir: &Path, json: bool) -> Result<(), CliError> {
     let (store, record) = open_run(dir).map_err(CliError::usage)?;
-    search_and_report(registry, &store, &record, json)
+    let mut source = feedback_source(&record, json, false)?;
+    search_and_report(
+        registry,
+        &store,
+        &record,
+        source.as_mut().map(|s| &mut **s as &mut dyn FeedbackSource),
+        json,
+    )
 }
 
 pub(crate) fn eval_candidate(

@@ -6,6 +6,18 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Who writes the feedback between generations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackMode {
+    /// The automatic reflection (training statistics and trajectory analysis).
+    /// The default: a search must run unattended.
+    #[default]
+    Auto,
+    /// A person ranks candidates and/or comments after each generation.
+    Human,
+}
+
 /// The `[search]` table: how the evolutionary search runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -13,12 +13,12 @@ mod store;
 
 pub use analyzer::{FieldSummary, TrajectorySummary, analyse};
 pub use candidate::{CandidateSpec, Outcome, evaluate_candidate};
-pub use config::{FileConfig, SearchConfig};
+pub use config::{FeedbackMode, FileConfig, SearchConfig};
 pub use final_eval::{FinalReport, SeedStats};
 pub use reflection::{all_failed, reflect};
 pub use report::write_reports;
 pub use runner::{
     BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, create_run, open_run,
-    run_search,
+    run_search, run_search_with,
 };
 pub use store::{RunStore, read_json, write_atomic, write_json};

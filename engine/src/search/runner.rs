@@ -2,11 +2,12 @@
 //! the best, reflect, ask again — resumable from the run folder at any point.
 
 use super::candidate::{CandidateSpec, Outcome, evaluate_candidate};
-use super::config::SearchConfig;
+use super::config::{FeedbackMode, SearchConfig};
 use super::final_eval::{FinalReport, final_evaluation};
 use super::reflection::{all_failed, reflect};
 use super::store::{RunStore, read_json, write_atomic, write_json};
 use crate::extract::{Extracted, extract_code};
+use crate::feedback::{FeedbackAnswer, FeedbackSource, FeedbackTable, HumanTurn, human_turn};
 use crate::llm::{
     BestProgram, ComponentSummary, DesignContext, LlmClient, LlmConfig, LlmRequest, Message,
     UsageTotals, build_recorded_client,
@@ -40,6 +41,20 @@ pub struct RunRecord {
     pub threads_per_candidate: usize,
     /// Env steps per candidate.
     pub budget: u64,
+    /// Who writes the feedback between generations (absent in older runs: auto).
+    #[serde(default)]
+    pub feedback: FeedbackMode,
+    /// The JSON Lines file of human answers, when they come from one.
+    #[serde(default)]
+    pub feedback_file: Option<PathBuf>,
+    /// Render a rollout picture of every trained candidate (absent in older
+    /// runs: on).
+    #[serde(default = "render_default")]
+    pub render: bool,
+}
+
+fn render_default() -> bool {
+    true
 }
 
 impl RunRecord {
@@ -67,6 +82,9 @@ impl RunRecord {
             concurrent,
             threads_per_candidate,
             budget,
+            feedback: FeedbackMode::Auto,
+            feedback_file: None,
+            render: true,
         }
     }
 }
@@ -196,7 +214,9 @@ pub fn open_run(dir: &std::path::Path) -> anyhow::Result<(RunStore, RunRecord)> 
     Ok((RunStore::open(dir)?, record))
 }
 
-/// Runs (or resumes) the search recorded in `store`.
+/// Runs (or resumes) the search recorded in `store`, without human feedback
+/// (a run in human-feedback mode fails when it needs an answer; use
+/// [`run_search_with`]).
 ///
 /// `say` receives one line per notable step (for a terminal or a log).
 ///
@@ -207,6 +227,23 @@ pub fn run_search(
     registry: &Registry,
     store: &RunStore,
     record: &RunRecord,
+    say: &mut dyn FnMut(&str),
+) -> anyhow::Result<RunSummary> {
+    run_search_with(registry, store, record, None, say)
+}
+
+/// Runs (or resumes) the search recorded in `store`; in human-feedback mode,
+/// `feedback` is asked after every generation but the last whose answer is
+/// not yet in the run folder (`gen-NNN/feedback.json`, replayed on resume).
+///
+/// # Errors
+/// As [`run_search`], and the person's answers cannot be had or do not fit
+/// (a [`FeedbackError`](crate::feedback::FeedbackError) inside the error).
+pub fn run_search_with(
+    registry: &Registry,
+    store: &RunStore,
+    record: &RunRecord,
+    mut feedback: Option<&mut dyn FeedbackSource>,
     say: &mut dyn FnMut(&str),
 ) -> anyhow::Result<RunSummary> {
     let task = registry.task(&record.task)?;
@@ -223,6 +260,7 @@ pub fn run_search(
     let mut best_context: Option<BestProgram> = None;
     let mut failed_in_a_row = 0;
     let mut stopped = None;
+    let mut human: Option<HumanTurn> = None;
     for g in 0..record.search.generations {
         let gen_dir = store.generation_dir(g);
         let previous = generations.last();
@@ -235,12 +273,20 @@ pub fn run_search(
             (done, outcomes)
         } else {
             let messages = match previous {
-                Some(p) => match &p.next_answer {
-                    Some(answer) => Prompts::follow_up(&initial, answer, &p.next_feedback),
-                    None => {
-                        Prompts::follow_up(&initial, "(no usable answer yet)", &p.next_feedback)
-                    }
-                },
+                Some(p) => {
+                    let (answer, text) = match &human {
+                        Some(h) => (
+                            h.answer.as_ref().or(p.next_answer.as_ref()),
+                            h.feedback.as_str(),
+                        ),
+                        None => (p.next_answer.as_ref(), p.next_feedback.as_str()),
+                    };
+                    Prompts::follow_up(
+                        &initial,
+                        answer.map_or("(no usable answer yet)", String::as_str),
+                        text,
+                    )
+                }
                 None => initial.clone(),
             };
             let texts = completions(
@@ -318,6 +364,7 @@ pub fn run_search(
         } else {
             failed_in_a_row + 1
         };
+        let gen_best = gen_record.best;
         generations.push(gen_record);
         if failed_in_a_row >= record.search.max_failed_generations {
             let msg = format!(
@@ -327,6 +374,25 @@ pub fn run_search(
             say(&msg);
             stopped = Some(msg);
             break;
+        }
+        human = None;
+        if record.feedback == FeedbackMode::Human && g + 1 < record.search.generations {
+            let answer = human_answer(
+                store,
+                g,
+                &outcomes,
+                feedback
+                    .as_mut()
+                    .map(|s| &mut **s as &mut dyn FeedbackSource),
+                say,
+            )?;
+            if answer == FeedbackAnswer::Stop {
+                let msg = format!("stopped by the person after generation {g}");
+                say(&msg);
+                stopped = Some(msg);
+                break;
+            }
+            human = human_turn(&prompts, store, g, &answer, gen_best)?;
         }
     }
     let final_eval = match &best {
@@ -356,6 +422,34 @@ pub fn run_search(
     super::report::write_reports(store, task, record, &summary)?;
     store.event(&json!({"event": "run_finished"}))?;
     Ok(summary)
+}
+
+/// The person's answer for generation `g`: replayed from `gen-NNN/feedback.json`
+/// when it is there, else asked (after showing the table) and saved.
+fn human_answer(
+    store: &RunStore,
+    g: usize,
+    outcomes: &[Outcome],
+    source: Option<&mut dyn FeedbackSource>,
+    say: &mut dyn FnMut(&str),
+) -> anyhow::Result<FeedbackAnswer> {
+    let path = store.generation_dir(g).join("feedback.json");
+    if let Some(answer) = read_json::<FeedbackAnswer>(&path)? {
+        say(&format!(
+            "generation {g}: the person's answer replayed from {}",
+            path.display()
+        ));
+        return Ok(answer);
+    }
+    let Some(source) = source else {
+        bail!("generation {g} needs human feedback, but no feedback source was given");
+    };
+    let table = FeedbackTable::new(store, g, outcomes);
+    say(table.render().trim_end());
+    let answer = source.ask(&table)?;
+    write_json(&path, &answer)?;
+    store.event(&json!({"event": "human_feedback", "generation": g, "answer": answer}))?;
+    Ok(answer)
 }
 
 fn first_line(s: &str) -> &str {
