@@ -5,12 +5,15 @@
 //! - [`quadruped`]: an ant-like robot (`quadruped-run`, `quadruped-backward`,
 //!   `quadruped-turn`, `quadruped-stand`).
 //! - [`arm`]: a 4-joint arm with a pusher over a table (`arm-reach`, `arm-push`).
+//! - [`hand`]: a palm-up three-fingered hand with a cube or a pen (`hand-spin`,
+//!   `hand-reorient`, `hand-pen-spin`).
 //!
 //! Every task ships a human-written and a sparse reward (Rhai, in `envs/rewards/`).
 //! [`registry`] lists them all; [`rollout`] runs episodes.
 
 pub mod arm;
 pub mod cartpole;
+pub mod hand;
 mod physics;
 pub mod quadruped;
 pub mod rollout;

@@ -3,6 +3,7 @@
 
 use crate::arm::Arm;
 use crate::cartpole::{Cartpole, FALL_ANGLE, OUT_OF_BOUNDS, Start};
+use crate::hand::{Hand, Object};
 use crate::quadruped::Quadruped;
 use rewardsmith_core::{
     Fitness, FitnessMeter, Registry, RewardSource, StateView, StepInfo, Task, TrainDefaults,
@@ -143,6 +144,126 @@ fn arm_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task>
     vec![reach, push]
 }
 
+/// Success once a 0/1 flag has been set for `hold` consecutive steps.
+struct HeldFlag {
+    flag: &'static str,
+    hold: usize,
+    run: usize,
+    done: bool,
+}
+
+impl FitnessMeter for HeldFlag {
+    fn step(&mut self, s: &StateView<'_>, _info: StepInfo) {
+        if field(s, self.flag) > 0.5 && field(s, "dropped") < 0.5 {
+            self.run += 1;
+        } else {
+            self.run = 0;
+        }
+        self.done |= self.run >= self.hold;
+    }
+
+    fn finish(&self, _episode_steps: usize) -> f64 {
+        f64::from(u8::from(self.done))
+    }
+}
+
+/// `|Σ axis_spin| / episode_steps` over the steps before a drop: steady rolling
+/// of the pen in either direction counts, rocking back and forth cancels out.
+#[derive(Default)]
+struct AxisSpin {
+    sum: f64,
+}
+
+impl FitnessMeter for AxisSpin {
+    fn step(&mut self, s: &StateView<'_>, _info: StepInfo) {
+        if field(s, "dropped") < 0.5 {
+            self.sum += field(s, "axis_spin");
+        }
+    }
+
+    fn finish(&self, episode_steps: usize) -> f64 {
+        self.sum.abs() / episode_steps.max(1) as f64
+    }
+}
+
+/// Training defaults for the hand.
+fn hand_defaults() -> TrainDefaults {
+    TrainDefaults {
+        budget: 20_000_000,
+        search_budget: 2_000_000,
+        num_envs: 32,
+        num_steps: 128,
+        ..TrainDefaults::default()
+    }
+}
+
+/// The hand's tasks.
+fn hand_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task> {
+    let (h, s) = rewards!("hand-spin");
+    let spin = build(
+        Task::builder("hand-spin", || Box::new(Hand::new(Object::Cube)))
+            .description(
+                "Spin the cube about the vertical axis, counter-clockwise seen from above, as \
+                 fast as possible, without dropping it off the palm (a drop ends the episode).",
+            )
+            .episode_steps(200)
+            .fitness(Fitness::mean_score(
+                "mean counter-clockwise angular velocity of the cube about world z over the 200-step episode, rad/s (steps after a drop count as 0)",
+                |s| {
+                    if field(s, "dropped") > 0.5 {
+                        0.0
+                    } else {
+                        field_at(s, "object_angvel", 2)
+                    }
+                },
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(hand_defaults()),
+    );
+    let (h, s) = rewards!("hand-reorient");
+    let reorient = build(
+        Task::builder("hand-reorient", || Box::new(Hand::new(Object::Cube)))
+            .description(
+                "Turn the cube in the hand until its orientation matches the target orientation \
+                 (target_quat) within 0.4 rad, and hold it there, without dropping it. The target \
+                 is a random turn about the vertical plus a tilt of up to 0.5 rad, new every episode.",
+            )
+            .episode_steps(200)
+            .fitness(Fitness::custom(
+                "success rate: 1 when the cube's orientation error stays below 0.4 rad for 5 consecutive steps (0.25 s) before any drop, else 0",
+                || {
+                    Box::new(HeldFlag {
+                        flag: "aligned",
+                        hold: 5,
+                        run: 0,
+                        done: false,
+                    })
+                },
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(hand_defaults()),
+    );
+    let (h, s) = rewards!("hand-pen-spin");
+    let pen = build(
+        Task::builder("hand-pen-spin", || Box::new(Hand::new(Object::Pen)))
+            .description(
+                "Roll the pen (a capsule lying on the palm) about its own long axis (object_axis), \
+                 steadily in one direction, as fast as possible, without dropping it.",
+            )
+            .episode_steps(200)
+            .fitness(Fitness::custom(
+                "absolute value of the pen's mean angular velocity about its long axis over the 200-step episode, rad/s (steps after a drop count as 0)",
+                || Box::new(AxisSpin::default()),
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(hand_defaults()),
+    );
+    vec![spin, reorient, pen]
+}
+
 /// Every built-in task, in a stable order.
 #[must_use]
 pub fn builtin_tasks() -> Vec<Task> {
@@ -244,6 +365,7 @@ pub fn builtin_tasks() -> Vec<Task> {
     );
     let mut tasks = vec![balance, swingup, run, backward, turn, stand];
     tasks.extend(arm_tasks(&build));
+    tasks.extend(hand_tasks(&build));
     tasks
 }
 

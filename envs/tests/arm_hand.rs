@@ -3,6 +3,7 @@
 
 use rewardsmith_core::{Env, Primitive, SplitMix64};
 use rewardsmith_envs::arm::{self, Arm};
+use rewardsmith_envs::hand::{Hand, Object};
 use rewardsmith_envs::registry;
 use rewardsmith_envs::rollout::{Controller, ControllerFactory, RandomController, run_episodes};
 
@@ -167,12 +168,21 @@ fn every_new_task_rolls_out_with_its_baselines_named() {
         ]
     );
     let random: &ControllerFactory<'_> = &|s| Box::new(RandomController::new(s));
-    for name in ["arm-reach", "arm-push"] {
+    for name in [
+        "arm-reach",
+        "arm-push",
+        "hand-spin",
+        "hand-reorient",
+        "hand-pen-spin",
+    ] {
         let task = reg.task(name).unwrap();
         let report = run_episodes(task, 2, 1, random, None).unwrap();
         assert_eq!(report.episodes.len(), 2);
         for e in &report.episodes {
-            assert!((0.0..=1.0).contains(&e.fitness), "{name}: {e:?}");
+            assert!(e.fitness.is_finite() && e.fitness >= -5.0, "{name}: {e:?}");
+            if !name.contains("spin") {
+                assert!((0.0..=1.0).contains(&e.fitness), "{name}: {e:?}");
+            }
             assert!(e.steps > 0);
         }
         let text = task.describe();
@@ -187,4 +197,86 @@ fn every_new_task_rolls_out_with_its_baselines_named() {
                 .contains("fn compute_reward(s, prev)")
         );
     }
+}
+
+#[test]
+fn hand_is_bitwise_deterministic() {
+    for object in [Object::Cube, Object::Pen] {
+        let a = trajectory(&mut Hand::new(object), 11, 150);
+        let b = trajectory(&mut Hand::new(object), 11, 150);
+        assert_eq!(a, b, "{object:?}");
+        assert_ne!(a, trajectory(&mut Hand::new(object), 12, 150));
+    }
+    let mut env = Hand::new(Object::Cube);
+    let first = trajectory(&mut env, 3, 40);
+    let _ = trajectory(&mut env, 4, 40);
+    assert_eq!(first, trajectory(&mut env, 3, 40), "reuse changes nothing");
+}
+
+#[test]
+fn hand_buffers_are_consistent() {
+    check_buffers(&mut Hand::new(Object::Cube), 5);
+    check_buffers(&mut Hand::new(Object::Pen), 5);
+    assert_eq!(Hand::new(Object::Cube).spec().state.len(), 63);
+}
+
+fn flag(env: &dyn Env, name: &str) -> f64 {
+    let spec = env.spec().state.clone();
+    let mut state = spec.zeroed();
+    env.reward_state(&mut state);
+    state[spec.field(name).unwrap().offset]
+}
+
+#[test]
+fn object_at_rest_stays_on_the_palm() {
+    for object in [Object::Cube, Object::Pen] {
+        let mut env = Hand::new(object);
+        env.reset(2);
+        for _ in 0..200 {
+            assert!(
+                !env.step(&[0.0; 9]).terminated,
+                "{object:?} dropped at rest"
+            );
+        }
+        assert_eq!(flag(&env, "dropped"), 0.0);
+        let spec = env.spec().state.clone();
+        let mut state = spec.zeroed();
+        env.reward_state(&mut state);
+        let z = state[spec.field("object_pos").unwrap().offset + 2];
+        assert!((0.0..0.05).contains(&z), "{object:?} height {z}");
+    }
+}
+
+#[test]
+fn an_object_off_the_palm_is_dropped_and_ends_the_episode() {
+    for object in [Object::Cube, Object::Pen] {
+        let mut env = Hand::new(object);
+        env.reset_with_offset(1, [0.2, 0.0, 0.0]);
+        let info = env.step(&[0.0; 9]);
+        assert!(
+            info.terminated,
+            "{object:?} off the palm must end the episode"
+        );
+        assert_eq!(flag(&env, "dropped"), 1.0);
+    }
+    // Overhanging the rim (centre 8 cm out, the palm ends at 7 cm), the cube
+    // tips over the edge and falls: a drop found by the physics, not by reset.
+    let mut env = Hand::new(Object::Cube);
+    env.reset_with_offset(1, [0.0, -0.08, 0.0]);
+    assert_eq!(flag(&env, "dropped"), 0.0, "starts on the palm");
+    let fell = (0..100).position(|_| env.step(&[-1.0, 0.0, -1.0].repeat(3)).terminated);
+    assert!(fell.is_some(), "an overhanging cube should fall off");
+}
+
+#[test]
+fn orientation_error_is_zero_only_at_the_target() {
+    let mut env = Hand::new(Object::Cube);
+    env.reset(4);
+    let spec = env.spec().state.clone();
+    let mut state = spec.zeroed();
+    env.reward_state(&mut state);
+    let error = state[spec.field("orient_error").unwrap().offset];
+    assert!((0.0..=std::f64::consts::PI).contains(&error));
+    let aligned = state[spec.field("aligned").unwrap().offset];
+    assert_eq!(aligned, f64::from(u8::from(error < 0.4)));
 }

@@ -1,0 +1,479 @@
+//! `hand`: a fixed, palm-up three-fingered hand with a free object on its palm.
+//!
+//! The palm is a fixed square plate (14 cm across) whose top is the plane z = 0,
+//! centred on the origin. Three fingers stand at its rim, 0.08 m from the centre,
+//! at 90°, 210° and 330° about z. Each finger has three actuated revolute joints:
+//! an **abduction** joint at the base that sweeps the finger sideways (positive:
+//! counter-clockwise seen from above), a **proximal flexion** joint 2 cm up and a
+//! **distal flexion** joint 5 cm further (positive: curl towards the palm centre);
+//! the distal link carries a ball fingertip. The object is a cube (edge 6 cm,
+//! 0.1 kg) or a pen-like capsule (13 cm long, 2 cm thick, 0.03 kg) lying on the
+//! palm; it touches the palm and the fingers.
+//!
+//! **Actuation — PD position targets** on reduced-coordinate multibody joints (one
+//! multibody per finger, rooted at the fixed palm), as in the quadruped and the arm.
+//! The joint limits are the action ranges.
+//!
+//! **Drop.** The object is dropped when its centre leaves the cylinder of radius
+//! 0.09 m above the palm or falls below the palm's top; a drop ends the episode.
+//!
+//! **Time step — measured** with `examples/step_hand.rs` (random targets held
+//! 5 steps, 3000 steps; wall clock on a 2-core machine shared with other builds,
+//! load ≈ 5, so only the ratios mean much):
+//!
+//! | substeps | solver iterations | µs per env step | drops in 16 episodes |
+//! |---|---|---|---|
+//! | 3 × 1/60 s | 4 | 470 | 0 |
+//! | 2 × 0.025 s | 4 | 309 | 1 |
+//! | 3 × 1/60 s | 2 | 286 | 1 |
+//! | **2 × 0.025 s** | **2** | **184** | **1** |
+//!
+//! The object rests still on the palm in every setting and fingertip contacts
+//! stay stable, so the cheapest setting is used, as for the quadruped. One env
+//! step is 0.05 s.
+
+use crate::arm::{
+    OBJECT, ROBOT, SCENERY, color, groups, new_world, put_quat, put3, scene_of, set_target_gains,
+    twist_angle,
+};
+use rapier3d::prelude::*;
+use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
+use std::sync::{Arc, OnceLock};
+
+/// Physics substep, seconds.
+const SUBSTEP: f32 = 0.025;
+/// Substeps per env step.
+const FRAME_SKIP: usize = 2;
+/// Velocity-solver iterations per substep.
+const SOLVER_ITERATIONS: usize = 2;
+/// Half the palm's side, m.
+const PALM_HALF: f32 = 0.07;
+/// Distance of each finger base from the palm centre, m.
+const FINGER_RADIUS: f32 = 0.08;
+/// Finger base angles about z, rad (90°, 210°, 330°).
+const FINGER_ANGLES: [f32; 3] = [
+    std::f32::consts::FRAC_PI_2,
+    std::f32::consts::FRAC_PI_2 + std::f32::consts::TAU / 3.0,
+    std::f32::consts::FRAC_PI_2 + 2.0 * std::f32::consts::TAU / 3.0,
+];
+/// Lengths of the knuckle, proximal and distal links, m.
+const LINKS: [f32; 3] = [0.02, 0.05, 0.04];
+/// Finger link radius, m.
+const LINK_RADIUS: f32 = 0.009;
+/// Fingertip ball radius, m.
+const TIP_RADIUS: f32 = 0.012;
+/// Joint ranges `[lo, hi]`, rad: abduction, proximal flexion, distal flexion.
+const RANGES: [[f32; 2]; 3] = [[-0.6, 0.6], [-0.3, 1.3], [-0.2, 1.4]];
+/// Density of the finger links, kg/m³.
+const LINK_DENSITY: f32 = 1000.0;
+/// PD stiffness, N·m/rad.
+const KP: f32 = 1.0;
+/// PD damping, N·m·s/rad.
+const KD: f32 = 0.05;
+/// Torque cap per joint, N·m.
+const MAX_TORQUE: f32 = 1.0;
+/// Half the cube's edge, m.
+pub const CUBE_HALF: f32 = 0.03;
+/// Half the length of the pen's axis segment, m.
+pub const PEN_HALF_LENGTH: f32 = 0.055;
+/// The pen's radius, m.
+pub const PEN_RADIUS: f32 = 0.01;
+/// Horizontal distance from the palm centre beyond which the object is dropped, m.
+pub const DROP_RADIUS: f32 = 0.09;
+/// Orientation error under which the cube counts as aligned with its target, rad.
+pub const ALIGN_TOLERANCE: f64 = 0.4;
+
+/// Observation length: joint angles 9, joint rates 9, object position 3,
+/// quaternion 4, linear velocity 3, angular velocity 3, target quaternion 4,
+/// rotation from object to target 4, fingertips relative to the object 9.
+const OBS_DIM: usize = 48;
+
+/// The object on the palm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Object {
+    /// A cube of edge 6 cm, 0.1 kg.
+    Cube,
+    /// A capsule 13 cm long and 2 cm thick, 0.03 kg, lying on the palm.
+    Pen,
+}
+
+/// One finger: its three bodies and joints, and the joint axes in parent frames.
+struct Finger {
+    bodies: [RigidBodyHandle; 3],
+    joints: [MultibodyJointHandle; 3],
+    axes: [Vector; 3],
+}
+
+/// The hand, its palm and the object.
+pub struct Hand {
+    spec: Arc<EnvSpec>,
+    world: PhysicsWorld,
+    palm: RigidBodyHandle,
+    fingers: Vec<Finger>,
+    object: RigidBodyHandle,
+    kind: Object,
+    target: Rotation,
+    action: [f32; 9],
+}
+
+/// The hand's fixed facts, built once.
+pub fn spec() -> Arc<EnvSpec> {
+    static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let state = StateSpec::builder()
+            .vector("object_pos", 3, "m", "world", "position of the object's centre; the palm's top is z = 0 and its centre the origin")
+            .vector("object_quat", 4, "1", "world", "object orientation as a unit quaternion [w, x, y, z]")
+            .vector("object_linvel", 3, "m/s", "world", "linear velocity of the object's centre")
+            .vector("object_angvel", 3, "rad/s", "world", "angular velocity of the object; [2] is the spin about the vertical (counter-clockwise seen from above positive)")
+            .vector("object_axis", 3, "1", "world", "the object's own z axis as a unit vector: the pen's long axis, a face normal of the cube")
+            .scalar("axis_spin", "rad/s", "object", "angular velocity of the object about object_axis (rolling of the pen about its long axis)")
+            .vector("target_quat", 4, "1", "world", "the orientation the object should reach (hand-reorient), a unit quaternion [w, x, y, z], fixed for the episode")
+            .scalar("orient_error", "rad", "world", "angle of the rotation between object_quat and target_quat, in [0, pi]")
+            .vector("fingertip_pos", 9, "m", "world", "fingertip ball centres (radius 0.012 m), 3 × [x, y, z] in finger order (bases at 90°, 210°, 330° about z)")
+            .vector("tip_to_object", 3, "m", "world", "distance from each fingertip centre to the object's centre, in finger order")
+            .vector("joint_pos", 9, "rad", "joint", "joint angles from the straight finger, per finger [abduction, proximal flexion, distal flexion]; positive abduction sweeps counter-clockwise, positive flexion curls towards the palm centre")
+            .vector("joint_vel", 9, "rad/s", "joint", "joint angular rates, same order as joint_pos")
+            .vector("action", 9, "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos")
+            .scalar("dropped", "1", "world", "1 when the object's centre left the cylinder of radius 0.09 m above the palm or fell below the palm's top (the episode ends), else 0")
+            .scalar("aligned", "1", "world", "1 when orient_error < 0.4 rad, else 0")
+            .build();
+        Arc::new(EnvSpec {
+            name: "hand".to_string(),
+            description: "A fixed robot hand, palm up, z up, gravity -9.81 m/s². The palm is a \
+                square plate 0.14 m across whose top is the plane z = 0, centred on the origin. \
+                Three fingers stand at its rim, 0.08 m from the centre, at 90°, 210° and 330° \
+                about z. Each finger has three joints: abduction at the base (sweeps the finger \
+                sideways, ±0.6 rad), proximal flexion 0.02 m up (-0.3 to 1.3 rad) and distal \
+                flexion 0.05 m further (-0.2 to 1.4 rad); flexion curls the finger over the \
+                palm. The distal link is 0.04 m long and ends in a ball fingertip. A free object \
+                lies on the palm: a cube (edge 0.06 m, 0.1 kg) or, for pen tasks, a capsule \
+                0.13 m long and 0.02 m thick (0.03 kg). Joints are driven by PD controllers \
+                towards target angles. The episode ends when the object is dropped (its centre \
+                leaves the cylinder of radius 0.09 m above the palm or falls below the palm)."
+                .to_string(),
+            obs_dim: OBS_DIM,
+            action_dim: 9,
+            action_doc: "target angle of each joint, mapped linearly from [-1, 1] onto its range, \
+                per finger [abduction, proximal flexion, distal flexion]; 0 is the middle of each \
+                range (fingers half curled)"
+                .to_string(),
+            dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
+            state,
+        })
+    })
+    .clone()
+}
+
+/// The angle of the rotation taking `a` to `b`, rad, in [0, π].
+fn rotation_angle(a: Rotation, b: Rotation) -> f32 {
+    let rel = a.inverse() * b;
+    2.0 * rel.w.abs().min(1.0).acos()
+}
+
+impl Hand {
+    /// A hand holding `object` (call [`Env::reset`] before use).
+    #[must_use]
+    pub fn new(object: Object) -> Self {
+        let mut env = Self {
+            spec: spec(),
+            world: new_world(SUBSTEP, SOLVER_ITERATIONS),
+            palm: RigidBodyHandle::invalid(),
+            fingers: Vec::with_capacity(3),
+            object: RigidBodyHandle::invalid(),
+            kind: object,
+            target: Rotation::IDENTITY,
+            action: [0.0; 9],
+        };
+        env.build(&mut SplitMix64::new(0), Vector::ZERO);
+        env
+    }
+
+    /// Starts an episode with the object pushed `offset` metres from its usual
+    /// start, e.g. off the palm to test drop detection.
+    pub fn reset_with_offset(&mut self, seed: u64, offset: [f32; 3]) {
+        self.build(&mut SplitMix64::new(seed), Vector::from_array(offset));
+    }
+
+    fn build(&mut self, rng: &mut SplitMix64, offset: Vector) {
+        let mut world = new_world(SUBSTEP, SOLVER_ITERATIONS);
+        let palm = world.insert_body(RigidBodyBuilder::fixed());
+        world.insert_collider(
+            ColliderBuilder::cuboid(PALM_HALF, PALM_HALF, 0.01)
+                .translation(Vector::new(0.0, 0.0, -0.01))
+                .friction(1.0)
+                .collision_groups(groups(SCENERY, OBJECT))
+                .user_data(color([200, 170, 150])),
+            Some(palm),
+        );
+        let mut fingers = Vec::with_capacity(3);
+        for &angle in &FINGER_ANGLES {
+            let radial = Vector::new(angle.cos(), angle.sin(), 0.0);
+            let tangent = Vector::new(-angle.sin(), angle.cos(), 0.0);
+            // Rotations about −radial sweep the finger counter-clockwise; about
+            // −tangent they tilt it towards the centre.
+            let axes = [-radial, -tangent, -tangent];
+            let mut parent = palm;
+            let mut anchor = radial * FINGER_RADIUS;
+            let mut at = anchor;
+            let mut bodies = [RigidBodyHandle::invalid(); 3];
+            let mut joints = [MultibodyJointHandle::invalid(); 3];
+            for k in 0..3 {
+                let body =
+                    world.insert_body(RigidBodyBuilder::dynamic().can_sleep(false).translation(at));
+                let top = Vector::new(0.0, 0.0, LINKS[k]);
+                let link_groups = if k == 0 {
+                    InteractionGroups::none()
+                } else {
+                    groups(ROBOT, OBJECT)
+                };
+                world.insert_collider(
+                    ColliderBuilder::capsule_from_endpoints(Vector::ZERO, top, LINK_RADIUS)
+                        .density(LINK_DENSITY)
+                        .friction(1.0)
+                        .collision_groups(link_groups)
+                        .user_data(color([230, 120, 40])),
+                    Some(body),
+                );
+                if k == 2 {
+                    world.insert_collider(
+                        ColliderBuilder::ball(TIP_RADIUS)
+                            .translation(top)
+                            .density(LINK_DENSITY)
+                            .friction(1.0)
+                            .collision_groups(groups(ROBOT, OBJECT))
+                            .user_data(color([40, 160, 230])),
+                        Some(body),
+                    );
+                }
+                let [lo, hi] = RANGES[k];
+                let joint = RevoluteJointBuilder::new(axes[k])
+                    .local_anchor1(anchor)
+                    .local_anchor2(Vector::ZERO)
+                    .motor_model(MotorModel::ForceBased)
+                    .motor_position(0.5 * (lo + hi), KP, KD)
+                    .motor_max_force(MAX_TORQUE)
+                    .limits([lo, hi]);
+                joints[k] = world
+                    .insert_multibody_joint(parent, body, joint)
+                    .expect("a finger is a chain without cycles");
+                bodies[k] = body;
+                parent = body;
+                anchor = top;
+                at += top;
+            }
+            fingers.push(Finger {
+                bodies,
+                joints,
+                axes,
+            });
+        }
+        let yaw = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
+        let shift = Vector::new(
+            rng.uniform(-0.01, 0.01) as f32,
+            rng.uniform(-0.01, 0.01) as f32,
+            0.0,
+        );
+        let (shape, lift, rotation, mass) = match self.kind {
+            Object::Cube => (
+                ColliderBuilder::cuboid(CUBE_HALF, CUBE_HALF, CUBE_HALF),
+                CUBE_HALF,
+                Rotation::from_axis_angle(Vector::Z, yaw),
+                0.1,
+            ),
+            Object::Pen => (
+                ColliderBuilder::capsule_z(PEN_HALF_LENGTH, PEN_RADIUS),
+                PEN_RADIUS,
+                Rotation::from_axis_angle(Vector::Z, yaw)
+                    * Rotation::from_axis_angle(Vector::Y, std::f32::consts::FRAC_PI_2),
+                0.03,
+            ),
+        };
+        let object = world.insert_body(
+            RigidBodyBuilder::dynamic()
+                .can_sleep(false)
+                .translation(Vector::new(0.0, 0.0, lift + 0.002) + shift + offset)
+                .rotation(rotation.to_scaled_axis()),
+        );
+        world.insert_collider(
+            shape
+                .mass(mass)
+                .friction(1.0)
+                .collision_groups(groups(OBJECT, SCENERY | ROBOT))
+                .user_data(color([220, 60, 60])),
+            Some(object),
+        );
+        // Target: a random yaw, then a tilt of up to 0.5 rad about a random
+        // horizontal axis.
+        let target_yaw = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
+        let tilt_dir = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
+        let tilt = rng.uniform(0.0, 0.5) as f32;
+        self.target =
+            Rotation::from_axis_angle(Vector::new(tilt_dir.cos(), tilt_dir.sin(), 0.0), tilt)
+                * Rotation::from_axis_angle(Vector::Z, target_yaw);
+        self.world = world;
+        self.palm = palm;
+        self.fingers = fingers;
+        self.object = object;
+        self.action = [0.0; 9];
+    }
+
+    /// Which object this hand holds.
+    #[must_use]
+    pub fn object(&self) -> Object {
+        self.kind
+    }
+
+    fn object_body(&self) -> &RigidBody {
+        &self.world.bodies[self.object]
+    }
+
+    /// Angle and rate of finger `f`'s joint `k`.
+    fn joint(&self, f: usize, k: usize) -> (f32, f32) {
+        let finger = &self.fingers[f];
+        let parent = if k == 0 {
+            self.palm
+        } else {
+            finger.bodies[k - 1]
+        };
+        let (rb1, rb2) = (
+            &self.world.bodies[parent],
+            &self.world.bodies[finger.bodies[k]],
+        );
+        let axis = finger.axes[k];
+        let world_axis = *rb1.rotation() * axis;
+        (
+            twist_angle(*rb1.rotation(), *rb2.rotation(), axis),
+            (rb2.angvel() - rb1.angvel()).dot(world_axis),
+        )
+    }
+
+    fn fingertip(&self, f: usize) -> Vector {
+        self.world.bodies[self.fingers[f].bodies[2]].position() * Vector::new(0.0, 0.0, LINKS[2])
+    }
+
+    fn dropped(&self) -> bool {
+        let p = self.object_body().translation();
+        p.x.hypot(p.y) > DROP_RADIUS || p.z < 0.0
+    }
+}
+
+impl Env for Hand {
+    fn spec(&self) -> &Arc<EnvSpec> {
+        &self.spec
+    }
+
+    fn reset(&mut self, seed: u64) {
+        self.build(&mut SplitMix64::new(seed), Vector::ZERO);
+    }
+
+    fn step(&mut self, action: &[f32]) -> StepInfo {
+        for (slot, &a) in self.action.iter_mut().zip(action) {
+            *slot = if a.is_finite() {
+                a.clamp(-1.0, 1.0)
+            } else {
+                0.0
+            };
+        }
+        for f in 0..3 {
+            for (k, [lo, hi]) in RANGES.iter().copied().enumerate() {
+                let target = lo + 0.5 * (self.action[3 * f + k] + 1.0) * (hi - lo);
+                let joint = self.fingers[f].joints[k];
+                set_target_gains(&mut self.world, joint, target, KP, KD);
+            }
+        }
+        for _ in 0..FRAME_SKIP {
+            self.world.step();
+        }
+        StepInfo {
+            terminated: self.dropped(),
+            truncated: false,
+        }
+    }
+
+    fn observe(&self, obs: &mut [f32]) {
+        for f in 0..3 {
+            for k in 0..3 {
+                let (angle, rate) = self.joint(f, k);
+                obs[3 * f + k] = angle;
+                obs[9 + 3 * f + k] = rate;
+            }
+        }
+        let body = self.object_body();
+        let p = body.translation();
+        let q = *body.rotation();
+        obs[18..21].copy_from_slice(&p.to_array());
+        obs[21..25].copy_from_slice(&[q.w, q.x, q.y, q.z]);
+        obs[25..28].copy_from_slice(&body.linvel().to_array());
+        obs[28..31].copy_from_slice(&body.angvel().to_array());
+        let t = self.target;
+        obs[31..35].copy_from_slice(&[t.w, t.x, t.y, t.z]);
+        let mut rel = t * q.inverse();
+        if rel.w < 0.0 {
+            rel = -rel;
+        }
+        obs[35..39].copy_from_slice(&[rel.w, rel.x, rel.y, rel.z]);
+        for f in 0..3 {
+            obs[39 + 3 * f..42 + 3 * f].copy_from_slice(&(self.fingertip(f) - p).to_array());
+        }
+    }
+
+    fn reward_state(&self, out: &mut [f64]) {
+        let body = self.object_body();
+        let p = body.translation();
+        let q = *body.rotation();
+        put3(&mut out[0..3], p);
+        put_quat(&mut out[3..7], q);
+        put3(&mut out[7..10], body.linvel());
+        let w = body.angvel();
+        put3(&mut out[10..13], w);
+        let axis = q * Vector::Z;
+        put3(&mut out[13..16], axis);
+        out[16] = f64::from(w.dot(axis));
+        put_quat(&mut out[17..21], self.target);
+        let error = f64::from(rotation_angle(q, self.target));
+        out[21] = error;
+        for f in 0..3 {
+            let tip = self.fingertip(f);
+            put3(&mut out[22 + 3 * f..25 + 3 * f], tip);
+            out[31 + f] = f64::from((tip - p).length());
+        }
+        for f in 0..3 {
+            for k in 0..3 {
+                let (angle, rate) = self.joint(f, k);
+                out[34 + 3 * f + k] = f64::from(angle);
+                out[43 + 3 * f + k] = f64::from(rate);
+            }
+        }
+        for (slot, &a) in out[52..61].iter_mut().zip(&self.action) {
+            *slot = f64::from(a);
+        }
+        out[61] = f64::from(u8::from(self.dropped()));
+        out[62] = f64::from(u8::from(error < ALIGN_TOLERANCE));
+    }
+
+    fn scene(&self, out: &mut Vec<Primitive>) {
+        scene_of(&self.world, out);
+        // The target orientation as a small ghost of the object beside the palm.
+        let t = self.target;
+        let shape = match self.kind {
+            Object::Cube => Shape::Cuboid {
+                half_extents: [0.015; 3],
+            },
+            Object::Pen => Shape::Capsule {
+                half_height: 0.0275,
+                radius: 0.005,
+            },
+        };
+        out.push(Primitive {
+            shape,
+            position: [0.15, 0.0, 0.05],
+            rotation: [
+                f64::from(t.w),
+                f64::from(t.x),
+                f64::from(t.y),
+                f64::from(t.z),
+            ],
+            color: [40, 200, 80],
+        });
+    }
+}
