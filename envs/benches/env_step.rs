@@ -1,11 +1,14 @@
-//! Env steps per second: one quadruped and one cart-pole stepped on one thread,
-//! and 32 quadrupeds stepped by a `VecEnv` on 1 and 2 threads.
+//! Env steps per second: one quadruped, cart-pole, arm and hand (cube and pen)
+//! stepped on one thread, and 32 quadrupeds stepped by a `VecEnv` on 1 and 2
+//! threads.
 //!
 //! `cargo bench -p rewardsmith-envs --bench env_step`
 
 use criterion::{Criterion, Throughput, criterion_main};
 use rewardsmith_core::{Env, SplitMix64, VecEnv};
+use rewardsmith_envs::arm::Arm;
 use rewardsmith_envs::cartpole::{Cartpole, Start};
+use rewardsmith_envs::hand::{Hand, Object};
 use rewardsmith_envs::quadruped::Quadruped;
 use std::hint::black_box;
 
@@ -57,6 +60,9 @@ fn vectorised(c: &mut Criterion) {
 fn benches(c: &mut Criterion) {
     single(c, "quadruped", Box::new(Quadruped::new()));
     single(c, "cartpole", Box::new(Cartpole::new(Start::Hanging)));
+    single(c, "arm", Box::new(Arm::new()));
+    single(c, "hand_cube", Box::new(Hand::new(Object::Cube)));
+    single(c, "hand_pen", Box::new(Hand::new(Object::Pen)));
     vectorised(c);
 }
 
