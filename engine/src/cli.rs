@@ -54,6 +54,38 @@ pub enum Command {
     },
     /// Worker mode: evaluate one candidate from a self-contained spec.
     EvalCandidate(EvalCandidateArgs),
+    /// Picture a policy: an animated GIF and a PNG filmstrip of its episodes.
+    Render(RenderArgs),
+}
+
+/// Arguments of `rewardsmith render`.
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Task name (see `rewardsmith envs`).
+    #[arg(long)]
+    pub task: String,
+    /// `random`, `zero`, or the path of a saved policy (a `train --out` or
+    /// candidate folder).
+    #[arg(long)]
+    pub policy: String,
+    /// The GIF to write; the filmstrip goes beside it as `.png`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Episodes, one after the other.
+    #[arg(long, default_value_t = 1)]
+    pub episodes: usize,
+    /// Seed of the episodes (and of the random policy).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Frame width, pixels.
+    #[arg(long, default_value_t = 320)]
+    pub width: usize,
+    /// Frame height, pixels.
+    #[arg(long, default_value_t = 240)]
+    pub height: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `rewardsmith run`. Flags override `rewardsmith.toml` (or

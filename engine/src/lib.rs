@@ -12,6 +12,7 @@ pub mod extract;
 pub mod feedback;
 pub mod llm;
 pub mod prompts;
+pub mod render;
 pub mod search;
 
 pub use error::{CliError, ExitCode};

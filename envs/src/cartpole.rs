@@ -7,7 +7,7 @@
 
 use crate::physics::{ghost_groups, new_world, put3, twist_angle};
 use rapier3d::prelude::*;
-use rewardsmith_core::{Env, EnvSpec, SplitMix64, StateSpec, StepInfo};
+use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
 use std::sync::{Arc, OnceLock};
 
 const SUBSTEP: f32 = 0.01;
@@ -162,6 +162,35 @@ impl Cartpole {
 impl Env for Cartpole {
     fn spec(&self) -> &Arc<EnvSpec> {
         &self.spec
+    }
+
+    /// The cart and pole raised above a ground plane and a rail (the physics
+    /// has neither: the rail is a joint).
+    fn scene(&self, out: &mut Vec<Primitive>) {
+        const LIFT: f32 = 0.3;
+        out.clear();
+        out.push(Primitive {
+            shape: Shape::Ground,
+            position: [0.0; 3],
+            rotation: [1.0, 0.0, 0.0, 0.0],
+            color: [0, 0, 0],
+        });
+        out.push(Primitive {
+            shape: Shape::Cuboid {
+                half_extents: [f64::from(RAIL) + 0.2, 0.03, 0.02],
+            },
+            position: [0.0, 0.0, f64::from(LIFT) - 0.12],
+            rotation: [1.0, 0.0, 0.0, 0.0],
+            color: [120, 120, 120],
+        });
+        for (_, collider) in self.world.colliders.iter() {
+            let color = if collider.parent() == Some(self.cart) {
+                [70, 110, 200]
+            } else {
+                [230, 140, 50]
+            };
+            out.extend(crate::quadruped::collider_primitive(collider, color, LIFT));
+        }
     }
 
     fn reset(&mut self, seed: u64) {

@@ -33,7 +33,7 @@ use crate::physics::{
     twist_rate,
 };
 use rapier3d::prelude::*;
-use rewardsmith_core::{Env, EnvSpec, SplitMix64, StateSpec, StepInfo};
+use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
 use std::sync::{Arc, OnceLock};
 
 /// Physics substep, seconds (see the module docs for the measured trade-off).
@@ -327,9 +327,87 @@ impl Default for Quadruped {
     }
 }
 
+/// Torso colour in pictures (sRGB).
+const TORSO_COLOR: [u8; 3] = [230, 140, 50];
+/// Leg colour in pictures (sRGB).
+const LEG_COLOR: [u8; 3] = [80, 140, 220];
+
+/// The picture of one collider, raised by `lift` metres: its shape, centre and
+/// orientation (a capsule's segment becomes its local z axis); `None` for
+/// shapes a picture does not show.
+pub(crate) fn collider_primitive(
+    collider: &Collider,
+    color: [u8; 3],
+    lift: f32,
+) -> Option<Primitive> {
+    let pose = collider.position();
+    let shape = collider.shape();
+    let (shape, centre, rotation) = if let Some(ball) = shape.as_ball() {
+        (
+            Shape::Sphere {
+                radius: f64::from(ball.radius),
+            },
+            pose.translation,
+            pose.rotation,
+        )
+    } else if let Some(capsule) = shape.as_capsule() {
+        let (a, b) = (capsule.segment.a, capsule.segment.b);
+        let axis = b - a;
+        let along = Rotation::from_rotation_arc(Vector::Z, axis.normalize_or(Vector::Z));
+        (
+            Shape::Capsule {
+                half_height: f64::from(axis.length() * 0.5),
+                radius: f64::from(capsule.radius),
+            },
+            *pose * ((a + b) * 0.5),
+            pose.rotation * along,
+        )
+    } else if let Some(cuboid) = shape.as_cuboid() {
+        let h = cuboid.half_extents;
+        (
+            Shape::Cuboid {
+                half_extents: [f64::from(h.x), f64::from(h.y), f64::from(h.z)],
+            },
+            pose.translation,
+            pose.rotation,
+        )
+    } else if shape.as_halfspace().is_some() {
+        (Shape::Ground, Vector::ZERO, Rotation::IDENTITY)
+    } else {
+        return None;
+    };
+    Some(Primitive {
+        shape,
+        position: [
+            f64::from(centre.x),
+            f64::from(centre.y),
+            f64::from(centre.z + lift),
+        ],
+        rotation: [
+            f64::from(rotation.w),
+            f64::from(rotation.x),
+            f64::from(rotation.y),
+            f64::from(rotation.z),
+        ],
+        color,
+    })
+}
+
 impl Env for Quadruped {
     fn spec(&self) -> &Arc<EnvSpec> {
         &self.spec
+    }
+
+    fn scene(&self, out: &mut Vec<Primitive>) {
+        out.clear();
+        for (_, collider) in self.world.colliders.iter() {
+            let color = if collider.parent() == Some(self.torso) {
+                TORSO_COLOR
+            } else {
+                LEG_COLOR
+            };
+            out.extend(collider_primitive(collider, color, 0.0));
+        }
     }
 
     fn reset(&mut self, seed: u64) {

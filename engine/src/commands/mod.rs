@@ -3,6 +3,7 @@
 mod check;
 mod describe;
 mod envs;
+mod render;
 mod rollout;
 mod run;
 mod train;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         Command::Resume { dir, json } => run::resume(registry, &dir, json),
         Command::Report { dir } => report(registry, &dir),
         Command::EvalCandidate(args) => run::eval_candidate(registry, &args),
+        Command::Render(args) => render::run(registry, &args),
     }
 }
 

@@ -198,6 +198,13 @@ pub fn write_reports(
         summary.llm.completion_tokens,
         summary.llm.cost_usd
     );
+    let pictures = rollout_pictures(store, summary);
+    if !pictures.is_empty() {
+        charts.push(format!(
+            "<h2>Rollouts</h2><div style=\"display:flex;flex-wrap:wrap;gap:1em\">{}</div>",
+            pictures.join("")
+        ));
+    }
     write_atomic(&store.root().join("report.md"), md.as_bytes())?;
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>rewardsmith: {}</title>\
@@ -208,4 +215,29 @@ pub fn write_reports(
         esc(&md)
     );
     write_atomic(&store.root().join("report.html"), html.as_bytes())
+}
+
+/// A `<figure>` for every candidate with a rendered rollout, linked relative to
+/// the report.
+fn rollout_pictures(store: &RunStore, summary: &RunSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    for g in &summary.generations {
+        for c in &g.candidates {
+            let rel = format!(
+                "gen-{:03}/cand-{:02}/{}",
+                g.generation,
+                c.index,
+                crate::feedback::ROLLOUT_GIF
+            );
+            if store.root().join(&rel).exists() {
+                out.push(format!(
+                    "<figure style=\"margin:0\"><a href=\"{rel}\"><img src=\"{rel}\" width=\"256\"></a><figcaption>generation {}, candidate {}{}</figcaption></figure>",
+                    g.generation,
+                    c.index,
+                    c.fitness.map_or(String::new(), |f| format!(", fitness {f:.4}"))
+                ));
+            }
+        }
+    }
+    out
 }

@@ -525,7 +525,11 @@ fn run_candidate(
                 analysis_episodes: record.search.analysis_episodes,
             };
             write_json(&dir.join("spec.json"), &spec)?;
-            evaluate_candidate(registry, &spec, &dir)?
+            let outcome = evaluate_candidate(registry, &spec, &dir)?;
+            if record.render && outcome.fitness().is_some() {
+                picture_candidate(registry, store, &spec, &dir, g, i)?;
+            }
+            outcome
         }
     };
     store.event(
@@ -533,6 +537,39 @@ fn run_candidate(
         "fitness": outcome.fitness(), "failure": outcome.failure()}),
     )?;
     Ok(outcome)
+}
+
+/// Renders a trained candidate's first analysis episode to `rollout.gif` (and
+/// `rollout.png`) in its folder. A picture that cannot be made is logged,
+/// never a failure of the run.
+fn picture_candidate(
+    registry: &Registry,
+    store: &RunStore,
+    spec: &CandidateSpec,
+    dir: &std::path::Path,
+    g: usize,
+    i: usize,
+) -> anyhow::Result<()> {
+    let made = (|| -> anyhow::Result<crate::render::RenderReport> {
+        let task = registry.task(&spec.task)?;
+        let policy = rewardsmith_rl::Policy::load(dir)?;
+        let mut controller = crate::render::PolicyController(policy);
+        crate::render::render_rollout(
+            task,
+            &mut controller,
+            1,
+            spec.seed,
+            &crate::render::RenderConfig::candidate(),
+            &dir.join(crate::feedback::ROLLOUT_GIF),
+        )
+    })();
+    match made {
+        Ok(r) => store.event(&json!({"event": "candidate_rendered", "generation": g,
+            "candidate": i, "frames": r.frames,
+            "seconds": r.simulate_s + r.raster_s + r.encode_s})),
+        Err(e) => store.event(&json!({"event": "render_failed", "generation": g,
+            "candidate": i, "error": format!("{e:#}")})),
+    }
 }
 
 fn load_outcomes(store: &RunStore, g: usize, n: usize) -> anyhow::Result<Vec<Outcome>> {
@@ -643,6 +680,8 @@ fn copy_best(store: &RunStore, best: &BestRecord) -> anyhow::Result<()> {
         "policy.json",
         "metrics.csv",
         "result.json",
+        "rollout.gif",
+        "rollout.png",
     ] {
         let src = from.join(name);
         if src.exists() {
