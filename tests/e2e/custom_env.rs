@@ -57,3 +57,45 @@ fn a_controller_that_heads_for_the_target_scores_well() {
     assert!(good.fitness_mean() > 0.5, "{}", good.fitness_mean());
     assert!(bad.fitness_mean() < 0.2, "{}", bad.fitness_mean());
 }
+
+#[test]
+fn custom_task_goes_through_the_whole_search() {
+    use clap::Parser;
+    let registry = custom_env::registry();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cli = Cli::try_parse_from([
+        "rewardsmith",
+        "run",
+        "--task",
+        "point-reach",
+        "--samples",
+        "2",
+        "--generations",
+        "2",
+        "--budget",
+        "20000",
+        "--threads",
+        "2",
+        "--final-budget",
+        "20000",
+        "--final-seeds",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ])
+    .unwrap();
+    commands::run(cli, &registry).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["task"], "point-reach");
+    let best = summary["best"]["fitness"].as_f64().unwrap();
+    assert!(
+        best > 0.5,
+        "the offline designer finds a working reward: {best}"
+    );
+    let final_ = &summary["final_eval"];
+    assert!(final_["sparse"]["mean"].as_f64().unwrap() < best);
+    assert!(out.join("best/reward.rhai").exists());
+}
