@@ -349,3 +349,27 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The transcript shipped in `examples/replay/` still replays to the run it recorded.
+#[test]
+fn the_shipped_transcript_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("replayed");
+    let transcript =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/replay/cartpole-balance/llm");
+    let v = json_of(&rewardsmith(&run_args(
+        out.to_str().unwrap(),
+        &[
+            "--no-final-eval",
+            "--llm",
+            "replay",
+            "--replay",
+            transcript.to_str().unwrap(),
+        ],
+    )));
+    assert_eq!(v["best"]["generation"], 1);
+    assert_eq!(v["best"]["candidate"], 1);
+    assert_eq!(v["best"]["fitness"], 0.729, "the recorded run's best fitness");
+    assert_eq!(v["generations"].as_array().unwrap().len(), 2);
+    assert_eq!(v["llm"]["calls"], 2);
+}
