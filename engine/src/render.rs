@@ -18,8 +18,9 @@ pub struct RenderConfig {
     pub width: usize,
     /// Frame height, pixels. Default 240.
     pub height: usize,
-    /// At most this many frames per episode (longer episodes are sampled
-    /// more sparsely). Default 120: a few seconds of GIF per episode.
+    /// At most this many frames per episode, one every 0.1 simulated
+    /// seconds (the rest of a longer episode is not shown). Default 120:
+    /// the first 12 s.
     pub max_frames: usize,
     /// Frames in the PNG filmstrip. Default 6.
     pub filmstrip_frames: usize,
@@ -38,7 +39,8 @@ impl Default for RenderConfig {
 
 impl RenderConfig {
     /// The smaller pictures made for every candidate of a run: 256×192, at
-    /// most 60 frames (a fraction of a candidate's training time).
+    /// most 60 frames, the first 6 s (a fraction of a candidate's training
+    /// time).
     #[must_use]
     pub fn candidate() -> Self {
         Self {
@@ -59,6 +61,9 @@ impl Controller for PolicyController {
         self.0.act(obs, action);
     }
 }
+
+/// Simulated seconds between frames.
+const FRAME_INTERVAL_S: f64 = 0.1;
 
 /// What a render did.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,13 +110,17 @@ pub fn render_rollout(
     let t0 = Instant::now();
     let spec = task.env_spec().clone();
     let mut env: Box<dyn Env> = task.make_env();
-    let stride = task.episode_steps.div_ceil(config.max_frames.max(1)).max(1);
+    // About ten frames per simulated second, shown in real time: fine enough
+    // to judge a gait; an episode longer than `max_frames` frames is cut.
+    let stride = ((FRAME_INTERVAL_S / spec.dt).round() as usize).max(1);
     let delay_cs = ((stride as f64 * spec.dt * 100.0).round() as u16).max(2);
     let mut obs = vec![0.0f32; spec.obs_dim];
     let mut action = vec![0.0f32; spec.action_dim];
     let mut scenes: Vec<Vec<Primitive>> = Vec::new();
     let mut env_steps = 0;
+    let max_frames = config.max_frames.max(2);
     for e in 0..episodes.max(1) {
+        let episode_start = scenes.len();
         env.reset(derive_seed(seed, e as u64));
         let mut scene = Vec::new();
         env.scene(&mut scene);
@@ -133,7 +142,7 @@ pub fn render_rollout(
                 env.scene(&mut scene);
                 scenes.push(scene);
             }
-            if info.terminated {
+            if info.terminated || scenes.len() - episode_start >= max_frames {
                 break;
             }
         }
@@ -163,7 +172,7 @@ pub fn render_frames(scenes: &[Vec<Primitive>], config: &RenderConfig) -> Vec<Im
     };
     // Framing from the first scene: far enough to hold the whole robot.
     let (c0, radius) = extent(first);
-    let distance = (1.6 * radius + 1.0).clamp(2.0, 12.0);
+    let distance = (1.2 * radius + 1.0).clamp(2.0, 12.0);
     let height = c0[2].max(0.3);
     let mut target = c0;
     let cameras: Vec<Camera> = scenes
@@ -300,6 +309,43 @@ struct Prepared {
     b: V,
     bound: f32,
     color: V,
+}
+
+/// The prepared primitives and a sphere holding all of them: a ray that
+/// misses the sphere (most ground pixels, most shadow rays) skips them all.
+struct Parts {
+    list: Vec<Prepared>,
+    centre: V,
+    radius: f32,
+}
+
+impl Parts {
+    fn new(list: Vec<Prepared>) -> Self {
+        let n = list.len().max(1) as f32;
+        let centre = list
+            .iter()
+            .fold([0.0; 3], |c, p| add(c, mul(p.centre, 1.0 / n)));
+        let radius = list
+            .iter()
+            .map(|p| norm(sub(p.centre, centre)) + p.bound)
+            .fold(0.0f32, f32::max);
+        Self {
+            list,
+            centre,
+            radius,
+        }
+    }
+
+    /// Whether the ray from `ro` along `rd` can hit anything.
+    fn may_hit(&self, ro: V, rd: V) -> bool {
+        if self.list.is_empty() {
+            return false;
+        }
+        let oc = sub(ro, self.centre);
+        let b = dot(oc, rd);
+        let c = dot(oc, oc) - self.radius * self.radius;
+        !(c > 0.0 && b > 0.0 || b * b - c < 0.0)
+    }
 }
 
 fn prepare(scene: &[Primitive]) -> (Vec<Prepared>, Option<V>) {
@@ -452,6 +498,7 @@ const SUN: V = [-0.35, -0.45, 0.82];
 
 fn render_scene(scene: &[Primitive], camera: &Camera, config: &RenderConfig) -> Image {
     let (parts, ground) = prepare(scene);
+    let parts = Parts::new(parts);
     let sun = normalize(SUN);
     let (w, h) = (config.width, config.height);
     let aspect = w as f32 / h as f32;
@@ -483,13 +530,18 @@ fn sky(rd: V) -> V {
     add(mul([0.88, 0.92, 0.96], 1.0 - t), mul([0.55, 0.70, 0.90], t))
 }
 
-fn in_shadow(parts: &[Prepared], p: V, sun: V) -> bool {
-    parts.iter().any(|q| intersect(q, p, sun).is_some())
+fn in_shadow(parts: &Parts, p: V, sun: V) -> bool {
+    parts.may_hit(p, sun) && parts.list.iter().any(|q| intersect(q, p, sun).is_some())
 }
 
-fn shade(parts: &[Prepared], ground: Option<V>, ro: V, rd: V, sun: V) -> V {
+fn shade(parts: &Parts, ground: Option<V>, ro: V, rd: V, sun: V) -> V {
     let mut best: Option<(f32, V, V)> = None;
-    for p in parts {
+    let candidates: &[Prepared] = if parts.may_hit(ro, rd) {
+        &parts.list
+    } else {
+        &[]
+    };
+    for p in candidates {
         if let Some((t, n)) = intersect(p, ro, rd)
             && best.is_none_or(|(bt, _, _)| t < bt)
         {

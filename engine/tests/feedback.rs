@@ -130,6 +130,12 @@ fn a_ranking_and_words_from_a_file_reach_the_next_prompt_and_replay_on_resume() 
     let saved: Value =
         serde_json::from_slice(&std::fs::read(run.join("gen-000/feedback.json")).unwrap()).unwrap();
     assert_eq!(saved["rank"], serde_json::json!([3, 1, 2]));
+    assert!(
+        run.join("gen-000/cand-02/rollout.gif").exists(),
+        "every trained candidate is pictured"
+    );
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("gen-000/cand-02/rollout.gif"), "the report links it");
     let toml = std::fs::read_to_string(run.join("run.toml")).unwrap();
     assert!(toml.contains("feedback = \"human\""), "{toml}");
 

@@ -29,10 +29,9 @@ fn a_quadruped_rollout_renders_to_a_gif_and_a_filmstrip() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    // 1000 steps, one frame every ceil(1000 / 120) = 9 steps, plus the start
-    // and the last step.
-    assert_eq!(v["env_steps"], 1000);
-    assert_eq!(v["frames"], 113);
+    // One frame every 0.1 s (2 steps of 0.05 s), the first 120 frames.
+    assert_eq!(v["env_steps"], 238);
+    assert_eq!(v["frames"], 120);
     eprintln!(
         "render speed: {} frames ray cast in {:.3} s, encoded in {:.3} s, simulated in {:.3} s",
         v["frames"], v["raster_s"], v["encode_s"], v["simulate_s"]
@@ -58,7 +57,7 @@ fn a_quadruped_rollout_renders_to_a_gif_and_a_filmstrip() {
             Some(f) => moved |= f.as_slice() != &*frame.buffer,
         }
     }
-    assert_eq!(frames, 113);
+    assert_eq!(frames, 120);
     assert!(moved, "the frames differ");
 
     let png_path = gif_path.with_extension("png");
