@@ -80,6 +80,11 @@ pub const CUBE_HALF: f32 = 0.03;
 pub const PEN_HALF_LENGTH: f32 = 0.055;
 /// The pen's radius, m.
 pub const PEN_RADIUS: f32 = 0.01;
+/// Angular damping of the object, 1/s: rolling resistance, which rapier's
+/// contacts lack (without it a pen knocked once rolls on for ever).
+const OBJECT_ANGULAR_DAMPING: f32 = 2.0;
+/// The pen's principal moments of inertia, kg·m²: across and along its axis.
+const PEN_INERTIA: [f32; 2] = [4.5e-5, 1.0e-5];
 /// Horizontal distance from the palm centre beyond which the object is dropped, m.
 pub const DROP_RADIUS: f32 = 0.09;
 /// Orientation error under which the cube counts as aligned with its target, rad.
@@ -293,25 +298,42 @@ impl Hand {
         let object = world.insert_body(
             RigidBodyBuilder::dynamic()
                 .can_sleep(false)
+                .angular_damping(OBJECT_ANGULAR_DAMPING)
                 .translation(Vector::new(0.0, 0.0, lift + 0.002) + shift + offset)
                 .rotation(rotation.to_scaled_axis()),
         );
+        let shape = match self.kind {
+            Object::Cube => shape.mass(mass),
+            // A solid 2 cm rod has so little inertia about its axis (1.5e-6
+            // kg·m²) that palm contacts spin it up by themselves; the pen is
+            // modelled as a heavier-walled tube, as real pens are.
+            Object::Pen => shape.mass_properties(MassProperties::new(
+                Vector::ZERO,
+                mass,
+                Vector::new(PEN_INERTIA[0], PEN_INERTIA[0], PEN_INERTIA[1]),
+            )),
+        };
         world.insert_collider(
             shape
-                .mass(mass)
                 .friction(1.0)
                 .collision_groups(groups(OBJECT, SCENERY | ROBOT))
                 .user_data(color([220, 60, 60])),
             Some(object),
         );
         // Target: a random yaw, then a tilt of up to 0.5 rad about a random
-        // horizontal axis.
-        let target_yaw = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
-        let tilt_dir = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
-        let tilt = rng.uniform(0.0, 0.5) as f32;
-        self.target =
-            Rotation::from_axis_angle(Vector::new(tilt_dir.cos(), tilt_dir.sin(), 0.0), tilt)
+        // horizontal axis, at least 0.8 rad from the start (so that doing
+        // nothing does not succeed); the last draw stands after 16 tries.
+        for _ in 0..16 {
+            let target_yaw = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
+            let tilt_dir = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
+            let tilt = rng.uniform(0.0, 0.5) as f32;
+            let horizontal = Vector::new(tilt_dir.cos(), tilt_dir.sin(), 0.0);
+            self.target = Rotation::from_axis_angle(horizontal, tilt)
                 * Rotation::from_axis_angle(Vector::Z, target_yaw);
+            if rotation_angle(rotation, self.target) > 0.8 {
+                break;
+            }
+        }
         self.world = world;
         self.palm = palm;
         self.fingers = fingers;

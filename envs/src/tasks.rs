@@ -227,7 +227,8 @@ fn hand_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task
             .description(
                 "Turn the cube in the hand until its orientation matches the target orientation \
                  (target_quat) within 0.4 rad, and hold it there, without dropping it. The target \
-                 is a random turn about the vertical plus a tilt of up to 0.5 rad, new every episode.",
+                 is a random turn about the vertical plus a tilt of up to 0.5 rad, at least 0.8 rad \
+                 from the start, new every episode.",
             )
             .episode_steps(200)
             .fitness(Fitness::custom(

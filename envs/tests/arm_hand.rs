@@ -5,7 +5,9 @@ use rewardsmith_core::{Env, Primitive, SplitMix64};
 use rewardsmith_envs::arm::{self, Arm};
 use rewardsmith_envs::hand::{Hand, Object};
 use rewardsmith_envs::registry;
-use rewardsmith_envs::rollout::{Controller, ControllerFactory, RandomController, run_episodes};
+use rewardsmith_envs::rollout::{
+    Controller, ControllerFactory, RandomController, ZeroController, run_episodes,
+};
 
 /// Bit patterns of every reward state and observation along a random-action trajectory.
 fn trajectory(env: &mut dyn Env, seed: u64, steps: usize) -> Vec<u64> {
@@ -279,4 +281,20 @@ fn orientation_error_is_zero_only_at_the_target() {
     assert!((0.0..=std::f64::consts::PI).contains(&error));
     let aligned = state[spec.field("aligned").unwrap().offset];
     assert_eq!(aligned, f64::from(u8::from(error < 0.4)));
+}
+
+#[test]
+fn doing_nothing_does_not_solve_the_hand_tasks() {
+    let reg = registry();
+    let zero: &ControllerFactory<'_> = &|_| Box::new(ZeroController);
+    let reorient = run_episodes(reg.task("hand-reorient").unwrap(), 8, 3, zero, None).unwrap();
+    assert_eq!(reorient.fitness_mean(), 0.0, "{reorient:?}");
+    for name in ["hand-spin", "hand-pen-spin"] {
+        let report = run_episodes(reg.task(name).unwrap(), 4, 3, zero, None).unwrap();
+        assert!(report.fitness_mean().abs() < 0.05, "{name}: {report:?}");
+        assert!(
+            report.episodes.iter().all(|e| !e.terminated),
+            "{name}: dropped at rest"
+        );
+    }
 }
