@@ -506,6 +506,14 @@ fn run_candidate(
 ) -> anyhow::Result<Outcome> {
     let dir = store.candidate_dir(g, i);
     if let Some(done) = read_json::<Outcome>(&dir.join("result.json"))? {
+        // A run killed while picturing this candidate pictures it now.
+        if record.render
+            && done.fitness().is_some()
+            && !dir.join(crate::feedback::ROLLOUT_GIF).exists()
+            && let Some(spec) = read_json::<CandidateSpec>(&dir.join("spec.json"))?
+        {
+            picture_candidate(registry, store, &spec, &dir, g, i)?;
+        }
         return Ok(done);
     }
     write_atomic(&dir.join("completion.txt"), text.as_bytes())?;
