@@ -135,7 +135,10 @@ fn a_ranking_and_words_from_a_file_reach_the_next_prompt_and_replay_on_resume() 
         "every trained candidate is pictured"
     );
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
-    assert!(html.contains("gen-000/cand-02/rollout.gif"), "the report links it");
+    assert!(
+        html.contains("gen-000/cand-02/rollout.gif"),
+        "the report links it"
+    );
     let toml = std::fs::read_to_string(run.join("run.toml")).unwrap();
     assert!(toml.contains("feedback = \"human\""), "{toml}");
 
