@@ -139,6 +139,8 @@ fn a_ranking_and_words_from_a_file_reach_the_next_prompt_and_replay_on_resume() 
         html.contains("gen-000/cand-02/rollout.gif"),
         "the report links it"
     );
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(md.contains("## Rollouts"), "{md}");
     let toml = std::fs::read_to_string(run.join("run.toml")).unwrap();
     assert!(toml.contains("feedback = \"human\""), "{toml}");
 

@@ -200,6 +200,24 @@ pub fn write_reports(
     );
     let pictures = rollout_pictures(store, summary);
     if !pictures.is_empty() {
+        let _ = writeln!(md, "\n## Rollouts\n");
+        for g in &summary.generations {
+            for c in &g.candidates {
+                let rel = format!(
+                    "gen-{:03}/cand-{:02}/{}",
+                    g.generation,
+                    c.index,
+                    crate::feedback::ROLLOUT_GIF
+                );
+                if store.root().join(&rel).exists() {
+                    let _ = writeln!(
+                        md,
+                        "- generation {}, candidate {}: [{rel}]({rel})",
+                        g.generation, c.index
+                    );
+                }
+            }
+        }
         charts.push(format!(
             "<h2>Rollouts</h2><div style=\"display:flex;flex-wrap:wrap;gap:1em\">{}</div>",
             pictures.join("")
