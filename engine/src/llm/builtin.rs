@@ -325,6 +325,9 @@ impl Library {
                 && name_has(f, "vel")
                 && !name_has(f, "ang")
         });
+        let axis_spin = find(spec, |f| {
+            f.kind == FieldKind::Scalar && f.unit == "rad/s" && name_has(f, "spin")
+        });
         let angvel = find(spec, |f| {
             matches!(f.kind, FieldKind::Vector(3))
                 && f.unit == "rad/s"
@@ -373,9 +376,12 @@ impl Library {
         let turning = has_word(
             &d,
             &[
-                "turn", "turning", "spin", "spinning", "yaw", "rotate", "rotating",
+                "turn", "turning", "spin", "spinning", "yaw", "rotate", "rotating", "roll",
+                "rolling",
             ],
         );
+        // Spinning an object about its own axis, when the state measures exactly that.
+        let about_own_axis = has_word(&d, &["own axis", "long axis", "own long axis", "roll"]);
         let clockwise = has_word(&d, &["clockwise"])
             && !has_word(
                 &d,
@@ -455,7 +461,18 @@ impl Library {
             ));
         }
         // Turning.
-        if turning && let Some(w) = angvel {
+        if turning
+            && about_own_axis
+            && let Some(a) = axis_spin
+        {
+            moving = true;
+            terms.push(Term::new(
+                "spin",
+                format!("s.{}", a.name),
+                1.0,
+                TermRole::Objective,
+            ));
+        } else if turning && let Some(w) = angvel {
             moving = true;
             let e = if clockwise {
                 format!("-s.{}[2]", w.name)
