@@ -9,25 +9,11 @@ use rewardsmith_core::{RewardProgram, StateSpec, StateView};
 use rewardsmith_sandbox::{Limits, RhaiProgram, WasmProgram};
 use std::hint::black_box;
 
-/// A mirror of the `quadruped` reward state (61 values).
-fn quadruped_spec() -> StateSpec {
-    StateSpec::builder()
-        .vector("torso_pos", 3, "m", "world", "")
-        .scalar("torso_height", "m", "world", "")
-        .vector("torso_quat", 4, "1", "world", "")
-        .vector("torso_linvel", 3, "m/s", "world", "")
-        .vector("torso_angvel", 3, "rad/s", "world", "")
-        .scalar("up_z", "1", "world", "")
-        .scalar("heading", "rad", "world", "")
-        .vector("joint_pos", 8, "rad", "joint", "")
-        .vector("joint_vel", 8, "rad/s", "joint", "")
-        .vector("foot_pos", 12, "m", "world", "")
-        .vector("foot_height", 4, "m", "world", "")
-        .vector("foot_contact", 4, "1", "world", "")
-        .vector("action", 8, "1", "actuator", "")
-        .scalar("fallen", "1", "world", "")
-        .build()
-}
+/// The tests' mirror of the `quadruped` reward state (the sandbox does not
+/// depend on `rewardsmith-envs`).
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::quadruped_spec;
 
 const HUMAN: &str = r"
 fn compute_reward(s, prev) {

@@ -1,7 +1,8 @@
 //! The limits every reward program runs under, with the reason for each default.
 
+use rewardsmith_core::{RewardError, RewardErrorKind};
 use serde::Deserialize;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Resource limits for one reward program (both backends).
 ///
@@ -92,6 +93,23 @@ impl Limits {
     #[must_use]
     pub fn compile_timeout(&self) -> Duration {
         Duration::from_millis(self.compile_timeout_ms)
+    }
+
+    /// A `Timeout` error when compiling, begun at `started`, has taken longer
+    /// than the compile deadline (both backends).
+    pub(crate) fn check_compile_time(&self, started: Instant) -> Result<(), RewardError> {
+        let took = started.elapsed();
+        if took > self.compile_timeout() {
+            return Err(RewardError::new(
+                RewardErrorKind::Timeout,
+                format!(
+                    "compiling took {} ms; the limit is {} ms",
+                    took.as_millis(),
+                    self.compile_timeout_ms
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

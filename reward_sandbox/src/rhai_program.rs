@@ -261,7 +261,7 @@ impl RhaiProgram {
             .engine
             .compile(source)
             .map_err(|e| parse_error(&e.0, e.1, spec))?;
-        check_deadline(started, limits)?;
+        limits.check_compile_time(started)?;
 
         let named = || ast.iter_functions().filter(|f| f.name == "compute_reward");
         let chosen = named()
@@ -376,7 +376,7 @@ impl RhaiProgram {
         };
         compiled.names = names;
         compiled.sorted = sorted;
-        check_deadline(started, limits)?;
+        limits.check_compile_time(started)?;
         Ok(program)
     }
 
@@ -475,21 +475,6 @@ fn load(buf: &mut Arc<[f64]>, values: &[f64]) {
         Some(b) if b.len() == values.len() => b.copy_from_slice(values),
         _ => *buf = Arc::from(values),
     }
-}
-
-fn check_deadline(started: Instant, limits: &Limits) -> Result<(), RewardError> {
-    let took = started.elapsed();
-    if took > limits.compile_timeout() {
-        return Err(RewardError::new(
-            K::Timeout,
-            format!(
-                "compiling took {} ms; the limit is {} ms",
-                took.as_millis(),
-                limits.compile_timeout_ms
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn unknown_field_error(field: &str, spec: &StateSpec, reads: String) -> RewardError {

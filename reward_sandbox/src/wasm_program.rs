@@ -189,17 +189,7 @@ impl WasmProgram {
                 ),
             ));
         }
-        let took = started.elapsed();
-        if took > limits.compile_timeout() {
-            return Err(RewardError::new(
-                K::Timeout,
-                format!(
-                    "compiling took {} ms; the limit is {} ms",
-                    took.as_millis(),
-                    limits.compile_timeout_ms
-                ),
-            ));
-        }
+        limits.check_compile_time(started)?;
         Self::instantiate(module, spec, limits)
     }
 
