@@ -1,23 +1,8 @@
 //! The `rewardsmith` binary end to end: output formats, exit codes, determinism.
 
+mod common;
+use common::{json_of, rewardsmith};
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn rewardsmith(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "command failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
 
 #[test]
 fn envs_json_lists_the_six_tasks() {

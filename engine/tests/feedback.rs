@@ -2,6 +2,8 @@
 //! file, from piped standard input, and typed in a real pseudo-terminal
 //! (tmux); what the next prompt carries; bad answers; `stop`; resume.
 
+mod common;
+use common::json_of;
 use serde_json::Value;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -47,16 +49,6 @@ fn rewardsmith(args: &[String], stdin: &str) -> Output {
     input.write_all(stdin.as_bytes()).unwrap();
     drop(input);
     child.wait_with_output().unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "command failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
 /// The messages of a recorded request.

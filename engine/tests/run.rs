@@ -1,28 +1,12 @@
 //! `rewardsmith run` / `resume` / `report` / `eval-candidate` end to end, on the
 //! offline designer and on a replayed transcript.
 
+mod common;
+use common::{json_of, rewardsmith};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn rewardsmith(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
-        .args(args)
-        .env_remove("OPENAI_API_KEY")
-        .output()
-        .expect("the binary runs")
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "command failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
 
 const SMALL: [&str; 12] = [
     "--task",
