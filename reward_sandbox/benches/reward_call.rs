@@ -1,12 +1,13 @@
 //! Per-call cost of a reward program: the `quadruped-run` human-written reward
 //! in Rhai and the same reward in WebAssembly (`examples/quadruped_run_reward.wat`),
-//! plus an empty Rhai call for the fixed overhead.
+//! plus an empty Rhai call for the fixed overhead; and the cost of scoring one
+//! 1000-step quadruped episode with a fitness program.
 //!
 //! Run with `cargo bench -p rewardsmith-sandbox --bench reward_call`.
 
 use criterion::{Criterion, criterion_main};
 use rewardsmith_core::{RewardProgram, StateSpec, StateView};
-use rewardsmith_sandbox::{Limits, RhaiProgram, WasmProgram};
+use rewardsmith_sandbox::{FitnessProgram, Limits, RhaiProgram, WasmProgram};
 use std::hint::black_box;
 
 /// The tests' mirror of the `quadruped` reward state (the sandbox does not
@@ -80,8 +81,35 @@ fn reward_call(c: &mut Criterion) {
     bench_program(c, "wasm/quadruped_run_human", Box::new(wasm), &spec);
 }
 
+/// Mean forward speed with an upright factor: a typical machine-written fitness.
+const FITNESS: &str = r"
+fn fitness(episode) {
+    let total = 0.0;
+    for s in episode.steps { total += s.torso_linvel[0] * clamp(s.up_z, 0.0, 1.0); }
+    total / episode.max_steps
+}
+";
+
+fn fitness_episode(c: &mut Criterion) {
+    let spec = quadruped_spec();
+    let limits = Limits::default();
+    let steps = 1000;
+    let states: Vec<f64> = (0..steps * spec.len())
+        .map(|i| (i as f64 * 0.37).sin())
+        .collect();
+    let p = FitnessProgram::compile(FITNESS, &spec, &limits).expect("fitness compiles");
+    c.bench_function("fitness/quadruped_1000_steps", |b| {
+        b.iter(|| black_box(p.evaluate(black_box(&states), steps, steps, false, 0.02)));
+    });
+    let empty = FitnessProgram::compile("fn fitness(episode) { 0.0 }", &spec, &limits)
+        .expect("empty fitness compiles");
+    c.bench_function("fitness/empty_episode", |b| {
+        b.iter(|| black_box(empty.evaluate(&[], 0, steps, false, 0.02)));
+    });
+}
+
 #[allow(missing_docs)]
 mod group {
-    criterion::criterion_group!(reward_call, super::reward_call);
+    criterion::criterion_group!(reward_call, super::reward_call, super::fitness_episode);
 }
 criterion_main!(group::reward_call);

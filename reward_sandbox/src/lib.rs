@@ -13,6 +13,12 @@
 //! - [`check_source`]: the checks before any training: syntax, signature,
 //!   unknown fields, and a dry run over sample states with per-component
 //!   statistics, as a [`CheckReport`].
+//! - [`FitnessProgram`]: Rhai source defining `fn fitness(episode)` (and
+//!   optionally `fn success(episode)`) that scores a whole episode: the
+//!   machine-written fitness of a task described in a user's own words, in the
+//!   same sandbox; [`check_fitness`] dry-runs it on sample episodes and
+//!   [`program_fitness`] turns it into the task's
+//!   [`Fitness`](rewardsmith_core::Fitness).
 //!
 //! Both backends implement [`RewardProgram`](rewardsmith_core::RewardProgram);
 //! [`compile`] picks one from a [`ProgramSource`].
@@ -45,9 +51,40 @@
 //! assert_eq!(err.to_string(),
 //!     "unknown_field at line 1, column 38: `s.speed`: no such reward-state field; the fields are: vel, up_z");
 //! ```
+//!
+//! A fitness program scores a whole episode:
+//!
+//! ```
+//! use rewardsmith_core::StateSpec;
+//! use rewardsmith_sandbox::{FitnessProgram, Limits};
+//!
+//! let spec = StateSpec::builder()
+//!     .vector("vel", 3, "m/s", "world", "torso velocity")
+//!     .scalar("up_z", "1", "world", "z of the torso's up axis")
+//!     .build();
+//! let src = r"
+//!     fn fitness(episode) {
+//!         let total = 0.0;
+//!         for s in episode.steps { total += s.vel[0]; }
+//!         total / episode.max_steps
+//!     }
+//!     fn success(episode) { !episode.ended_early }
+//! ";
+//! let program = FitnessProgram::compile(src, &spec, &Limits::default()).unwrap();
+//! // Two steps lived out of four, at 1 and 2 m/s: mean speed 0.75 m/s.
+//! let states = [1.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 1.0];
+//! let score = program.evaluate(&states, 2, 4, true, 0.02).unwrap();
+//! assert_eq!((score.fitness, score.success), (0.75, Some(false)));
+//!
+//! let bad = "fn fitness(episode) { episode.steps.map(|s| s.speed).len() }";
+//! let err = FitnessProgram::compile(bad, &spec, &Limits::default()).unwrap_err();
+//! assert_eq!(err.to_string(),
+//!     "unknown_field at line 1, column 47: `s.speed`: no such reward-state field; the fields are: vel, up_z");
+//! ```
 
 mod check;
 mod error;
+mod fitness_program;
 mod helpers;
 mod limits;
 mod rhai_program;
@@ -59,6 +96,9 @@ pub use check::{
     CheckReport, CheckWarning, ComponentStats, DOMINANCE_RATIO, WarningKind, check, check_source,
 };
 pub use error::{Error, Result};
+pub use fitness_program::{
+    EpisodeScore, FitnessCheck, FitnessProgram, SampleEpisode, check_fitness, program_fitness,
+};
 pub use helpers::helpers_doc;
 pub use limits::Limits;
 pub use rhai_program::RhaiProgram;

@@ -1,14 +1,18 @@
-//! The limits every reward program runs under, with the reason for each default.
+//! The limits every reward and fitness program runs under, with the reason for
+//! each default.
 
 use rewardsmith_core::{RewardError, RewardErrorKind};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
-/// Resource limits for one reward program (both backends).
+/// Resource limits for one reward program (both backends) or fitness program.
 ///
 /// Every field has a default sized for rewards of a few dozen lines called
 /// millions of times: generous enough that a legitimate reward never meets them,
-/// tight enough that a runaway one fails in milliseconds, not seconds.
+/// tight enough that a runaway one fails in milliseconds, not seconds. A
+/// fitness program reads a whole episode in one call, so its operation budget
+/// and array cap grow with the episode ([`Limits::for_episode`]) and it has
+/// its own deadline.
 ///
 /// Deserialises from TOML/JSON with unknown fields rejected; missing fields take
 /// their defaults.
@@ -59,6 +63,18 @@ pub struct Limits {
     pub wasm_max_memory_bytes: usize,
     /// Largest WebAssembly table, in elements. Default 1024.
     pub wasm_max_table_elements: usize,
+    /// Extra Rhai operations a fitness program may spend per step of the
+    /// episode it measures, on top of [`max_operations`](Self::max_operations).
+    /// Default 1000: one pass over the steps reading a few fields costs 20–50
+    /// per step, and a look-back window of a few dozen steps a few hundred; a
+    /// runaway loop over a 1000-step episode stops after ~1.1 M operations
+    /// (tens of milliseconds).
+    pub fitness_operations_per_step: u64,
+    /// Wall-clock deadline for one call of a fitness program (`fitness` or
+    /// `success`), in milliseconds. Default 1000: a 1000-step episode takes a
+    /// few milliseconds; the operation budget stops runaway loops long before
+    /// this, which only bounds expensive native helpers on large arrays.
+    pub fitness_call_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -78,6 +94,8 @@ impl Default for Limits {
             wasm_fuel: 1_000_000,
             wasm_max_memory_bytes: 1 << 20,
             wasm_max_table_elements: 1024,
+            fitness_operations_per_step: 1000,
+            fitness_call_timeout_ms: 1000,
         }
     }
 }
@@ -93,6 +111,42 @@ impl Limits {
     #[must_use]
     pub fn compile_timeout(&self) -> Duration {
         Duration::from_millis(self.compile_timeout_ms)
+    }
+
+    /// The limits of one fitness-program call over an episode of `steps` steps
+    /// whose reward state has `state_len` numbers: operations grow by
+    /// [`fitness_operations_per_step`](Self::fitness_operations_per_step) per
+    /// step; arrays may hold a copy of every step's state as arrays of numbers
+    /// besides the usual allowance; the deadline is
+    /// [`fitness_call_timeout_ms`](Self::fitness_call_timeout_ms).
+    #[must_use]
+    pub fn for_episode(&self, steps: usize, state_len: usize) -> Self {
+        let steps_u64 = u64::try_from(steps).unwrap_or(u64::MAX);
+        Self {
+            max_operations: self
+                .max_operations
+                .saturating_add(self.fitness_operations_per_step.saturating_mul(steps_u64)),
+            max_array_size: self
+                .max_array_size
+                .saturating_add(steps.saturating_mul(state_len.saturating_add(1))),
+            call_timeout_ms: self.fitness_call_timeout_ms,
+            ..self.clone()
+        }
+    }
+
+    /// A `DataTooLarge` error when a source text of `bytes` bytes is longer
+    /// than [`max_source_bytes`](Self::max_source_bytes) (Rhai programs).
+    pub(crate) fn check_source_size(&self, bytes: usize) -> Result<(), RewardError> {
+        if bytes > self.max_source_bytes {
+            return Err(RewardError::new(
+                RewardErrorKind::DataTooLarge,
+                format!(
+                    "the source is {bytes} bytes; the limit is {}",
+                    self.max_source_bytes
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// A `Timeout` error when compiling, begun at `started`, has taken longer
@@ -123,5 +177,18 @@ mod tests {
         assert_eq!(l.max_operations, 10);
         assert_eq!(l.max_call_levels, Limits::default().max_call_levels);
         assert!(serde_json::from_str::<Limits>(r#"{"max_opps": 10}"#).is_err());
+    }
+
+    #[test]
+    fn episode_limits_grow_with_the_episode() {
+        let l = Limits::default();
+        let e = l.for_episode(1000, 61);
+        assert_eq!(e.max_operations, 100_000 + 1000 * 1000);
+        assert_eq!(e.max_array_size, 4096 + 1000 * 62);
+        assert_eq!(e.call_timeout_ms, l.fitness_call_timeout_ms);
+        assert_eq!(e.max_map_size, l.max_map_size);
+        let huge = l.for_episode(usize::MAX, usize::MAX);
+        assert_eq!(huge.max_operations, u64::MAX);
+        assert_eq!(huge.max_array_size, usize::MAX);
     }
 }

@@ -1,5 +1,8 @@
-//! The Rhai backend: [`RhaiProgram`], and the one function that builds a
-//! hardened engine. The contract is documented on [`RhaiProgram`].
+//! The Rhai backend: [`RhaiProgram`], and what every Rhai program shares with
+//! it (fitness programs too): the one function that builds a hardened engine,
+//! the read-only state type, the guarded call, and the translation of Rhai's
+//! errors into short [`RewardError`]s. The contract is documented on
+//! [`RhaiProgram`].
 
 use crate::helpers;
 use crate::limits::Limits;
@@ -12,7 +15,7 @@ use rhai::packages::{
     BasicStringPackage, LogicPackage, Package,
 };
 use rhai::{
-    AST, Array, CallFnOptions, Dynamic, Engine, EvalAltResult, FLOAT, Map, Module,
+    AST, Array, CallFnOptions, Dynamic, Engine, EvalAltResult, FLOAT, FuncArgs, Map, Module,
     OptimizationLevel, ParseErrorType, Position, Scope, Shared,
 };
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -30,7 +33,47 @@ const DEADLINE_EVERY: u64 = 1024;
 
 /// A reward state as a Rhai value: read-only, one getter per field.
 #[derive(Clone)]
-struct State(Arc<[f64]>);
+pub(crate) struct State(pub(crate) Arc<[f64]>);
+
+/// Which kind of Rhai program is being compiled or run. Both kinds share the
+/// engine, the limits and the errors; they differ in their entry points and in
+/// how the errors word a field read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// A reward program: `fn compute_reward(s, prev)`.
+    Reward,
+    /// A fitness program: `fn fitness(episode)`, optionally `fn success(episode)`.
+    Fitness,
+}
+
+impl Flavor {
+    /// The functions the host calls.
+    fn entry_points(self) -> &'static [&'static str] {
+        match self {
+            Self::Reward => &["compute_reward"],
+            Self::Fitness => crate::fitness_program::ENTRY_POINTS,
+        }
+    }
+
+    /// The programs' name, plural, for "… is not allowed in {}".
+    fn programs(self) -> &'static str {
+        match self {
+            Self::Reward => "reward programs",
+            Self::Fitness => "fitness programs",
+        }
+    }
+
+    /// A hint for a bare `name` that is not a variable, if it names something
+    /// the program can read another way.
+    fn undefined_variable_hint(self, name: &str, spec: &StateSpec) -> Option<String> {
+        match self {
+            Self::Reward => spec
+                .field(name)
+                .map(|_| format!("reward-state fields are read as `s.{name}`")),
+            Self::Fitness => crate::fitness_program::undefined_variable_hint(name, spec),
+        }
+    }
+}
 
 /// The wall-clock deadline of the running call, read by `on_progress`.
 struct Deadline {
@@ -61,10 +104,71 @@ struct Printed {
 }
 
 /// A hardened engine plus the state its callbacks share with the host.
-struct Sandbox {
+pub(crate) struct Sandbox {
     engine: Engine,
     deadline: Arc<Deadline>,
     printed: Arc<Mutex<Printed>>,
+}
+
+impl Sandbox {
+    /// Compiles `source` into an AST (parse errors worded for `flavor`).
+    pub(crate) fn compile(
+        &self,
+        source: &str,
+        spec: &StateSpec,
+        flavor: Flavor,
+    ) -> Result<AST, RewardError> {
+        self.engine
+            .compile(source)
+            .map_err(|e| parse_error(&e.0, e.1, spec, flavor))
+    }
+
+    /// Calls the script function `name` under a fresh wall-clock deadline of
+    /// `timeout`, without running the top-level statements. A Rhai error is
+    /// translated through `ctx`; a panic inside Rhai is caught and reported.
+    pub(crate) fn call(
+        &self,
+        scope: &mut Scope<'static>,
+        ast: &AST,
+        name: &str,
+        args: impl FuncArgs,
+        timeout: Duration,
+        ctx: &ErrorContext<'_>,
+    ) -> Result<Dynamic, RewardError> {
+        self.deadline.arm(timeout);
+        let engine = &self.engine;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+            engine.call_fn_with_options::<Dynamic>(options, scope, ast, name, args)
+        }));
+        match result {
+            Ok(Ok(value)) => Ok(value.flatten()),
+            Ok(Err(e)) => {
+                scope.clear();
+                Err(ctx.eval_error(&e))
+            }
+            Err(_) => {
+                scope.clear();
+                Err(RewardError::new(
+                    K::Runtime,
+                    format!("the sandbox caught an internal panic while running {name}"),
+                ))
+            }
+        }
+    }
+}
+
+/// What turning a Rhai error into a [`RewardError`] needs to know.
+pub(crate) struct ErrorContext<'a> {
+    /// The reward state the program reads.
+    pub(crate) spec: &'a StateSpec,
+    /// The limits the call ran under (named in the messages).
+    pub(crate) limits: &'a Limits,
+    /// The kind of program.
+    pub(crate) flavor: Flavor,
+    /// Map-literal keys with their value spans, to name the component an error
+    /// happened in (empty when there are no components).
+    pub(crate) sites: &'a [scan::KeySite],
 }
 
 /// Rhai's packages a reward may use, built once per process. Left out on
@@ -89,7 +193,7 @@ fn packages() -> &'static [Shared<Module>] {
 /// an engine is made: a raw engine plus the packages above, no module resolver
 /// (the `no_module` feature), `eval` and friends disabled, output captured,
 /// strict variables, every size and depth limit set, and a wall-clock deadline.
-fn build_engine(spec: &StateSpec, limits: &Limits) -> Sandbox {
+pub(crate) fn build_engine(spec: &StateSpec, limits: &Limits) -> Sandbox {
     let mut engine = Engine::new_raw();
     for m in packages() {
         engine.register_global_module(m.clone());
@@ -246,21 +350,9 @@ impl RhaiProgram {
         sample: Option<(&[f64], &[f64])>,
     ) -> Result<Self, RewardError> {
         let started = Instant::now();
-        if source.len() > limits.max_source_bytes {
-            return Err(RewardError::new(
-                K::DataTooLarge,
-                format!(
-                    "the source is {} bytes; the limit is {}",
-                    source.len(),
-                    limits.max_source_bytes
-                ),
-            ));
-        }
+        limits.check_source_size(source.len())?;
         let sandbox = build_engine(spec, limits);
-        let ast = sandbox
-            .engine
-            .compile(source)
-            .map_err(|e| parse_error(&e.0, e.1, spec))?;
+        let ast = sandbox.compile(source, spec, Flavor::Reward)?;
         limits.check_compile_time(started)?;
 
         let named = || ast.iter_functions().filter(|f| f.name == "compute_reward");
@@ -274,14 +366,8 @@ impl RhaiProgram {
                     .collect::<Vec<_>>()
             });
         let Some(params) = chosen else {
-            let defined: Vec<String> = ast
-                .iter_functions()
-                .map(|f| format!("{}({})", f.name, f.params.join(", ")))
-                .collect();
             let mut msg = "no `fn compute_reward(s, prev)` is defined".to_string();
-            if !defined.is_empty() {
-                msg.push_str(&format!("; found: {}", defined.join(", ")));
-            }
+            msg.push_str(&defined_functions(&ast));
             return Err(RewardError::new(K::MissingFunction, msg));
         };
         if params.len() != 2 {
@@ -402,39 +488,39 @@ impl RhaiProgram {
             Dynamic::from(State(Arc::clone(&self.s_buf))),
             Dynamic::from(State(Arc::clone(&self.prev_buf))),
         );
-        self.sandbox.deadline.arm(self.shared.limits.call_timeout());
-        let engine = &self.sandbox.engine;
-        let ast = &self.shared.ast;
-        let scope = &mut self.scope;
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-            engine.call_fn_with_options::<Dynamic>(options, scope, ast, "compute_reward", args)
-        }));
-        match result {
-            Ok(Ok(value)) => {
-                let value = value.flatten();
-                if value.is_map() {
-                    value.try_cast::<Map>().ok_or_else(|| wrong_return("a map"))
-                } else {
-                    Err(wrong_return(helpers_type_name(&value)))
-                }
-            }
-            Ok(Err(e)) => {
-                self.scope.clear();
-                Err(self.shared.eval_error(&e))
-            }
-            Err(_) => {
-                self.scope.clear();
-                Err(RewardError::new(
-                    K::Runtime,
-                    "the sandbox caught an internal panic while running compute_reward",
-                ))
-            }
+        let shared = &self.shared;
+        let value = self.sandbox.call(
+            &mut self.scope,
+            &shared.ast,
+            "compute_reward",
+            args,
+            shared.limits.call_timeout(),
+            &shared.error_context(),
+        )?;
+        if value.is_map() {
+            value.try_cast::<Map>().ok_or_else(|| wrong_return("a map"))
+        } else {
+            Err(wrong_return(helpers_type_name(&value)))
         }
     }
 }
 
-fn helpers_type_name(d: &Dynamic) -> &'static str {
+/// `; found: f(a), g(b, c)`: the functions a program defines, for an error
+/// about a missing entry point (empty when it defines none).
+pub(crate) fn defined_functions(ast: &AST) -> String {
+    let defined: Vec<String> = ast
+        .iter_functions()
+        .map(|f| format!("{}({})", f.name, f.params.join(", ")))
+        .collect();
+    if defined.is_empty() {
+        String::new()
+    } else {
+        format!("; found: {}", defined.join(", "))
+    }
+}
+
+/// The type of a Rhai value in words, for wrong-type errors: "a float", "a map", ….
+pub(crate) fn helpers_type_name(d: &Dynamic) -> &'static str {
     if d.is_float() {
         "a float"
     } else if d.is_int() {
@@ -445,6 +531,8 @@ fn helpers_type_name(d: &Dynamic) -> &'static str {
         "a string"
     } else if d.is_bool() {
         "a bool"
+    } else if d.is_map() {
+        "a map"
     } else if d.is_unit() {
         "nothing (`()`)"
     } else {
@@ -461,7 +549,8 @@ fn wrong_return(got: &str) -> RewardError {
     )
 }
 
-fn number(v: &Dynamic) -> Option<f64> {
+/// A Rhai float or integer as an `f64`; `None` for any other type.
+pub(crate) fn number(v: &Dynamic) -> Option<f64> {
     if let Ok(x) = v.as_float() {
         Some(x)
     } else {
@@ -477,7 +566,9 @@ fn load(buf: &mut Arc<[f64]>, values: &[f64]) {
     }
 }
 
-fn unknown_field_error(field: &str, spec: &StateSpec, reads: String) -> RewardError {
+/// An [`UnknownField`](K::UnknownField) error: `reads` (e.g. "`s.speed`") name
+/// no reward-state field; with a "did you mean" hint and the list of fields.
+pub(crate) fn unknown_field_error(field: &str, spec: &StateSpec, reads: String) -> RewardError {
     let mut msg = format!("{reads}: no such reward-state field");
     if let Some(near) = scan::closest(field, spec.fields().iter().map(|f| f.name.as_str())) {
         msg.push_str(&format!(" (did you mean `{near}`?)"));
@@ -501,33 +592,30 @@ fn with_pos(e: RewardError, pos: Position) -> RewardError {
     }
 }
 
-fn parse_error(t: &ParseErrorType, pos: Position, spec: &StateSpec) -> RewardError {
+fn parse_error(t: &ParseErrorType, pos: Position, spec: &StateSpec, flavor: Flavor) -> RewardError {
+    let forbidden = |w: &str| format!("`{w}` is not allowed in {}", flavor.programs());
     let (kind, msg) = match t {
         ParseErrorType::ExprTooDeep => (
             K::ExprDepth,
             "expressions or blocks nested too deeply; flatten them with `let` bindings".to_string(),
         ),
-        ParseErrorType::Reserved(w) if FORBIDDEN.contains(&w.as_str()) => (
-            K::Forbidden,
-            format!("`{w}` is not allowed in reward programs"),
-        ),
+        ParseErrorType::Reserved(w) if FORBIDDEN.contains(&w.as_str()) => {
+            (K::Forbidden, forbidden(w))
+        }
         ParseErrorType::LiteralTooLarge(what, max) => {
             (K::DataTooLarge, format!("{what} exceeds the limit ({max})"))
         }
         ParseErrorType::VariableUndefined(name) => {
             let mut m = format!("variable `{name}` is not defined");
-            if spec.field(name).is_some() {
-                m.push_str(&format!(" (reward-state fields are read as `s.{name}`)"));
+            if let Some(hint) = flavor.undefined_variable_hint(name, spec) {
+                m.push_str(&format!(" ({hint})"));
             }
             (K::Syntax, m)
         }
         other => {
             let text = other.to_string();
             match FORBIDDEN.iter().find(|w| text.contains(&format!("'{w}'"))) {
-                Some(w) => (
-                    K::Forbidden,
-                    format!("`{w}` is not allowed in reward programs"),
-                ),
+                Some(w) => (K::Forbidden, forbidden(w)),
                 None => (K::Syntax, text),
             }
         }
@@ -556,8 +644,20 @@ impl Compiled {
         }
     }
 
+    /// How the errors of this program's calls are translated.
+    fn error_context(&self) -> ErrorContext<'_> {
+        ErrorContext {
+            spec: &self.spec,
+            limits: &self.limits,
+            flavor: Flavor::Reward,
+            sites: &self.sites,
+        }
+    }
+}
+
+impl ErrorContext<'_> {
     /// Turns a Rhai runtime error into a short [`RewardError`].
-    fn eval_error(&self, err: &EvalAltResult) -> RewardError {
+    pub(crate) fn eval_error(&self, err: &EvalAltResult) -> RewardError {
         let mut inner = err;
         let mut pos = err.position();
         let mut in_fn: Option<&str> = None;
@@ -565,7 +665,7 @@ impl Compiled {
             if !p.is_none() {
                 pos = *p;
             }
-            if name != "compute_reward" {
+            if !self.flavor.entry_points().contains(&name.as_str()) {
                 in_fn = Some(name.as_str());
             }
             inner = next;
@@ -573,9 +673,11 @@ impl Compiled {
         if !inner.position().is_none() {
             pos = inner.position();
         }
-        let limits = &self.limits;
+        let limits = self.limits;
         let (kind, mut msg) = match inner {
-            EvalAltResult::ErrorParsing(t, p) => return parse_error(t, *p, &self.spec),
+            EvalAltResult::ErrorParsing(t, p) => {
+                return parse_error(t, *p, self.spec, self.flavor);
+            }
             EvalAltResult::ErrorTooManyOperations(_) => (
                 K::TooManyOperations,
                 format!(
@@ -621,13 +723,16 @@ impl Compiled {
                     .nth(1)
                     .unwrap_or("?")
                     .to_string();
-                let e = unknown_field_error(&prop, &self.spec, format!("`.{prop}`"));
+                let e = unknown_field_error(&prop, self.spec, format!("`.{prop}`"));
                 (e.kind, e.message)
             }
-            EvalAltResult::ErrorPropertyNotFound(name, _) => (
-                K::Runtime,
-                format!("property `{name}` not found on this map"),
-            ),
+            EvalAltResult::ErrorPropertyNotFound(name, _) => {
+                let mut m = format!("property `{name}` not found on this map");
+                if self.flavor == Flavor::Fitness {
+                    m.push_str(&crate::fitness_program::missing_property_hint(name, self.spec));
+                }
+                (K::Runtime, m)
+            }
             _ => (K::Runtime, strip_pos(inner)),
         };
         if let Some(f) = in_fn {
@@ -635,7 +740,7 @@ impl Compiled {
         }
         let mut e = with_pos(RewardError::new(kind, msg), pos);
         if let (Some(l), Some(c)) = (e.line, e.column)
-            && let Some(name) = scan::component_at(&self.sites, l, c)
+            && let Some(name) = scan::component_at(self.sites, l, c)
         {
             e = e.in_component(name);
         }
@@ -647,7 +752,7 @@ impl Compiled {
         if let Some(rest) = sig.strip_prefix("get$") {
             let prop = rest.split([' ', '(']).next().unwrap_or(rest);
             if rest.contains("State") {
-                let e = unknown_field_error(prop, &self.spec, format!("`.{prop}`"));
+                let e = unknown_field_error(prop, self.spec, format!("`.{prop}`"));
                 return (e.kind, e.message);
             }
             return (
@@ -659,7 +764,7 @@ impl Compiled {
         if FORBIDDEN.contains(&name) {
             return (
                 K::Forbidden,
-                format!("`{name}` is not allowed in reward programs"),
+                format!("`{name}` is not allowed in {}", self.flavor.programs()),
             );
         }
         let mut msg = format!("no function `{}`", sig.trim());

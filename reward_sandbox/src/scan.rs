@@ -209,12 +209,18 @@ pub(crate) fn field_accesses(tokens: &[Token], params: &[&str]) -> Vec<FieldAcce
             .any(|w| is_punct(Some(&w[0]), '|') && is_ident(Some(&w[1]), p))
     };
     let live: Vec<&str> = params.iter().copied().filter(|p| !rebound(p)).collect();
+    property_reads(body, &live)
+}
+
+/// Every `x.name` or `x?.name` read in `body` where `x` is one of `names` and
+/// is not itself a property (`a.x.name`); method calls are skipped.
+fn property_reads(body: &[Token], names: &[&str]) -> Vec<FieldAccess> {
     let mut out = Vec::new();
     for i in 0..body.len() {
         let Tok::Ident(name) = &body[i].kind else {
             continue;
         };
-        if !live.contains(&name.as_str()) || (i > 0 && is_punct(body.get(i - 1), '.')) {
+        if !names.contains(&name.as_str()) || (i > 0 && is_punct(body.get(i - 1), '.')) {
             continue;
         }
         let mut j = i + 1;
@@ -224,24 +230,283 @@ pub(crate) fn field_accesses(tokens: &[Token], params: &[&str]) -> Vec<FieldAcce
         if !is_punct(body.get(j), '.') {
             continue;
         }
-        if let Some(Token {
-            kind: Tok::Ident(field),
-            line,
-            column,
-        }) = body.get(j + 1)
-        {
-            if is_punct(body.get(j + 2), '(') {
-                continue;
-            }
-            out.push(FieldAccess {
-                param: name.clone(),
-                field: field.clone(),
-                line: *line,
-                column: *column,
-            });
+        if let Some(read) = read_after_dot(body, j, name.clone()) {
+            out.push(read);
         }
     }
     out
+}
+
+/// The property read `.name` whose dot is at `dot`, unless it is a method call.
+fn read_after_dot(body: &[Token], dot: usize, param: String) -> Option<FieldAccess> {
+    let Some(Token {
+        kind: Tok::Ident(field),
+        line,
+        column,
+    }) = body.get(dot + 1)
+    else {
+        return None;
+    };
+    if is_punct(body.get(dot + 2), '(') {
+        return None;
+    }
+    Some(FieldAccess {
+        param,
+        field: field.clone(),
+        line: *line,
+        column: *column,
+    })
+}
+
+/// What the body of a fitness program's entry point (`fn fitness(episode)`,
+/// `fn success(episode)`) reads, as far as the source shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct EpisodeReads {
+    /// `episode.name` reads of the episode map (`param` is the parameter's name).
+    pub(crate) episode: Vec<FieldAccess>,
+    /// Reads of one step's reward-state field: `s.name` where `s` is bound to
+    /// an element of the steps array only, or `episode.steps[…].name` (`param`
+    /// is `s`, or `episode.steps[…]`).
+    pub(crate) state: Vec<FieldAccess>,
+}
+
+/// How a name is bound inside a function body.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Binding {
+    /// `let`/`const name = …`; the index where the value starts, if there is one.
+    Let(Option<usize>),
+    /// `for name in …` (slot 0) or `for (name, i) in …` (slot 0 or 1); the
+    /// index where the iterable starts.
+    For { iter: usize, slot: usize },
+    /// A closure parameter in slot `slot`; the index of the opening `|`.
+    Closure { open: usize, slot: usize },
+}
+
+/// Every name bound in `body`, with how it is bound.
+fn bindings(body: &[Token]) -> Vec<(String, Binding)> {
+    let ident = |i: usize| match body.get(i) {
+        Some(Token {
+            kind: Tok::Ident(n),
+            ..
+        }) => Some(n.clone()),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    for i in 0..body.len() {
+        if is_ident(body.get(i), "let") || is_ident(body.get(i), "const") {
+            if let Some(n) = ident(i + 1) {
+                let value = is_punct(body.get(i + 2), '=').then_some(i + 3);
+                out.push((n, Binding::Let(value)));
+            }
+        } else if is_ident(body.get(i), "for") {
+            if let (Some(n), true) = (ident(i + 1), is_ident(body.get(i + 2), "in")) {
+                out.push((
+                    n,
+                    Binding::For {
+                        iter: i + 3,
+                        slot: 0,
+                    },
+                ));
+            } else if is_punct(body.get(i + 1), '(') {
+                // `for (a, b) in`: record each name, whatever follows.
+                let mut j = i + 2;
+                let mut slot = 0;
+                while let Some(n) = ident(j) {
+                    let close = (j + 1..body.len()).find(|&k| is_punct(body.get(k), ')'));
+                    let iter = close.filter(|&k| is_ident(body.get(k + 1), "in"));
+                    out.push((
+                        n,
+                        Binding::For {
+                            iter: iter.map_or(usize::MAX, |k| k + 2),
+                            slot,
+                        },
+                    ));
+                    if !is_punct(body.get(j + 1), ',') {
+                        break;
+                    }
+                    j += 2;
+                    slot += 1;
+                }
+            }
+        } else if is_punct(body.get(i), '|')
+            && (i == 0
+                || matches!(
+                    body.get(i - 1).map(|t| &t.kind),
+                    Some(Tok::Punct('(' | ',' | '=' | '{' | ';'))
+                ))
+        {
+            // A closure's parameter list: `|a, b|`.
+            let mut j = i + 1;
+            let mut slot = 0;
+            while let Some(n) = ident(j) {
+                out.push((n, Binding::Closure { open: i, slot }));
+                if !is_punct(body.get(j + 1), ',') {
+                    break;
+                }
+                j += 2;
+                slot += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The index of the bracket closing the one opened at `open`.
+fn matching(body: &[Token], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, t) in body.iter().enumerate().skip(open) {
+        match t.kind {
+            Tok::Punct('(' | '[' | '{') | Tok::MapStart => depth += 1,
+            Tok::Punct(')' | ']' | '}') => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Array methods whose closure gets elements of the array, with the
+/// parameter slots that receive an element.
+fn element_slots(method: &str) -> &'static [usize] {
+    match method {
+        "map" | "filter" | "all" | "any" | "some" | "find" | "find_map" | "index_of" | "drain"
+        | "retain" | "for_each" => &[0],
+        "reduce" | "reduce_rev" => &[1],
+        "sort" | "dedup" => &[0, 1],
+        _ => &[],
+    }
+}
+
+/// Reads of the episode and of its steps' states inside `fn fn_name(param)`.
+///
+/// A name counts as a step's state only when **every** binding of it in the
+/// body binds an element of the steps array: `for s in episode.steps`,
+/// `let s = episode.steps[i];`, a closure parameter of `episode.steps.map(|s| …)`
+/// (and the other element-wise array methods); `episode.steps` may also go
+/// through an alias bound only by `let steps = episode.steps;`. Names bound in
+/// any other way are not checked, and neither is an episode parameter that the
+/// body re-binds, so the scan has no false alarms on programs it cannot follow.
+pub(crate) fn episode_reads(tokens: &[Token], fn_name: &str, param: &str) -> EpisodeReads {
+    let Some((start, end)) = function_body(tokens, fn_name) else {
+        return EpisodeReads::default();
+    };
+    let body = &tokens[start..end];
+    let binds = bindings(body);
+    if binds.iter().any(|(n, _)| n == param) {
+        return EpisodeReads::default();
+    }
+    let only = |name: &str, ok: &dyn Fn(Binding) -> bool| {
+        binds.iter().filter(|(n, _)| n == name).all(|&(_, b)| ok(b))
+    };
+    // The end (exclusive) of a steps-array expression starting at `i`.
+    let steps_end = |i: usize, aliases: &[String]| -> Option<usize> {
+        let Some(Tok::Ident(n)) = body.get(i).map(|t| &t.kind) else {
+            return None;
+        };
+        if i > 0 && is_punct(body.get(i - 1), '.') {
+            return None;
+        }
+        if n == param {
+            let dot = if is_punct(body.get(i + 1), '?') {
+                i + 2
+            } else {
+                i + 1
+            };
+            (is_punct(body.get(dot), '.') && is_ident(body.get(dot + 1), "steps"))
+                .then_some(dot + 2)
+        } else {
+            aliases.contains(n).then_some(i + 1)
+        }
+    };
+
+    // Aliases of the steps array, to a fixed point (`let a = episode.steps; let b = a;`).
+    let mut aliases: Vec<String> = Vec::new();
+    loop {
+        let found: Vec<String> = binds
+            .iter()
+            .map(|(n, _)| n)
+            .filter(|n| *n != param && !aliases.contains(n))
+            .filter(|n| {
+                only(n, &|b| match b {
+                    Binding::Let(Some(v)) => {
+                        steps_end(v, &aliases).is_some_and(|e| is_punct(body.get(e), ';'))
+                    }
+                    _ => false,
+                })
+            })
+            .cloned()
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        for n in found {
+            if !aliases.contains(&n) {
+                aliases.push(n);
+            }
+        }
+    }
+
+    let ends: Vec<(usize, usize)> = (0..body.len())
+        .filter_map(|i| steps_end(i, &aliases).map(|e| (i, e)))
+        .collect();
+    let is_steps_end = |e: usize| ends.iter().any(|&(_, x)| x == e);
+    let element = |b: Binding| match b {
+        Binding::Let(Some(v)) => steps_end(v, &aliases).is_some_and(|e| {
+            is_punct(body.get(e), '[')
+                && matching(body, e).is_some_and(|c| is_punct(body.get(c + 1), ';'))
+        }),
+        Binding::For { iter, slot } => {
+            slot == 0 && steps_end(iter, &aliases).is_some_and(|e| is_punct(body.get(e), '{'))
+        }
+        Binding::Closure { open, slot } => {
+            open >= 3
+                && is_punct(body.get(open - 1), '(')
+                && is_punct(body.get(open - 3), '.')
+                && matches!(&body[open - 2].kind, Tok::Ident(m) if element_slots(m).contains(&slot))
+                && is_steps_end(open - 3)
+        }
+        Binding::Let(None) => false,
+    };
+    let mut states: Vec<&str> = Vec::new();
+    for (n, _) in &binds {
+        if n != param && !aliases.contains(n) && !states.contains(&n.as_str()) && only(n, &element)
+        {
+            states.push(n);
+        }
+    }
+
+    let mut state = property_reads(body, &states);
+    for &(i, e) in &ends {
+        if !is_punct(body.get(e), '[') {
+            continue;
+        }
+        let Some(close) = matching(body, e) else {
+            continue;
+        };
+        if !is_punct(body.get(close + 1), '.') {
+            continue;
+        }
+        let head = if e == i + 1 {
+            match &body[i].kind {
+                Tok::Ident(a) => a.clone(),
+                _ => continue,
+            }
+        } else {
+            format!("{param}.steps")
+        };
+        if let Some(read) = read_after_dot(body, close + 1, format!("{head}[…]")) {
+            state.push(read);
+        }
+    }
+    state.sort_by_key(|r| (r.line, r.column));
+    EpisodeReads {
+        episode: property_reads(body, &[param]),
+        state,
+    }
 }
 
 /// A key of an object-map literal, with the span of its value.
@@ -419,6 +684,48 @@ mod tests {
         assert_eq!((reads[0].line, reads[0].column), (1, 40));
         let shadow = "fn compute_reward(s, prev) { let s = #{ q: 1 }; s.q }";
         assert!(field_accesses(&tokenize(shadow), &["s", "prev"]).is_empty());
+    }
+
+    #[test]
+    fn episode_reads_follow_step_bindings_and_skip_what_they_cannot_follow() {
+        let src = "fn fitness(ep) {
+            let steps = ep.steps;
+            let a = steps[0];
+            for (s, i) in ep.steps { s.x + i; }
+            ep.steps.map(|t, j| t.y + j.z);
+            ep.steps.reduce(|acc, u| acc.w + u.v, 0.0);
+            steps[1].q + ep?.length;
+            let b = 0.0; b.nope;
+            let c = steps[0]; let c = 1; c.nope;
+            a.p + a.len() + x || a.o;
+        }";
+        let reads = episode_reads(&tokenize(src), "fitness", "ep");
+        let named = |v: &[FieldAccess]| -> Vec<String> {
+            v.iter()
+                .map(|a| format!("{}.{}", a.param, a.field))
+                .collect()
+        };
+        assert_eq!(
+            named(&reads.state),
+            ["s.x", "t.y", "u.v", "steps[…].q", "a.p", "a.o"]
+        );
+        assert_eq!(
+            named(&reads.episode),
+            ["ep.steps", "ep.steps", "ep.steps", "ep.steps", "ep.length"]
+        );
+        assert_eq!((reads.state[0].line, reads.state[0].column), (4, 40));
+        // A re-bound episode parameter is not followed at all.
+        let rebound = "fn fitness(ep) { let ep = #{ steps: [] }; ep.x + ep.steps[0].y }";
+        assert_eq!(
+            episode_reads(&tokenize(rebound), "fitness", "ep"),
+            EpisodeReads::default()
+        );
+        // Other functions are not scanned.
+        let other = "fn helper(ep) { ep.x }\nfn fitness(ep) { 1.0 }";
+        assert_eq!(
+            episode_reads(&tokenize(other), "fitness", "ep"),
+            EpisodeReads::default()
+        );
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! Property tests: arbitrary source never panics and always returns in time.
+//! Property tests: arbitrary source never panics and always returns in time,
+//! as a reward program and as a fitness program.
 
 mod common;
 
 use common::{quick, small_spec, state};
 use proptest::prelude::*;
 use rewardsmith_core::StateView;
-use rewardsmith_sandbox::{Limits, ProgramSource, compile};
+use rewardsmith_sandbox::{FitnessProgram, Limits, ProgramSource, compile};
 
 /// Fragments that make plausible (and implausible) reward code when glued.
 const PIECES: &[&str] = &[
@@ -61,6 +62,28 @@ const PIECES: &[&str] = &[
     "prev",
 ];
 
+/// Fragments of fitness programs, glued with [`PIECES`].
+const FITNESS_PIECES: &[&str] = &[
+    "fn fitness(episode) {",
+    "fn success(e) {",
+    "fn fitness(e, x) {",
+    "episode.steps",
+    "e.steps",
+    "episode.length",
+    "episode.max_steps",
+    "episode.ended_early",
+    "episode.nope",
+    "for s in episode.steps {",
+    "for (s, i) in e.steps {",
+    "let st = episode.steps;",
+    "let s = st[0];",
+    ".map(|s| s.height)",
+    ".reduce(|a, s| a + s.vel[0], 0.0)",
+    "s.height",
+    "s.nope",
+    "true",
+];
+
 fn run_source(src: ProgramSource) {
     let spec = small_spec();
     let limits = Limits {
@@ -80,6 +103,20 @@ fn run_source(src: ProgramSource) {
     });
 }
 
+fn run_fitness(src: &str) {
+    let spec = small_spec();
+    let limits = Limits {
+        fitness_call_timeout_ms: 100,
+        ..Limits::default()
+    };
+    let states: Vec<f64> = (0..20).flat_map(|t| state(&spec, t)).collect();
+    quick("arbitrary fitness program", || {
+        if let Ok(p) = FitnessProgram::compile(src, &spec, &limits) {
+            let _ = p.evaluate(&states, 20, 30, true, 0.02);
+        }
+    });
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -92,6 +129,22 @@ proptest! {
     fn glued_fragments_never_panic(idx in proptest::collection::vec(0..PIECES.len(), 0..40)) {
         let src: Vec<&str> = idx.iter().map(|&i| PIECES[i]).collect();
         run_source(ProgramSource::Rhai(src.join(" ")));
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics_as_fitness(src in "\\PC{0,200}") {
+        run_fitness(&src);
+    }
+
+    #[test]
+    fn glued_fitness_fragments_never_panic(
+        idx in proptest::collection::vec(0..PIECES.len() + FITNESS_PIECES.len(), 0..40)
+    ) {
+        let src: Vec<&str> = idx
+            .iter()
+            .map(|&i| PIECES.get(i).copied().unwrap_or_else(|| FITNESS_PIECES[i - PIECES.len()]))
+            .collect();
+        run_fitness(&src.join(" "));
     }
 
     #[test]
