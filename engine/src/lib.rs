@@ -11,6 +11,7 @@ mod error;
 pub mod extract;
 pub mod feedback;
 pub mod llm;
+pub mod progress;
 pub mod prompts;
 pub mod render;
 pub mod search;
