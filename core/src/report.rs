@@ -11,12 +11,20 @@ pub struct Checkpoint {
     /// aligned with [`TrainReport::components`].
     pub components: Vec<f64>,
     /// Mean undiscounted return of the training episodes that ended since the
-    /// last checkpoint (NaN when none ended).
+    /// last checkpoint (NaN when none ended; `null` in JSON).
+    #[serde(deserialize_with = "nan_from_null")]
     pub episode_return: f64,
-    /// Mean length of those episodes, in steps (NaN when none ended).
+    /// Mean length of those episodes, in steps (NaN when none ended; `null`
+    /// in JSON).
+    #[serde(deserialize_with = "nan_from_null")]
     pub episode_length: f64,
     /// Task fitness of the deterministic policy on evaluation episodes.
     pub fitness: f64,
+}
+
+/// Reads a number that JSON wrote as `null` because it was NaN.
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// One reward component's curve over the checkpoints.
@@ -85,6 +93,22 @@ impl TrainReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checkpoint_without_finished_episodes_round_trips_through_json() {
+        let cp = Checkpoint {
+            env_steps: 2048,
+            components: vec![0.5],
+            episode_return: f64::NAN,
+            episode_length: f64::NAN,
+            fitness: 0.25,
+        };
+        let text = serde_json::to_string(&cp).unwrap();
+        assert!(text.contains("\"episode_return\":null"), "{text}");
+        let back: Checkpoint = serde_json::from_str(&text).unwrap();
+        assert!(back.episode_return.is_nan() && back.episode_length.is_nan());
+        assert_eq!(back.fitness, 0.25);
+    }
 
     #[test]
     fn curves_follow_checkpoints() {

@@ -163,10 +163,11 @@ pub struct Task {
     pub episode_steps: usize,
     /// The ground-truth success measure.
     pub fitness: Fitness,
-    /// A reward written by a careful engineer.
-    pub human_reward: RewardSource,
-    /// A sparse reward: the success signal and little else.
-    pub sparse_reward: RewardSource,
+    /// A reward written by a careful engineer, if the task has one (a task
+    /// described in a user's own words has none).
+    pub human_reward: Option<RewardSource>,
+    /// A sparse reward: the success signal and little else, if the task has one.
+    pub sparse_reward: Option<RewardSource>,
     /// Training defaults.
     pub defaults: TrainDefaults,
     make_env: Arc<dyn Fn() -> Box<dyn Env> + Send + Sync>,
@@ -289,19 +290,15 @@ impl TaskBuilder {
     /// Finishes the task.
     ///
     /// # Errors
-    /// [`Error::IncompleteTask`] when the fitness or a baseline reward is missing,
-    /// or the episode length is zero.
+    /// [`Error::IncompleteTask`] when the fitness is missing or the episode
+    /// length is zero. Baseline rewards are optional; without them a final
+    /// evaluation has nothing to compare with.
     pub fn build(self) -> Result<Task> {
         let missing = |what: &str| Error::IncompleteTask {
             task: self.name.clone(),
             missing: what.to_string(),
         };
         let fitness = self.fitness.clone().ok_or_else(|| missing("fitness"))?;
-        let human = self.human.clone().ok_or_else(|| missing("human_reward"))?;
-        let sparse = self
-            .sparse
-            .clone()
-            .ok_or_else(|| missing("sparse_reward"))?;
         if self.episode_steps == 0 {
             return Err(missing("episode_steps > 0"));
         }
@@ -312,8 +309,8 @@ impl TaskBuilder {
             description: self.description,
             episode_steps: self.episode_steps,
             fitness,
-            human_reward: human,
-            sparse_reward: sparse,
+            human_reward: self.human,
+            sparse_reward: self.sparse,
             defaults: self.defaults,
             make_env: self.make_env,
             spec,

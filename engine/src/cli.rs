@@ -93,8 +93,17 @@ pub struct RenderArgs {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Task name (see `rewardsmith envs`).
-    #[arg(long)]
-    pub task: String,
+    #[arg(long, required_unless_present = "describe", conflicts_with_all = ["env", "describe"])]
+    pub task: Option<String>,
+    /// Environment of a task described in your own words (with `--describe`).
+    #[arg(long, requires = "describe")]
+    pub env: Option<String>,
+    /// The task in your own words, e.g. "walk backwards slowly while keeping
+    /// the body low" (with `--env`). The LLM (or the offline designer) first
+    /// writes the program that measures it — the task fitness — which is shown,
+    /// checked in the sandbox and stored in the run folder as `fitness.rhai`.
+    #[arg(long, requires = "env")]
+    pub describe: Option<String>,
     /// Who writes rewards: `builtin` (offline designer, the default without an
     /// endpoint), `openai` (any OpenAI-compatible endpoint) or `replay`.
     #[arg(long)]
@@ -129,6 +138,11 @@ pub struct RunArgs {
     /// Replace an existing run folder.
     #[arg(long)]
     pub force: bool,
+    /// Have the LLM review every program that passed the sandbox's checks
+    /// before training it; rejected ones are not trained and their reasons
+    /// go into the next prompt.
+    #[arg(long)]
+    pub llm_critic: bool,
     /// Skip the final multi-seed evaluation.
     #[arg(long)]
     pub no_final_eval: bool,

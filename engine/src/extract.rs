@@ -12,7 +12,7 @@
 //! [`extract_review`] reads a critic's answer (`VERDICT: ACCEPT` or
 //! `VERDICT: REJECT`, then reasons as bullet points).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The outcome of looking for a reward program in a completion.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -62,7 +62,26 @@ const NOT_CODE: &[&str] = &[
     "md", "output", "diff", "csv",
 ];
 
-const ENTRY: &str = "compute_reward";
+/// The entry point a program must define: its name and parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Function name.
+    pub name: &'static str,
+    /// Parameter list, for messages.
+    pub params: &'static str,
+}
+
+/// A reward program's entry point: `fn compute_reward(s, prev)`.
+pub const REWARD_ENTRY: Entry = Entry {
+    name: "compute_reward",
+    params: "s, prev",
+};
+
+/// A fitness program's entry point: `fn fitness(episode)`.
+pub const FITNESS_ENTRY: Entry = Entry {
+    name: "fitness",
+    params: "episode",
+};
 
 /// Finds the reward program in `completion`.
 ///
@@ -78,6 +97,13 @@ const ENTRY: &str = "compute_reward";
 /// ```
 #[must_use]
 pub fn extract_code(completion: &str) -> Extracted {
+    extract_program(completion, REWARD_ENTRY)
+}
+
+/// Finds the program defining `entry` in `completion` (as [`extract_code`]
+/// does for reward programs).
+#[must_use]
+pub fn extract_program(completion: &str, entry: Entry) -> Extracted {
     let text = strip_think(completion);
     if text.trim().is_empty() {
         return Extracted::NoCode {
@@ -86,15 +112,19 @@ pub fn extract_code(completion: &str) -> Extracted {
     }
     let blocks = fenced_blocks(&text);
     if blocks.is_empty() {
-        return bare_code(&text);
+        return bare_code(&text, entry);
     }
     let candidates: Vec<&Block> = blocks
         .iter()
         .filter(|b| b.lang.as_deref().is_none_or(|l| !NOT_CODE.contains(&l)))
         .collect();
-    let Some(chosen) = candidates.iter().rev().find(|b| defines(&b.body, ENTRY)) else {
+    let Some(chosen) = candidates
+        .iter()
+        .rev()
+        .find(|b| defines(&b.body, entry.name))
+    else {
         // A fence may hold prose and code together; look inside every block.
-        if let Some(b) = blocks.iter().rev().find(|b| defines(&b.body, ENTRY)) {
+        if let Some(b) = blocks.iter().rev().find(|b| defines(&b.body, entry.name)) {
             return Extracted::Code {
                 source: b.body.trim().to_string(),
                 language: b.lang.clone(),
@@ -102,14 +132,16 @@ pub fn extract_code(completion: &str) -> Extracted {
                 truncated: !b.closed,
             };
         }
-        if defines(&text, ENTRY) {
-            return bare_code(&text);
+        if defines(&text, entry.name) {
+            return bare_code(&text, entry);
         }
         return Extracted::NoCode {
             reason: format!(
-                "the answer has {} code block{} but none defines `fn {ENTRY}(s, prev)`",
+                "the answer has {} code block{} but none defines `fn {}({})`",
                 blocks.len(),
-                if blocks.len() == 1 { "" } else { "s" }
+                if blocks.len() == 1 { "" } else { "s" },
+                entry.name,
+                entry.params
             ),
         };
     };
@@ -117,7 +149,7 @@ pub fn extract_code(completion: &str) -> Extracted {
     // Helpers called by the chosen block and defined only in other blocks.
     let mut helpers = Vec::new();
     for b in &candidates {
-        if std::ptr::eq(*b, *chosen) || defines(&b.body, ENTRY) {
+        if std::ptr::eq(*b, *chosen) || defines(&b.body, entry.name) {
             continue;
         }
         for (name, def) in functions(&b.body) {
@@ -308,20 +340,22 @@ fn body_end(code: &str, start: usize) -> Option<usize> {
 }
 
 /// Code with no fence: from the first line that starts a definition (or a
-/// comment right above it) to the end of the `compute_reward` body.
-fn bare_code(text: &str) -> Extracted {
-    let Some((_, at)) = fn_positions(text).find(|(n, _)| n == ENTRY) else {
+/// comment right above it) to the end of the entry point's body.
+fn bare_code(text: &str, entry: Entry) -> Extracted {
+    let Some((_, at)) = fn_positions(text).find(|(n, _)| n == entry.name) else {
         return Extracted::NoCode {
             reason: format!(
-                "the answer has no code block and does not define `fn {ENTRY}(s, prev)`; \
-                 answer with one ```rhai block"
+                "the answer has no code block and does not define `fn {}({})`; \
+                 answer with one ```rhai block",
+                entry.name, entry.params
             ),
         };
     };
     let Some(end) = body_end(text, at) else {
         return Extracted::NoCode {
             reason: format!(
-                "`fn {ENTRY}` is never closed (unbalanced braces): the answer looks cut off"
+                "`fn {}` is never closed (unbalanced braces): the answer looks cut off",
+                entry.name
             ),
         };
     };
@@ -358,7 +392,7 @@ fn bare_code(text: &str) -> Extracted {
 }
 
 /// A critic's decision about a program.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Train it.
@@ -370,7 +404,7 @@ pub enum Verdict {
 }
 
 /// A critic's answer, read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Review {
     /// The decision.
     pub verdict: Verdict,

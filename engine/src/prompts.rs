@@ -31,11 +31,14 @@ pub enum PromptRole {
     Critic,
     /// Explanation of evaluation trajectories (the analyzer).
     TrajectoryAnalysis,
+    /// A task described in a user's own words: write the program that
+    /// measures it (the task fitness).
+    FitnessTask,
 }
 
 impl PromptRole {
     /// Every role, in a fixed order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::System,
         Self::InitialTask,
         Self::CodeTips,
@@ -44,6 +47,7 @@ impl PromptRole {
         Self::HumanFeedback,
         Self::Critic,
         Self::TrajectoryAnalysis,
+        Self::FitnessTask,
     ];
 
     /// The template's file name in `prompts/`.
@@ -58,6 +62,7 @@ impl PromptRole {
             Self::HumanFeedback => "human_feedback.txt",
             Self::Critic => "critic.txt",
             Self::TrajectoryAnalysis => "trajectory_analysis.txt",
+            Self::FitnessTask => "fitness_task.txt",
         }
     }
 
@@ -73,6 +78,7 @@ impl PromptRole {
             Self::HumanFeedback => &["best_code", "feedback", "code_tips"],
             Self::Critic => &["task_description", "code", "check_report"],
             Self::TrajectoryAnalysis => &["task_description", "code", "trajectory_summary"],
+            Self::FitnessTask => &["task_description", "helpers", "code_tips"],
         }
     }
 
@@ -86,6 +92,7 @@ impl PromptRole {
             Self::HumanFeedback => include_str!("../../prompts/human_feedback.txt"),
             Self::Critic => include_str!("../../prompts/critic.txt"),
             Self::TrajectoryAnalysis => include_str!("../../prompts/trajectory_analysis.txt"),
+            Self::FitnessTask => include_str!("../../prompts/fitness_task.txt"),
         }
     }
 }

@@ -238,7 +238,7 @@ fn sparse_reward_trains_and_reports_its_component() {
         "--out",
         dir.path().to_str().unwrap(),
     ]));
-    assert_eq!(v["components"][0]["name"], "success");
+    assert_eq!(v["components"][0]["name"], "failure");
     let checkpoints = v["fitness_curve"].as_array().unwrap().len();
     assert!(checkpoints >= 5, "{v}");
     assert_eq!(

@@ -188,7 +188,7 @@ fn extracted_source_compiles_in_the_sandbox() {
     let spec = &task.env_spec().state;
     let completion = format!(
         "Reasoning about the task...\n\n```rhai\n{}\n```\n",
-        task.human_reward.source
+        task.human_reward.as_ref().unwrap().source
     );
     let src = extract_code(&completion).source().unwrap().to_string();
     let samples = rewardsmith_envs::rollout::sample_states(task, 8, 1);

@@ -226,7 +226,7 @@ fn long_searches_and_odd_statistics_stay_valid() {
     // mutated from the designer's own composition.
     let mut ctx = DesignContext::for_task(task, 99);
     ctx.best = Some(BestProgram {
-        source: task.human_reward.source.to_string(),
+        source: task.human_reward.as_ref().unwrap().source.to_string(),
         fitness: Some(0.3),
         components: vec![],
     });

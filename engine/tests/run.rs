@@ -142,6 +142,48 @@ fn a_killed_run_resumes_to_the_same_result_and_a_transcript_replays_it() {
     ]));
     assert_eq!(outcome(&resumed), outcome(&reference));
 
+    // Ctrl-C (SIGINT) mid-run: the run says how to continue, exits with 130,
+    // and resumes to the same result.
+    let interrupted = dir.path().join("interrupted");
+    let child = Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
+        .args(run_args(
+            interrupted.to_str().unwrap(),
+            &["--no-final-eval"],
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = interrupted.join("gen-000/cand-00/result.json");
+    let start = Instant::now();
+    while !marker.exists() && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("interrupted") && err.contains("rewardsmith resume"),
+        "{err}"
+    );
+    assert!(!interrupted.join("summary.json").exists());
+    let resumed = json_of(&rewardsmith(&[
+        "resume",
+        interrupted.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(outcome(&resumed), outcome(&reference));
+
     // Replaying the first run's transcript gives the same search.
     let replayed = dir.path().join("replayed");
     let llm_dir = whole.join("llm");

@@ -172,9 +172,11 @@ fn every_new_task_rolls_out_with_its_baselines_named() {
             assert!(text.contains(&format!("`{}`", field.name)));
             assert!(!field.unit.is_empty() && !field.frame.is_empty() && !field.doc.is_empty());
         }
-        assert!(task.human_reward.path.ends_with(".human.rhai"));
+        assert!(task.human_reward.as_ref().unwrap().path.ends_with(".human.rhai"));
         assert!(
             task.sparse_reward
+                .as_ref()
+                .unwrap()
                 .source
                 .contains("fn compute_reward(s, prev)")
         );

@@ -114,11 +114,15 @@ fn registry_has_the_six_tasks() {
         }
         assert!(
             task.human_reward
+                .as_ref()
+                .expect("built-in tasks ship a human reward")
                 .source
                 .contains("fn compute_reward(s, prev)")
         );
         assert!(
             task.sparse_reward
+                .as_ref()
+                .expect("built-in tasks ship a sparse reward")
                 .source
                 .contains("fn compute_reward(s, prev)")
         );

@@ -15,8 +15,8 @@ pub(crate) fn run(registry: &Registry, name: &str, as_json: bool) -> Result<(), 
             "description": task.describe(),
             "fields": spec.state.fields(),
             "fitness": task.fitness.doc,
-            "human_reward": task.human_reward.path,
-            "sparse_reward": task.sparse_reward.path,
+            "human_reward": task.human_reward.as_ref().map(|r| &r.path),
+            "sparse_reward": task.sparse_reward.as_ref().map(|r| &r.path),
         }));
     } else {
         print!("{}", task.describe());

@@ -35,6 +35,17 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
 fn report(registry: &Registry, dir: &std::path::Path) -> Result<(), CliError> {
     use crate::search::{open_run, read_json, write_reports};
     let (store, record) = open_run(dir).map_err(CliError::usage)?;
+    let augmented;
+    let registry = match &record.described {
+        Some(d) => {
+            augmented = d
+                .with_stored_fitness(dir)
+                .and_then(|d| d.register(registry))
+                .map_err(CliError::usage)?;
+            &augmented
+        }
+        None => registry,
+    };
     let task = registry.task(&record.task)?;
     let summary: crate::search::RunSummary = read_json(&dir.join("summary.json"))
         .map_err(CliError::usage)?

@@ -7,8 +7,8 @@ use crate::error::CliError;
 use crate::feedback::{FeedbackError, FeedbackSource, JsonLinesFeedback, TerminalFeedback};
 use crate::llm::Backend;
 use crate::search::{
-    CandidateSpec, FeedbackMode, FileConfig, RunRecord, RunSummary, create_run, evaluate_candidate,
-    open_run, read_json, run_search_with, write_json,
+    CandidateSpec, DescribedTask, FeedbackMode, FileConfig, RunRecord, RunSummary, create_run,
+    evaluate_candidate, open_run, read_json, run_search_with, write_json,
 };
 use anyhow::anyhow;
 use rewardsmith_core::Registry;
@@ -30,17 +30,7 @@ fn finish(summary: &RunSummary, json: bool) -> Result<(), CliError> {
             None => println!("no candidate trained successfully"),
         }
         if let Some(f) = &summary.final_eval {
-            println!(
-                "final: best {:.4} ± {:.4}, human {:.4} ± {:.4}, sparse {:.4} ± {:.4}, normalised score {}",
-                f.best.mean,
-                f.best.std,
-                f.human.mean,
-                f.human.std,
-                f.sparse.mean,
-                f.sparse.std,
-                f.normalized_score
-                    .map_or("n/a".into(), |s| format!("{s:.3}"))
-            );
+            println!("final: {}", f.line());
         }
         println!("report: {}", summary.run_dir.join("report.html").display());
     }
@@ -54,7 +44,18 @@ fn finish(summary: &RunSummary, json: bool) -> Result<(), CliError> {
 }
 
 pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
-    let task = registry.task(&args.task)?;
+    let (task, described) = match (&args.task, &args.env, &args.describe) {
+        (Some(name), None, None) => (registry.task(name)?, None),
+        (None, Some(env), Some(text)) => {
+            let d = DescribedTask::new(registry, env, text).map_err(CliError::usage)?;
+            (d.template(registry).map_err(CliError::usage)?, Some(d))
+        }
+        _ => {
+            return Err(CliError::usage(anyhow!(
+                "name a task with --task T, or describe one with --env E --describe TEXT"
+            )));
+        }
+    };
     let file = FileConfig::discover(args.config.as_deref()).map_err(CliError::usage)?;
     let mut search = file.search;
     let mut llm = file.llm;
@@ -78,6 +79,9 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     }
     if let Some(t) = args.threads {
         search.threads = thread_count(Some(t))?;
+    }
+    if args.llm_critic {
+        search.llm_critic = true;
     }
     if args.no_final_eval {
         search.final_eval = false;
@@ -109,6 +113,10 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     search.validate().map_err(CliError::usage)?;
     llm.validate().map_err(CliError::usage)?;
     let mut record = RunRecord::new(task, search, llm, thread_count(None)?);
+    if let Some(d) = described {
+        record.task = d.task_name();
+        record.described = Some(d);
+    }
     record.prompts = args.prompts.clone();
     record.hide_fitness = args.hide_fitness;
     record.render = !args.no_render;
@@ -130,7 +138,7 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     // A malformed feedback file is refused before any folder is made.
     let mut source = feedback_source(&record, args.json, true)?;
     let dir = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("runs").join(format!("{}-seed{}", task.name, record.search.seed))
+        PathBuf::from("runs").join(format!("{}-seed{}", record.task, record.search.seed))
     });
     let store = create_run(&dir, &record, args.force).map_err(CliError::usage)?;
     search_and_report(
@@ -167,6 +175,21 @@ fn feedback_source(
     }
 }
 
+/// On Ctrl-C (or SIGTERM): let the file being written finish, say how to
+/// continue, and exit with 130 — the run folder stays resumable.
+fn stop_cleanly_on_interrupt(dir: &Path) {
+    let dir = dir.to_path_buf();
+    // Only fails when a handler is already set (a second run in one process).
+    let _ = ctrlc::set_handler(move || {
+        let _no_more_writes = crate::search::quiesce();
+        eprintln!(
+            "\ninterrupted: every finished step is saved in {0}; continue with `rewardsmith resume {0}`",
+            dir.display()
+        );
+        std::process::exit(130);
+    });
+}
+
 fn search_and_report(
     registry: &Registry,
     store: &crate::search::RunStore,
@@ -174,6 +197,7 @@ fn search_and_report(
     feedback: Option<&mut dyn FeedbackSource>,
     json: bool,
 ) -> Result<(), CliError> {
+    stop_cleanly_on_interrupt(store.root());
     let mut say = |line: &str| {
         if !json {
             eprintln!("{line}");
@@ -209,6 +233,22 @@ pub(crate) fn eval_candidate(
     let spec: CandidateSpec = read_json(&args.spec)
         .map_err(CliError::usage)?
         .ok_or_else(|| CliError::usage(anyhow!("{} does not exist", args.spec.display())))?;
+    let augmented;
+    let registry = match &spec.described {
+        Some(d) if d.task_name() == spec.task => {
+            augmented = d.register(registry).map_err(CliError::usage)?;
+            &augmented
+        }
+        Some(d) => {
+            return Err(CliError::usage(anyhow!(
+                "{}: `task` is `{}` but the described task is named `{}`",
+                args.spec.display(),
+                spec.task,
+                d.task_name()
+            )));
+        }
+        None => registry,
+    };
     registry.task(&spec.task)?;
     let outcome = evaluate_candidate(registry, &spec, &args.out).map_err(CliError::failure)?;
     write_json(&args.out.join("result.json"), &outcome).map_err(CliError::failure)?;

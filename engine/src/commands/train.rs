@@ -18,8 +18,22 @@ use std::path::{Path, PathBuf};
 /// anything else is a file.
 pub(crate) fn reward_source(task: &Task, reward: &str) -> Result<ProgramSource, CliError> {
     match reward {
-        "human" => Ok(ProgramSource::Rhai(task.human_reward.source.to_string())),
-        "sparse" => Ok(ProgramSource::Rhai(task.sparse_reward.source.to_string())),
+        "human" | "sparse" => {
+            let baseline = if reward == "human" {
+                &task.human_reward
+            } else {
+                &task.sparse_reward
+            };
+            baseline
+                .as_ref()
+                .map(|r| ProgramSource::Rhai(r.source.to_string()))
+                .ok_or_else(|| {
+                    CliError::usage(anyhow!(
+                        "task `{}` ships no {reward} reward: pass a reward program file",
+                        task.name
+                    ))
+                })
+        }
         path => ProgramSource::from_path(Path::new(path)).map_err(CliError::usage),
     }
 }

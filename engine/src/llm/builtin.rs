@@ -120,6 +120,7 @@ impl LlmClient for BuiltinDesigner {
         );
         let texts = match ctx.role {
             DesignRole::Reward => self.design(ctx, request.n, salt)?,
+            DesignRole::Fitness => vec![design_fitness(ctx)?; request.n],
             DesignRole::Critic => vec![
                 "VERDICT: ACCEPT\n- Offline designer (a search baseline, not a language model): \
                  no critique; the sandbox checks (compile, unknown fields, dry run) still apply."
@@ -973,6 +974,54 @@ fn parse_design(source: &str) -> Option<Design> {
                     .all(|c| c.is_ascii_alphanumeric() || c == '_')
         });
     ok.then_some(d)
+}
+
+/// The fitness program of a described task: the mean over the episode's
+/// full length of the terms the description's words select (objectives, and
+/// the body height when the words ask for one), weights normalised to sum 1.
+fn design_fitness(ctx: &DesignContext) -> Result<String, LlmError> {
+    let library = Library::new(ctx);
+    let terms: Vec<&Term> = library
+        .terms
+        .iter()
+        .filter(|t| t.role == TermRole::Objective || t.name == "low" || t.name == "height")
+        .collect();
+    if terms.is_empty() {
+        return Err(LlmError::Designer(format!(
+            "the description's words match nothing the reward state measures, so no fitness \
+             can be composed (reward state: {}); describe the goal with words such as forward, \
+             backward, turn, slowly, low, high, upright, reach",
+            ctx.state.field_names()
+        )));
+    }
+    let total: f64 = terms.iter().map(|t| t.w.abs()).sum::<f64>().max(1e-9);
+    let mut text = format!(
+        "Offline designer — rewardsmith's seeded search baseline, not a language model — \
+         fitness for the described task. The description's words select: {}.\n",
+        terms
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = write!(
+        text,
+        "\n```rhai\n{DISCLAIMER}\n// Mean over the episode's full length (steps after an early end count 0) of:\n"
+    );
+    for t in &terms {
+        let _ = writeln!(text, "//   {} (weight {})", t.name, num(t.w.abs() / total));
+    }
+    text.push_str(
+        "fn fitness(episode) {\n    if episode.length == 0 {\n        return 0.0;\n    }\n    \
+         let total = 0.0;\n    let prev = episode.steps[0];\n    for s in episode.steps {\n",
+    );
+    for t in &terms {
+        let mut scaled: Term = (*t).clone();
+        scaled.w = t.w.abs() / total;
+        let _ = writeln!(text, "        total += {};", scaled.value_expr());
+    }
+    text.push_str("        prev = s;\n    }\n    total / episode.max_steps\n}\n```\n");
+    Ok(text)
 }
 
 fn render(ctx: &DesignContext, i: usize, design: &Design, notes: &[String]) -> String {

@@ -77,6 +77,9 @@ pub enum DesignRole {
     Reward,
     /// Review a reward program before training (the critic).
     Critic,
+    /// Write the program that measures a task described in a user's own
+    /// words (`fn fitness(episode)`).
+    Fitness,
     /// Explain what trajectories show (the analyzer).
     Analysis,
 }

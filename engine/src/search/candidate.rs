@@ -2,6 +2,7 @@
 //! job (`rewardsmith eval-candidate SPEC.json`) that the local loop runs too.
 
 use super::analyzer::{TrajectorySummary, analyse};
+use super::described::DescribedTask;
 use super::store::{write_atomic, write_json};
 use anyhow::Context;
 use rewardsmith_core::{Registry, TrainReport};
@@ -30,6 +31,10 @@ pub struct CandidateSpec {
     pub threads: usize,
     /// Evaluation episodes of the trajectory analyzer.
     pub analysis_episodes: usize,
+    /// The task, when it was described in a user's own words rather than
+    /// named (then `task` is its generated name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub described: Option<DescribedTask>,
 }
 
 /// How a candidate ended.
@@ -46,6 +51,14 @@ pub enum Outcome {
     Rejected {
         /// The check verdict.
         check: CheckReport,
+    },
+    /// The LLM critic (`--llm-critic`) turned the program down; it was not
+    /// trained.
+    Criticised {
+        /// The sandbox's verdict, which the program passed.
+        check: CheckReport,
+        /// The critic's reasons.
+        reasons: Vec<String>,
     },
     /// Training started but the program (or the trainer) failed.
     Crashed {
@@ -86,6 +99,14 @@ impl Outcome {
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
+            Self::Criticised { reasons, .. } => Some(format!(
+                "rejected by the LLM critic before training: {}",
+                if reasons.is_empty() {
+                    "(no reasons given)".to_string()
+                } else {
+                    reasons.join("; ")
+                }
+            )),
             Self::Crashed { error } => Some(format!("training failed: {error}")),
             Self::Trained { .. } => None,
         }
@@ -106,10 +127,7 @@ pub fn evaluate_candidate(
     let task = registry.task(&spec.task)?;
     write_atomic(&out.join("reward.rhai"), spec.reward.as_bytes())?;
     let source = ProgramSource::Rhai(spec.reward.clone());
-    let state = &task.env_spec().state;
-    let limits = Limits::default();
-    let samples = sample_states(task, DRY_RUN_PAIRS, spec.seed);
-    let check = check_source(&source, state, &samples, &limits);
+    let (check, samples) = dry_check(task, &spec.reward, spec.seed);
     write_json(&out.join("check.json"), &check)?;
     let outcome = if check.ok {
         let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
@@ -119,6 +137,27 @@ pub fn evaluate_candidate(
     };
     write_json(&out.join("result.json"), &outcome)?;
     Ok(outcome)
+}
+
+/// Consecutive `(prev, s)` reward states of random-policy episodes.
+pub type StatePairs = Vec<(Vec<f64>, Vec<f64>)>;
+
+/// The sandbox's checks of a reward program: compile, unknown fields, and a
+/// dry run over random-policy states drawn from `seed` (returned too).
+#[must_use]
+pub fn dry_check(
+    task: &rewardsmith_core::Task,
+    reward: &str,
+    seed: u64,
+) -> (CheckReport, StatePairs) {
+    let samples = sample_states(task, DRY_RUN_PAIRS, seed);
+    let check = check_source(
+        &ProgramSource::Rhai(reward.to_string()),
+        &task.env_spec().state,
+        &samples,
+        &Limits::default(),
+    );
+    (check, samples)
 }
 
 fn train_checked(
@@ -171,6 +210,13 @@ fn train_checked(
     };
     if let Some(e) = io_error {
         return Err(e.into());
+    }
+    if !trained.report.final_fitness.is_finite() {
+        return Ok(Outcome::Crashed {
+            error: "the task's fitness program gave a non-finite value for the trained policy's \
+                    episodes (a machine-written fitness: see fitness.rhai in the run folder)"
+                .to_string(),
+        });
     }
     trained.policy.save(out)?;
     let analysis = analyse(task, &trained.policy, spec.analysis_episodes, spec.seed)?;

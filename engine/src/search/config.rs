@@ -45,6 +45,9 @@ pub struct SearchConfig {
     pub final_budget: u64,
     /// Evaluation episodes of the trajectory analyzer.
     pub analysis_episodes: usize,
+    /// Ask the LLM to review every program that passed the sandbox's checks,
+    /// and train only those it accepts (one extra request per candidate).
+    pub llm_critic: bool,
 }
 
 impl Default for SearchConfig {
@@ -60,6 +63,7 @@ impl Default for SearchConfig {
             final_seeds: 3,
             final_budget: 0,
             analysis_episodes: 4,
+            llm_critic: false,
         }
     }
 }

@@ -39,11 +39,12 @@ pub struct FinalReport {
     pub budget: u64,
     /// The best reward of the search.
     pub best: SeedStats,
-    /// The task's human-written reward.
-    pub human: SeedStats,
-    /// The task's sparse reward.
-    pub sparse: SeedStats,
-    /// `(F − F_sparse) / |F_human − F_sparse|`; `None` when human and sparse tie.
+    /// The task's human-written reward (`None` when the task has none).
+    pub human: Option<SeedStats>,
+    /// The task's sparse reward (`None` when the task has none).
+    pub sparse: Option<SeedStats>,
+    /// `(F − F_sparse) / |F_human − F_sparse|`; `None` when human and sparse tie
+    /// or a baseline is missing.
     pub normalized_score: Option<f64>,
 }
 
@@ -55,10 +56,55 @@ impl FinalReport {
         json!({
             "budget": self.budget,
             "best": s(&self.best),
-            "human": s(&self.human),
-            "sparse": s(&self.sparse),
+            "human": self.human.as_ref().map(s),
+            "sparse": self.sparse.as_ref().map(s),
             "normalized_score": self.normalized_score,
         })
+    }
+
+    /// The normalised score in words: the number, or why there is none.
+    #[must_use]
+    pub fn score_text(&self) -> String {
+        match (self.normalized_score, &self.human, &self.sparse) {
+            (Some(s), _, _) => format!("{s:.3}"),
+            (None, Some(_), Some(_)) => "n/a (human and sparse tie)".to_string(),
+            (None, _, _) => "n/a (the task has no human-written or sparse reward)".to_string(),
+        }
+    }
+
+    /// One line: every reward's mean ± std and the normalised score.
+    #[must_use]
+    pub fn line(&self) -> String {
+        let s = |x: &Option<SeedStats>| {
+            x.as_ref().map_or("n/a".to_string(), |x| {
+                format!("{:.4} ± {:.4}", x.mean, x.std)
+            })
+        };
+        format!(
+            "best {:.4} ± {:.4}, human {}, sparse {}, normalised score {}",
+            self.best.mean,
+            self.best.std,
+            s(&self.human),
+            s(&self.sparse),
+            self.score_text()
+        )
+    }
+
+    /// The comparison as a Markdown table.
+    #[must_use]
+    pub fn markdown_table(&self) -> String {
+        let mut out = String::from("| reward | fitness mean | std |\n|---|---|---|\n");
+        for (name, stats) in [
+            ("best found", Some(&self.best)),
+            ("human-written", self.human.as_ref()),
+            ("sparse", self.sparse.as_ref()),
+        ] {
+            match stats {
+                Some(x) => out.push_str(&format!("| {name} | {:.4} | {:.4} |\n", x.mean, x.std)),
+                None => out.push_str(&format!("| {name} | n/a | n/a |\n")),
+            }
+        }
+        out
     }
 }
 
@@ -80,11 +126,15 @@ pub fn final_evaluation(
     } else {
         task.defaults.budget
     };
-    let sources = [
-        ("best", best.to_string()),
-        ("human", task.human_reward.source.to_string()),
-        ("sparse", task.sparse_reward.source.to_string()),
-    ];
+    let mut sources = vec![("best", best.to_string())];
+    for (name, baseline) in [
+        ("human", &task.human_reward),
+        ("sparse", &task.sparse_reward),
+    ] {
+        if let Some(b) = baseline {
+            sources.push((name, b.source.to_string()));
+        }
+    }
     let jobs: Vec<(usize, usize)> = (0..sources.len())
         .flat_map(|r| (0..record.search.final_seeds).map(move |s| (r, s)))
         .collect();
@@ -122,10 +172,21 @@ pub fn final_evaluation(
     });
     let values = results.into_iter().collect::<anyhow::Result<Vec<f64>>>()?;
     let per = record.search.final_seeds;
-    let stats = |r: usize| SeedStats::new(values[r * per..(r + 1) * per].to_vec());
-    let (best, human, sparse) = (stats(0), stats(1), stats(2));
-    let gap = (human.mean - sparse.mean).abs();
-    let normalized_score = (gap > 1e-9).then(|| (best.mean - sparse.mean) / gap);
+    let stats = |name: &str| {
+        sources
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map(|r| SeedStats::new(values[r * per..(r + 1) * per].to_vec()))
+    };
+    let best = stats("best").ok_or_else(|| anyhow!("the best reward was not evaluated"))?;
+    let (human, sparse) = (stats("human"), stats("sparse"));
+    let normalized_score = match (&human, &sparse) {
+        (Some(h), Some(s)) => {
+            let gap = (h.mean - s.mean).abs();
+            (gap > 1e-9).then(|| (best.mean - s.mean) / gap)
+        }
+        _ => None,
+    };
     let report = FinalReport {
         budget,
         best,
@@ -134,17 +195,8 @@ pub fn final_evaluation(
         normalized_score,
     };
     say(&format!(
-        "final ({} seeds × {budget} steps): best {:.4} ± {:.4}, human {:.4} ± {:.4}, sparse {:.4} ± {:.4}, normalised score {}",
-        per,
-        report.best.mean,
-        report.best.std,
-        report.human.mean,
-        report.human.std,
-        report.sparse.mean,
-        report.sparse.std,
-        report
-            .normalized_score
-            .map_or("n/a".to_string(), |s| format!("{s:.3}"))
+        "final ({per} seeds × {budget} steps): {}",
+        report.line()
     ));
     write_json(&store.best_dir().join("final.json"), &report)?;
     Ok(report)

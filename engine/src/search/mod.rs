@@ -5,6 +5,7 @@
 mod analyzer;
 mod candidate;
 mod config;
+mod described;
 mod final_eval;
 mod reflection;
 mod report;
@@ -14,6 +15,7 @@ mod store;
 pub use analyzer::{FieldSummary, TrajectorySummary, analyse};
 pub use candidate::{CandidateSpec, Outcome, evaluate_candidate};
 pub use config::{FeedbackMode, FileConfig, SearchConfig};
+pub use described::{DescribedTask, FITNESS_FILE, fitness_program};
 pub use final_eval::{FinalReport, SeedStats};
 pub use reflection::{all_failed, reflect};
 pub use report::write_reports;
@@ -21,4 +23,4 @@ pub use runner::{
     BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, create_run, open_run,
     run_search, run_search_with,
 };
-pub use store::{RunStore, read_json, write_atomic, write_json};
+pub use store::{RunStore, quiesce, read_json, write_atomic, write_json};

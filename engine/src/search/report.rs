@@ -99,6 +99,17 @@ pub fn write_reports(
         record.budget,
         record.search.seed
     );
+    if let Some(d) = &record.described {
+        let fitness = std::fs::read_to_string(store.root().join(super::FITNESS_FILE))
+            .unwrap_or_else(|_| "(fitness.rhai is missing)".to_string());
+        let _ = writeln!(
+            md,
+            "**This task was described in the user's own words (environment `{}`), so its fitness is machine-written**: the program below, written by `{}` from the description and checked in the sandbox, measured every candidate and the final evaluation. Read it before trusting the numbers.\n\n```rhai\n{}\n```\n",
+            d.env,
+            record.llm.resolved_backend().as_str(),
+            fitness.trim_end()
+        );
+    }
     if let Some(stop) = &summary.stopped {
         let _ = writeln!(md, "**Stopped early:** {stop}\n");
     }
@@ -174,19 +185,11 @@ pub fn write_reports(
     if let Some(f) = &summary.final_eval {
         let _ = writeln!(
             md,
-            "\n## Final evaluation ({} seeds × {} env steps)\n\n| reward | fitness mean | std |\n|---|---|---|\n| best found | {:.4} | {:.4} |\n| human-written | {:.4} | {:.4} |\n| sparse | {:.4} | {:.4} |\n\nHuman-normalised score (F − F_sparse) / |F_human − F_sparse|: {}",
+            "\n## Final evaluation ({} seeds × {} env steps)\n\n{}\nHuman-normalised score (F − F_sparse) / |F_human − F_sparse|: {}",
             f.best.values.len(),
             f.budget,
-            f.best.mean,
-            f.best.std,
-            f.human.mean,
-            f.human.std,
-            f.sparse.mean,
-            f.sparse.std,
-            f.normalized_score
-                .map_or("n/a (human and sparse tie)".to_string(), |s| format!(
-                    "{s:.3}"
-                ))
+            f.markdown_table(),
+            f.score_text()
         );
     }
     let _ = writeln!(

@@ -1,16 +1,17 @@
 //! The evolutionary loop: sample K reward programs, check and train each, keep
 //! the best, reflect, ask again — resumable from the run folder at any point.
 
-use super::candidate::{CandidateSpec, Outcome, evaluate_candidate};
+use super::candidate::{CandidateSpec, Outcome, dry_check, evaluate_candidate};
 use super::config::{FeedbackMode, SearchConfig};
+use super::described::{DescribedTask, fitness_program};
 use super::final_eval::{FinalReport, final_evaluation};
 use super::reflection::{all_failed, reflect};
 use super::store::{RunStore, read_json, write_atomic, write_json};
-use crate::extract::{Extracted, extract_code};
+use crate::extract::{Extracted, Review, Verdict, extract_code, extract_review};
 use crate::feedback::{FeedbackAnswer, FeedbackSource, FeedbackTable, HumanTurn, human_turn};
 use crate::llm::{
-    BestProgram, ComponentSummary, DesignContext, LlmClient, LlmConfig, LlmRequest, Message,
-    UsageTotals, build_recorded_client,
+    BestProgram, ComponentSummary, DesignContext, DesignRole, LlmClient, LlmConfig, LlmRequest,
+    Message, UsageTotals, build_recorded_client,
 };
 use crate::prompts::{PromptRole, Prompts};
 use anyhow::{Context, anyhow, bail};
@@ -19,6 +20,7 @@ use rewardsmith_core::{Registry, Task, derive_seed};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
+use std::time::Instant;
 
 /// The resolved configuration of a run, as stored in `run.toml` (no secrets:
 /// an API key is only ever read from the environment).
@@ -51,6 +53,10 @@ pub struct RunRecord {
     /// runs: on).
     #[serde(default = "render_default")]
     pub render: bool,
+    /// The task in the user's own words, when it was described rather than
+    /// named (`task` is then its generated name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub described: Option<DescribedTask>,
 }
 
 fn render_default() -> bool {
@@ -85,6 +91,7 @@ impl RunRecord {
             feedback: FeedbackMode::Auto,
             feedback_file: None,
             render: true,
+            described: None,
         }
     }
 }
@@ -146,6 +153,74 @@ pub struct RunSummary {
     pub llm: UsageTotals,
     /// Why the search stopped early, if it did.
     pub stopped: Option<String>,
+    /// Where this process's wall time went (a resumed run counts only what it
+    /// did itself).
+    #[serde(default)]
+    pub timing: Timing,
+}
+
+/// Where a run's wall time went, in seconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// The whole search, from start to the written reports.
+    pub total_s: f64,
+    /// Waiting for the LLM (rewards, a described task's fitness program, the
+    /// critic), including the dry runs of what it wrote before training.
+    pub llm_s: f64,
+    /// Wall time of the phases that evaluate a generation's candidates in parallel.
+    pub candidates_s: f64,
+    /// Summed over candidates: each one's whole evaluation (checks, training,
+    /// trajectory analysis, picture).
+    pub candidate_thread_s: f64,
+    /// Summed over candidates: the part spent in the trainer.
+    pub train_thread_s: f64,
+    /// The final evaluation (all training).
+    pub final_s: f64,
+}
+
+impl Timing {
+    /// The wall time attributable to training: the final evaluation, plus the
+    /// candidate phases scaled by the trainer's share of the candidates' time.
+    #[must_use]
+    pub fn training_s(&self) -> f64 {
+        let share = if self.candidate_thread_s > 0.0 {
+            self.train_thread_s / self.candidate_thread_s
+        } else {
+            0.0
+        };
+        self.final_s + self.candidates_s * share
+    }
+
+    /// What the loop adds over the trainings it runs, as a fraction of them:
+    /// `(total − training) / training` (`None` before any training).
+    #[must_use]
+    pub fn loop_overhead(&self) -> Option<f64> {
+        let t = self.training_s();
+        (t > 0.0).then(|| (self.total_s - t) / t)
+    }
+
+    /// One line for people.
+    #[must_use]
+    pub fn line(&self) -> String {
+        let pct = |x: f64| {
+            if self.total_s > 0.0 {
+                100.0 * x / self.total_s
+            } else {
+                0.0
+            }
+        };
+        let training = self.training_s();
+        format!(
+            "time: {:.1} s — training {:.1}%, LLM (and checking its programs) {:.1}%, checks, analysis and pictures {:.1}%, the rest {:.1}%; the loop adds {} over its trainings",
+            self.total_s,
+            pct(training),
+            pct(self.llm_s),
+            pct(self.candidates_s + self.final_s - training),
+            pct(self.total_s - self.candidates_s - self.final_s - self.llm_s),
+            self.loop_overhead()
+                .map_or("n/a".to_string(), |o| format!("{:.1}%", 100.0 * o))
+        )
+    }
 }
 
 impl RunSummary {
@@ -171,6 +246,16 @@ impl RunSummary {
                 "cost_usd": self.llm.cost_usd,
             },
             "stopped": self.stopped,
+            "timing": {
+                "total_s": self.timing.total_s,
+                "llm_s": self.timing.llm_s,
+                "candidates_s": self.timing.candidates_s,
+                "candidate_thread_s": self.timing.candidate_thread_s,
+                "train_thread_s": self.timing.train_thread_s,
+                "final_s": self.timing.final_s,
+                "training_s": self.timing.training_s(),
+                "loop_overhead": self.timing.loop_overhead(),
+            },
         })
     }
 }
@@ -246,9 +331,41 @@ pub fn run_search_with(
     mut feedback: Option<&mut dyn FeedbackSource>,
     say: &mut dyn FnMut(&str),
 ) -> anyhow::Result<RunSummary> {
-    let task = registry.task(&record.task)?;
     let prompts = Prompts::load(record.prompts.as_deref())?;
+    let run_started = Instant::now();
+    let mut timing = Timing::default();
     let llm = build_recorded_client(&record.llm, record.search.seed, &store.llm_dir())?;
+    // A described task first needs the program that measures it.
+    let described = match &record.described {
+        Some(d) => {
+            let asked = Instant::now();
+            let source = fitness_program(
+                registry,
+                store,
+                d,
+                &prompts,
+                &llm,
+                record.search.seed,
+                record.llm.temperature,
+                say,
+            )?;
+            timing.llm_s += asked.elapsed().as_secs_f64();
+            Some(DescribedTask {
+                fitness: Some(source),
+                ..d.clone()
+            })
+        }
+        None => None,
+    };
+    let augmented;
+    let registry = match &described {
+        Some(d) => {
+            augmented = d.register(registry)?;
+            &augmented
+        }
+        None => registry,
+    };
+    let task = registry.task(&record.task)?;
     let initial =
         prompts.initial_messages(&task.describe(), &rewardsmith_sandbox::helpers_doc())?;
     let pool = rayon::ThreadPoolBuilder::new()
@@ -289,6 +406,7 @@ pub fn run_search_with(
                 }
                 None => initial.clone(),
             };
+            let asked = Instant::now();
             let texts = completions(
                 store,
                 g,
@@ -304,14 +422,57 @@ pub fn run_search_with(
                 texts.len(),
                 llm.backend()
             ));
-            let outcomes: Vec<anyhow::Result<Outcome>> = pool.install(|| {
+            let reviews: Vec<Option<Review>> = if record.search.llm_critic {
+                texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, text)| critic(store, &llm, &prompts, task, record, g, i, text, say))
+                    .collect::<anyhow::Result<_>>()?
+            } else {
+                vec![None; texts.len()]
+            };
+            timing.llm_s += asked.elapsed().as_secs_f64();
+            let phase = Instant::now();
+            let outcomes: Vec<anyhow::Result<Evaluated>> = pool.install(|| {
                 texts
                     .par_iter()
+                    .zip(&reviews)
                     .enumerate()
-                    .map(|(i, text)| run_candidate(registry, store, record, g, i, text))
+                    .map(|(i, (text, review))| {
+                        let job = Job {
+                            described: described.as_ref(),
+                            review: review.as_ref(),
+                            g,
+                            i,
+                            text,
+                        };
+                        let fresh = !store.candidate_dir(g, i).join("result.json").exists();
+                        let started = Instant::now();
+                        let outcome = run_candidate(registry, store, record, &job)?;
+                        let spent = match &outcome {
+                            Outcome::Trained { report, .. } if fresh => {
+                                Some((started.elapsed().as_secs_f64(), report.wall_s))
+                            }
+                            _ if fresh => Some((started.elapsed().as_secs_f64(), 0.0)),
+                            _ => None,
+                        };
+                        Ok((outcome, spent))
+                    })
                     .collect()
             });
-            let outcomes = outcomes.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+            timing.candidates_s += phase.elapsed().as_secs_f64();
+            let outcomes = outcomes
+                .into_iter()
+                .map(|r| {
+                    r.map(|(o, spent)| {
+                        if let Some((all, train)) = spent {
+                            timing.candidate_thread_s += all;
+                            timing.train_thread_s += train;
+                        }
+                        o
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let gen_record = conclude(&prompts, g, &texts, &outcomes, record, previous)?;
             write_json(&gen_dir.join("generation.json"), &gen_record)?;
             store.event(&json!({"event": "generation_finished", "generation": g,
@@ -402,13 +563,18 @@ pub fn run_search_with(
                 say(
                     "final evaluation: best, human-written and sparse rewards, same seeds and budget",
                 );
-                Some(final_evaluation(registry, store, record, &b.reward, say)?)
+                let started = Instant::now();
+                let report = final_evaluation(registry, store, record, &b.reward, say)?;
+                timing.final_s = started.elapsed().as_secs_f64();
+                Some(report)
             } else {
                 None
             }
         }
         None => None,
     };
+    timing.total_s = run_started.elapsed().as_secs_f64();
+    say(&timing.line());
     let summary = RunSummary {
         run_dir: store.root().to_path_buf(),
         task: task.name.clone(),
@@ -417,6 +583,7 @@ pub fn run_search_with(
         final_eval,
         llm: llm.totals(),
         stopped,
+        timing,
     };
     write_json(&store.root().join("summary.json"), &summary)?;
     super::report::write_reports(store, task, record, &summary)?;
@@ -496,14 +663,125 @@ fn completions(
     Ok(texts)
 }
 
-fn run_candidate(
-    registry: &Registry,
+/// The LLM critic's review of candidate `i` (`--llm-critic`): read from
+/// `critic.json` when a previous run wrote it, else asked of the LLM for a
+/// program that passed the sandbox's checks (the others are refused by the
+/// checks anyway and need no review), and saved.
+#[allow(clippy::too_many_arguments)]
+fn critic(
     store: &RunStore,
+    llm: &dyn LlmClient,
+    prompts: &Prompts,
+    task: &Task,
     record: &RunRecord,
     g: usize,
     i: usize,
     text: &str,
+    say: &mut dyn FnMut(&str),
+) -> anyhow::Result<Option<Review>> {
+    let dir = store.candidate_dir(g, i);
+    let path = dir.join("critic.json");
+    if let Some(review) = read_json::<Review>(&path)? {
+        return Ok(Some(review));
+    }
+    if dir.join("result.json").exists() {
+        return Ok(None);
+    }
+    let Some(source) = extract_code(text).source().map(str::to_string) else {
+        return Ok(None);
+    };
+    let (check, _) = dry_check(task, &source, candidate_seed(record, g, i));
+    if !check.ok {
+        return Ok(None);
+    }
+    let question = prompts.render(
+        PromptRole::Critic,
+        &[
+            ("task_description", task.describe().trim_end()),
+            ("code", source.trim_end()),
+            ("check_report", check_text(&check).trim_end()),
+        ],
+    )?;
+    let mut ctx =
+        DesignContext::for_task(task, derive_seed(record.search.seed, (g * 100 + i) as u64));
+    ctx.role = DesignRole::Critic;
+    let request = LlmRequest::new(
+        vec![
+            Message::system(prompts.render(PromptRole::System, &[])?),
+            Message::user(question),
+        ],
+        1,
+    )
+    .temperature(0.0)
+    .context(ctx);
+    let answer = llm
+        .complete(&request)
+        .context("the LLM critic's request failed")?
+        .completions
+        .into_iter()
+        .next()
+        .map(|c| c.text)
+        .unwrap_or_default();
+    let review = extract_review(&answer);
+    let verdict = match review.verdict {
+        Verdict::Accept => "accepted",
+        Verdict::Reject => "rejected",
+        Verdict::Unclear => "gave no readable verdict (trained anyway)",
+    };
+    say(&format!("  cand {i:02}: the LLM critic {verdict}"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write_atomic(&dir.join("critic.txt"), answer.as_bytes())?;
+    write_json(&path, &review)?;
+    Ok(Some(review))
+}
+
+/// The sandbox's verdict in words, for the critic.
+fn check_text(check: &rewardsmith_sandbox::CheckReport) -> String {
+    let mut out =
+        String::from("Compiled and dry-ran without error. Components over the dry run:\n");
+    for c in &check.components {
+        out.push_str(&format!(
+            "- {}: mean {:.4}, std {:.4}, min {:.4}, max {:.4}\n",
+            c.name, c.mean, c.std, c.min, c.max
+        ));
+    }
+    for w in &check.warnings {
+        out.push_str(&format!("- warning: {}\n", w.message));
+    }
+    out
+}
+
+/// The training seed of candidate `i` of generation `g`.
+fn candidate_seed(record: &RunRecord, g: usize, i: usize) -> u64 {
+    derive_seed(record.search.seed, (1000 * (g + 1) + i) as u64)
+}
+
+/// A candidate's outcome, and for one evaluated by this process its wall
+/// seconds in all and in the trainer.
+type Evaluated = (Outcome, Option<(f64, f64)>);
+
+/// One candidate to evaluate.
+struct Job<'a> {
+    described: Option<&'a DescribedTask>,
+    review: Option<&'a Review>,
+    g: usize,
+    i: usize,
+    text: &'a str,
+}
+
+fn run_candidate(
+    registry: &Registry,
+    store: &RunStore,
+    record: &RunRecord,
+    job: &Job<'_>,
 ) -> anyhow::Result<Outcome> {
+    let Job {
+        described,
+        review,
+        g,
+        i,
+        text,
+    } = *job;
     let dir = store.candidate_dir(g, i);
     if let Some(done) = read_json::<Outcome>(&dir.join("result.json"))? {
         // A run killed while picturing this candidate pictures it now.
@@ -528,12 +806,26 @@ fn run_candidate(
                 task: record.task.clone(),
                 reward: source,
                 budget: record.budget,
-                seed: derive_seed(record.search.seed, (1000 * (g + 1) + i) as u64),
+                seed: candidate_seed(record, g, i),
                 threads: record.threads_per_candidate,
                 analysis_episodes: record.search.analysis_episodes,
+                described: described.cloned(),
             };
             write_json(&dir.join("spec.json"), &spec)?;
-            let outcome = evaluate_candidate(registry, &spec, &dir)?;
+            let outcome = match review {
+                Some(r) if r.verdict == Verdict::Reject => {
+                    let task = registry.task(&spec.task)?;
+                    write_atomic(&dir.join("reward.rhai"), spec.reward.as_bytes())?;
+                    let (check, _) = dry_check(task, &spec.reward, spec.seed);
+                    let o = Outcome::Criticised {
+                        check,
+                        reasons: r.reasons.clone(),
+                    };
+                    write_json(&dir.join("result.json"), &o)?;
+                    o
+                }
+                _ => evaluate_candidate(registry, &spec, &dir)?,
+            };
             if record.render && outcome.fitness().is_some() {
                 picture_candidate(registry, store, &spec, &dir, g, i)?;
             }

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A run's folder.
 #[derive(Clone, Debug)]
@@ -71,6 +72,7 @@ impl RunStore {
     /// # Errors
     /// The log cannot be written.
     pub fn event(&self, value: &serde_json::Value) -> anyhow::Result<()> {
+        let _writing = writing();
         let path = self.root.join("events.jsonl");
         let mut f = OpenOptions::new()
             .create(true)
@@ -81,12 +83,29 @@ impl RunStore {
     }
 }
 
+/// Held (shared) while a run-folder file is written; [`quiesce`] takes it
+/// whole.
+static WRITING: RwLock<()> = RwLock::new(());
+
+/// A share of the write lock, held for the duration of one file write.
+fn writing() -> RwLockReadGuard<'static, ()> {
+    WRITING.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits for every file write in progress to finish and keeps new ones from
+/// starting while the guard lives: an interrupted run stops between writes,
+/// so its folder can be resumed.
+pub fn quiesce() -> RwLockWriteGuard<'static, ()> {
+    WRITING.write().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename,
 /// so a killed process leaves either the old file or the new one.
 ///
 /// # Errors
 /// The folder or file cannot be written.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let _writing = writing();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

@@ -1,0 +1,283 @@
+//! Tasks in a user's own words (`run --env E --describe TEXT`): the LLM (or
+//! the offline designer) first writes the program that measures the task — a
+//! sandboxed `fn fitness(episode)` — which is checked on random-policy
+//! episodes, stored in the run folder and used as the task's fitness.
+
+use super::store::{RunStore, write_atomic};
+use crate::extract::{Extracted, FITNESS_ENTRY, extract_program};
+use crate::llm::{DesignContext, DesignRole, LlmClient, LlmRequest, Message};
+use crate::prompts::{PromptRole, Prompts};
+use anyhow::{Context, anyhow, bail};
+use rewardsmith_core::{Env, Registry, SplitMix64, Task, derive_seed};
+use rewardsmith_sandbox::{FitnessProgram, Limits, SampleEpisode, check_fitness, program_fitness};
+use serde::{Deserialize, Serialize};
+
+/// The file in the run folder holding the machine-written fitness program.
+pub const FITNESS_FILE: &str = "fitness.rhai";
+
+/// Attempts at a fitness program that passes the checks before the run stops.
+const FITNESS_ATTEMPTS: usize = 3;
+
+/// Random-policy episodes the fitness program is dry-run on.
+const CHECK_EPISODES: usize = 4;
+
+/// A task described in a user's own words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescribedTask {
+    /// The environment (see `rewardsmith envs`).
+    pub env: String,
+    /// The goal, as the user wrote it.
+    pub description: String,
+    /// The machine-written fitness program, once written (run records leave
+    /// it out: it lives in the run folder's `fitness.rhai`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitness: Option<String>,
+}
+
+impl DescribedTask {
+    /// Validates the user's words and the environment against `registry`.
+    ///
+    /// # Errors
+    /// An empty description, or an environment no task uses (the message
+    /// lists the known ones).
+    pub fn new(registry: &Registry, env: &str, description: &str) -> anyhow::Result<Self> {
+        let description = description.trim();
+        if description.is_empty() {
+            bail!(
+                "--describe is empty: say what the robot should do, e.g. --describe \"walk backwards slowly\""
+            );
+        }
+        template(registry, env)?;
+        Ok(Self {
+            env: env.to_string(),
+            description: description.to_string(),
+            fitness: None,
+        })
+    }
+
+    /// The name the run gives the task: `ENV-described`.
+    #[must_use]
+    pub fn task_name(&self) -> String {
+        format!("{}-described", self.env)
+    }
+
+    /// The task, once its fitness program is known; the environment, episode
+    /// length and training defaults come from the environment's first task.
+    ///
+    /// # Errors
+    /// No fitness program yet, an unknown environment, or a program that no
+    /// longer compiles.
+    pub fn build(&self, registry: &Registry) -> anyhow::Result<Task> {
+        let source = self
+            .fitness
+            .as_deref()
+            .ok_or_else(|| anyhow!("the described task has no fitness program yet"))?;
+        let base = self.template(registry)?;
+        let spec = base.env_spec();
+        let program = FitnessProgram::compile(source, &spec.state, &Limits::default())
+            .map_err(|e| anyhow!("the machine-written fitness program does not compile: {e}"))?;
+        let mut task = base.clone();
+        task.name = self.task_name();
+        task.description = self.description.clone();
+        task.fitness = program_fitness(
+            program,
+            "machine-written: the value of the run's fitness.rhai (written by the LLM from the description)",
+            spec.dt,
+        );
+        task.human_reward = None;
+        task.sparse_reward = None;
+        Ok(task)
+    }
+
+    /// The environment's first registered task, whose environment, episode
+    /// length and training defaults the described task takes.
+    ///
+    /// # Errors
+    /// No task uses the environment (the message lists the known ones).
+    pub fn template<'r>(&self, registry: &'r Registry) -> anyhow::Result<&'r Task> {
+        template(registry, &self.env)
+    }
+
+    /// This task with the fitness program a run stored in `dir`.
+    ///
+    /// # Errors
+    /// The run folder holds no readable `fitness.rhai`.
+    pub fn with_stored_fitness(&self, dir: &std::path::Path) -> anyhow::Result<Self> {
+        let path = dir.join(FITNESS_FILE);
+        let source = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {}, the run's machine-written fitness program",
+                path.display()
+            )
+        })?;
+        Ok(Self {
+            fitness: Some(source),
+            ..self.clone()
+        })
+    }
+
+    /// `registry` with this task added.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn register(&self, registry: &Registry) -> anyhow::Result<Registry> {
+        let mut out = registry.clone();
+        if out.get(&self.task_name()).is_none() {
+            out.register(self.build(registry)?)?;
+        }
+        Ok(out)
+    }
+}
+
+/// The first registered task over `env`: the template of a described task.
+fn template<'r>(registry: &'r Registry, env: &str) -> anyhow::Result<&'r Task> {
+    registry
+        .tasks()
+        .iter()
+        .find(|t| t.env == env)
+        .ok_or_else(|| {
+            let mut envs: Vec<&str> = registry.tasks().iter().map(|t| t.env.as_str()).collect();
+            envs.dedup();
+            anyhow!(
+                "unknown environment `{env}`; the environments are: {}",
+                envs.join(", ")
+            )
+        })
+}
+
+/// Random-policy episodes of `task`, for dry-running a fitness program.
+fn sample_episodes(task: &Task, episodes: usize, seed: u64) -> Vec<SampleEpisode> {
+    let mut env: Box<dyn Env> = task.make_env();
+    let spec = env.spec().clone();
+    let mut rng = SplitMix64::new(derive_seed(seed, 7));
+    let mut obs = vec![0.0f32; spec.obs_dim];
+    let mut action = vec![0.0f32; spec.action_dim];
+    let mut state = spec.state.zeroed();
+    (0..episodes)
+        .map(|e| {
+            env.reset(derive_seed(seed, 200 + e as u64));
+            let mut states = Vec::with_capacity(task.episode_steps * spec.state.len());
+            let mut ended_early = false;
+            let mut length = 0;
+            while length < task.episode_steps {
+                env.observe(&mut obs);
+                for a in &mut action {
+                    *a = (rng.next_f64() * 2.0 - 1.0) as f32;
+                }
+                let info = env.step(&action);
+                env.reward_state(&mut state);
+                states.extend_from_slice(&state);
+                length += 1;
+                if info.terminated {
+                    ended_early = length < task.episode_steps;
+                    break;
+                }
+            }
+            SampleEpisode {
+                states,
+                length,
+                max_steps: task.episode_steps,
+                ended_early,
+                dt: spec.dt,
+            }
+        })
+        .collect()
+}
+
+/// The described task's fitness program: read from the run folder when a
+/// previous (killed) run wrote it, else asked of `llm` — up to
+/// [`FITNESS_ATTEMPTS`] times, each failed attempt's error fed back — checked
+/// on random-policy episodes and written to `fitness.rhai`.
+///
+/// # Errors
+/// The LLM request fails, or no attempt gives a program that passes the checks
+/// (the last error is named).
+#[allow(clippy::too_many_arguments)]
+pub fn fitness_program(
+    registry: &Registry,
+    store: &RunStore,
+    described: &DescribedTask,
+    prompts: &Prompts,
+    llm: &dyn LlmClient,
+    seed: u64,
+    temperature: f64,
+    say: &mut dyn FnMut(&str),
+) -> anyhow::Result<String> {
+    let path = store.root().join(FITNESS_FILE);
+    if path.exists() {
+        return std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()));
+    }
+    let base = described.template(registry)?;
+    let spec = base.env_spec();
+    let mut shown = base.clone();
+    shown.name = described.task_name();
+    shown.description = described.description.clone();
+    let system = prompts.render(PromptRole::System, &[])?;
+    let first = prompts.render(
+        PromptRole::FitnessTask,
+        &[
+            ("task_description", shown.describe().trim_end()),
+            ("helpers", rewardsmith_sandbox::helpers_doc().trim_end()),
+            ("code_tips", prompts.code_tips()),
+        ],
+    )?;
+    let mut messages = vec![Message::system(system), Message::user(first)];
+    let episodes = sample_episodes(base, CHECK_EPISODES, seed);
+    let mut last_error = String::new();
+    for attempt in 0..FITNESS_ATTEMPTS {
+        let mut ctx = DesignContext::for_task(&shown, derive_seed(seed, 0xf17 + attempt as u64));
+        ctx.role = DesignRole::Fitness;
+        let request = LlmRequest::new(messages.clone(), 1)
+            .temperature(temperature)
+            .context(ctx);
+        let response = llm
+            .complete(&request)
+            .context("the LLM request for the fitness program failed")?;
+        let text = response
+            .completions
+            .into_iter()
+            .next()
+            .map(|c| c.text)
+            .unwrap_or_default();
+        let error = match extract_program(&text, FITNESS_ENTRY) {
+            Extracted::NoCode { reason } => format!("no program found in the answer: {reason}"),
+            Extracted::Code { source, .. } => {
+                match check_fitness(&source, &spec.state, &episodes, &Limits::default()) {
+                    Ok(check) => {
+                        say(&format!(
+                            "fitness program (machine-written, stored as {}): random-policy episodes score {}",
+                            path.display(),
+                            check
+                                .values
+                                .iter()
+                                .map(|v| format!("{v:.3}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                        for line in source.lines() {
+                            say(&format!("  | {line}"));
+                        }
+                        write_atomic(&path, source.as_bytes())?;
+                        return Ok(source);
+                    }
+                    Err(e) => format!("the program failed its checks: {e}"),
+                }
+            }
+        };
+        say(&format!(
+            "fitness program, attempt {}: {error}",
+            attempt + 1
+        ));
+        messages.push(Message::assistant(text));
+        messages.push(Message::user(format!(
+            "That fitness program cannot be used: {error}\nWrite a corrected one, following the same contract."
+        )));
+        last_error = error;
+    }
+    bail!(
+        "no usable fitness program for \"{}\" after {FITNESS_ATTEMPTS} attempts; the last error: {last_error}",
+        described.description
+    )
+}
