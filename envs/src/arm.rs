@@ -1,48 +1,83 @@
-//! `arm`: a 4-joint arm with a ball-tipped pusher over a table, a free cube, a
+//! `arm`: a 4-joint arm with a parallel gripper over a table, a free cube, a
 //! reach target and a goal marker.
 //!
 //! The arm stands on a fixed column at the origin: a turret turns about the
 //! vertical (yaw), then three pitch joints (shoulder, elbow, wrist) carry an upper
-//! arm (0.3 m), a forearm (0.3 m) and a pusher rod (0.12 m) whose tip is a ball of
-//! radius 2 cm, the **fingertip**. The table top is the plane z = 0; the cube (5 cm,
-//! 0.1 kg) slides on it. Forward is +x. Every episode draws a new fingertip target
-//! (in the air), cube position and cube goal (on the table) from its seed.
+//! arm (0.3 m), a forearm (0.3 m) and a hand. The table top is the plane z = 0; the
+//! cube (5 cm, 0.1 kg) rests on it. Forward is +x. Every episode draws a new
+//! fingertip target (in the air), cube position and cube goal (on the table) from
+//! its seed.
+//!
+//! **Gripper.** The hand is a rod and a crossbar (the palm) 6.5 cm below the
+//! wrist; two flat fingers (7 cm long, 4 cm wide, 1 cm thick) hang from the palm
+//! on prismatic joints that slide along the hand's y axis, which stays horizontal
+//! and across the arm's vertical plane whatever the pitch joints do. One action
+//! sets the target opening of both fingers (0 to 9 cm between the pads); a PD
+//! motor capped at 5 N drives each finger, about 9 times the squeeze friction
+//! needs to hold the 0.1 kg cube. The pads hold the cube whichever way it is
+//! turned about the vertical (across its faces or, turned 45°, across two
+//! edges), so the arm needs no wrist roll. The **fingertip** of the reward state
+//! (the point arm-reach brings to its target) is the grasp centre: the point
+//! midway between the pads, 0.12 m below the wrist, 1.5 cm above the fingers'
+//! ends, where the centre of a gripped cube sits. A finger **touches** the cube
+//! when the solver pushed them apart during the last step.
 //!
 //! **Actuation — PD position targets**, as in the quadruped: each action sets a
-//! joint's target angle within its range and rapier's implicit joint motor drives
-//! it there with a capped torque. Joints are reduced-coordinate multibody joints
-//! rooted at the fixed column (impulse joints let links drift past their limits;
-//! see the quadruped's module docs for the measurements).
-//!
-//! **No gripper.** `arm-lift` is not offered: a friction grip between two
-//! prismatic fingers needs contact tuning (substeps, friction, finger stiffness)
-//! that was not measured in the time available; reach and push need only the
-//! pusher.
+//! joint's target angle (or the gripper's target opening) within its range and
+//! rapier's implicit joint motor drives it there with a capped torque or force.
+//! Joints are reduced-coordinate multibody joints rooted at the fixed column
+//! (impulse joints let links drift past their limits; see the quadruped's module
+//! docs for the measurements); the fingers are links of the same multibody.
 //!
 //! **Time step and cost — measured** with `examples/step_arm.rs` (random targets
-//! held 5 steps; instructions per env step from callgrind):
+//! held 5 steps; instructions per env step from callgrind). The first arm carried
+//! a ball-tipped pusher instead of the gripper:
 //!
 //! | links | solver iterations | instructions | fingertip below 1 cm (of 5000 steps) |
 //! |---|---|---|---|
 //! | light (300 kg/m³), kp 200, no CCD | 4 | — | 870, 8 cm deep; tip at 21 m/s |
 //! | 1000 kg/m³, kp 150, kd 30, soft CCD | 4 | 614 k | 202 |
-//! | **1000 kg/m³, kp 150, kd 30, soft CCD** | **2** | **374 k** | **126** |
+//! | 1000 kg/m³, kp 150, kd 30, soft CCD | 2 | 374 k | 126 |
 //!
 //! Light, stiff links flung the fingertip through the table; heavier links, a
 //! torque cap of 15 N·m and soft CCD (prediction 0.1 m) on every link keep it
-//! within about 2 cm of the surface under the hardest random pushing. For
-//! comparison the quadruped costs 1.7 M instructions per step.
+//! within about 2 cm of the surface under the hardest random pushing.
 //!
-//! One env step is 0.04 s: two substeps of 0.02 s with 2 solver iterations.
+//! With the gripper (2 solver iterations; "lifts" counts seeds 0–255 on which
+//! the scripted top-down grasp of `tests/arm_hand.rs` held the cube above 0.1 m
+//! for 10 steps, "dropped" those that lost it again before the 150 steps ended;
+//! "into the table" counts random steps, of 5000, with a finger or the palm more
+//! than 1 cm below the table top):
+//!
+//! | substeps | friction in the position pass | finger kd, force cap | instructions | lifts | dropped | into the table |
+//! |---|---|---|---|---|---|---|
+//! | 2 × 0.02 s | no | 10 N·s/m, 10 N | 641 k | 214 | 101 | 0 (deepest 6 mm) |
+//! | 2 × 0.02 s | yes | 10 N·s/m, 10 N | 652 k | 255 | 1 | 0 (9 mm) |
+//! | 2 × 0.02 s | yes | 50 N·s/m, 5 N | 651 k | 256 | 0 | 0 (10 mm) |
+//! | 1 × 0.04 s | yes | 10 N·s/m, 10 N | 339 k | 189 | 23 | 8 (25 mm) |
+//! | 1 × 0.04 s | no | 50 N·s/m, 5 N | 334 k | 247 | 246 | 6 (25 mm) |
+//! | **1 × 0.04 s** | **yes** | **50 N·s/m, 5 N** | **338 k** | **254** | **6** | **9 (25 mm)** |
+//!
+//! Without friction in rapier's position-correction pass a squeezed cube creeps
+//! along the pads as they push out of it and slips out within a few seconds;
+//! with it (1 % dearer) the grip holds. The two extra links nearly doubled the
+//! cost of a step at two substeps (the multibody's mass matrix grows with
+//! links × joints), so the arm takes one substep of 0.04 s: as cheap as the
+//! pusher was, at the price of fingers that sink up to 2.5 cm into the table on
+//! a few of the most violent random steps and a grip that closes slowly enough
+//! (kd 50) not to squeeze the cube into the table. For comparison the quadruped
+//! costs 1.7 M instructions per step.
+//!
+//! One env step is 0.04 s: one physics step of 0.04 s with 2 solver iterations.
 
 use rapier3d::prelude::*;
 use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
 use std::sync::{Arc, OnceLock};
 
 /// Physics substep, seconds.
-const SUBSTEP: f32 = 0.02;
+const SUBSTEP: f32 = 0.04;
 /// Substeps per env step.
-const FRAME_SKIP: usize = 2;
+const FRAME_SKIP: usize = 1;
 /// Velocity-solver iterations per substep.
 const SOLVER_ITERATIONS: usize = 2;
 /// Height of the shoulder above the table, m.
@@ -51,12 +86,32 @@ const SHOULDER_HEIGHT: f32 = 0.15;
 const UPPER: f32 = 0.3;
 /// Forearm length, m.
 const FORE: f32 = 0.3;
-/// Pusher rod length (wrist to fingertip centre), m.
+/// Wrist to grasp centre (the fingertip point), m.
 const PUSHER: f32 = 0.12;
 /// Link capsule radius, m.
 const LINK_RADIUS: f32 = 0.025;
-/// Fingertip ball radius, m.
-pub const TIP_RADIUS: f32 = 0.02;
+/// Wrist to the underside of the palm, m.
+const PALM_DEPTH: f32 = 0.065;
+/// Finger length below the palm, m.
+const FINGER_LENGTH: f32 = 0.07;
+/// Half a finger's width (along the hand's x) and thickness (along its y), m.
+const FINGER_HALF: [f32; 2] = [0.02, 0.005];
+/// Largest distance of each finger's pad from the hand's centre plane, m: the
+/// gripper opens to twice this.
+const FINGER_TRAVEL: f32 = 0.045;
+/// Finger PD stiffness, N/m.
+const FINGER_KP: f32 = 400.0;
+/// Finger PD damping, N·s/m: closing slowly (time constant kd / kp = 0.125 s)
+/// keeps the pads from crushing the cube into the table at this time step.
+const FINGER_KD: f32 = 50.0;
+/// Force cap of each finger's motor, N: about 9 times what friction needs to
+/// hold the cube (0.98 N / (2 · 0.85)).
+const FINGER_FORCE: f32 = 5.0;
+/// Friction coefficient of the finger pads.
+const PAD_FRICTION: f32 = 1.2;
+/// Contact impulse between a finger pad and the cube over the last step above
+/// which the finger touches the cube, N·s (0.025 N over 0.04 s).
+const TOUCH_IMPULSE: f32 = 1e-3;
 /// Half the cube's edge, m.
 pub const CUBE_HALF: f32 = 0.025;
 /// Cube mass, kg.
@@ -75,20 +130,27 @@ const MAX_TORQUE: f32 = 15.0;
 pub const REACH_TOLERANCE: f64 = 0.03;
 /// Cube-to-goal distance (in the table plane) that counts as delivered, m.
 pub const PUSH_TOLERANCE: f64 = 0.05;
+/// Height of the cube's centre above the table that counts as lifted, m (the
+/// cube rests at 0.025).
+pub const LIFT_HEIGHT: f64 = 0.1;
 
 /// Observation length: joint angles 4, joint rates 4, fingertip 3, target 3,
 /// target − fingertip 3, cube position 3, cube quaternion 4, cube velocity 3,
-/// goal 3, cube − fingertip 3, goal − cube 3.
-const OBS_DIM: usize = 36;
+/// goal 3, cube − fingertip 3, goal − cube 3, gripper opening 1, opening rate 1,
+/// finger contacts 2.
+const OBS_DIM: usize = 40;
+/// Action length: four joint targets and the gripper.
+const ACTION_DIM: usize = 5;
 
 /// Home-pose elevation of the upper arm above the horizontal, rad.
 const UPPER_RISE: f32 = 50.0 * std::f32::consts::PI / 180.0;
 /// Home-pose fall of the forearm below the horizontal, rad.
 const FORE_FALL: f32 = 30.0 * std::f32::consts::PI / 180.0;
 
-/// Where the fingertip centre would be, m, world frame, for joint angles `q`
-/// (yaw, shoulder, elbow, wrist; relative to the home pose) on a rigid arm: the
-/// kinematic model the physics follows up to joint compliance and gravity sag.
+/// Where the fingertip (grasp centre) would be, m, world frame, for joint angles
+/// `q` (yaw, shoulder, elbow, wrist; relative to the home pose) on a rigid arm:
+/// the kinematic model the physics follows up to joint compliance and gravity sag.
+/// The hand points straight down when `q[1] + q[2] + q[3] = 0`.
 #[must_use]
 pub fn forward_kinematics(q: [f64; 4]) -> [f64; 3] {
     let (up, down) = (f64::from(UPPER_RISE), f64::from(FORE_FALL));
@@ -250,6 +312,15 @@ struct Link {
     axis: Vector,
 }
 
+/// One gripper finger: its body, prismatic joint and pad collider, and the side
+/// of the hand's centre plane it moves on (+1: the hand's +y, −1: −y).
+struct Finger {
+    body: RigidBodyHandle,
+    joint: MultibodyJointHandle,
+    collider: ColliderHandle,
+    side: f32,
+}
+
 /// What an episode starts from, drawn from the seed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Layout {
@@ -290,11 +361,11 @@ pub struct Arm {
     spec: Arc<EnvSpec>,
     world: PhysicsWorld,
     links: Vec<Link>,
-    /// Fingertip centre in the pusher's frame.
-    tip: Vector,
+    fingers: Vec<Finger>,
     cube: RigidBodyHandle,
+    cube_collider: ColliderHandle,
     layout: Layout,
-    action: [f32; 4],
+    action: [f32; ACTION_DIM],
 }
 
 /// The arm's fixed facts, built once.
@@ -302,48 +373,76 @@ pub fn spec() -> Arc<EnvSpec> {
     static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
     SPEC.get_or_init(|| {
         let state = StateSpec::builder()
-            .vector("joint_pos", 4, "rad", "joint", "joint angles relative to the home pose, in order [yaw, shoulder, elbow, wrist]; positive pitch angles lower the parts beyond the joint")
+            .vector("joint_pos", 4, "rad", "joint", "joint angles relative to the home pose, in order [yaw, shoulder, elbow, wrist]; positive pitch angles lower the parts beyond the joint; the hand points straight down when shoulder + elbow + wrist = 0")
             .vector("joint_vel", 4, "rad/s", "joint", "joint angular rates, same order as joint_pos")
-            .vector("tip_pos", 3, "m", "world", "position of the fingertip centre (a ball of radius 0.02 m); z is height above the table")
-            .vector("tip_vel", 3, "m/s", "world", "linear velocity of the fingertip centre")
+            .vector("tip_pos", 3, "m", "world", "position of the fingertip: the gripper's grasp centre, midway between the finger pads, 0.12 m below the wrist and 0.015 m above the fingers' ends; z is height above the table")
+            .vector("tip_vel", 3, "m/s", "world", "linear velocity of the fingertip point")
             .vector("target_pos", 3, "m", "world", "the point the fingertip should reach (arm-reach), fixed for the episode")
-            .scalar("tip_to_target", "m", "world", "distance from the fingertip centre to target_pos")
+            .scalar("tip_to_target", "m", "world", "distance from the fingertip to target_pos")
             .vector("cube_pos", 3, "m", "world", "position of the cube's centre (cube edge 0.05 m); z is 0.025 when it rests on the table")
             .vector("cube_quat", 4, "1", "world", "cube orientation as a unit quaternion [w, x, y, z]")
             .vector("cube_linvel", 3, "m/s", "world", "linear velocity of the cube")
             .vector("goal_pos", 3, "m", "world", "where the cube's centre should go (arm-push), on the table (z = 0.025), fixed for the episode")
             .scalar("cube_to_goal", "m", "world", "distance from the cube's centre to goal_pos in the table plane (x and y only)")
-            .scalar("tip_to_cube", "m", "world", "distance from the fingertip centre to the cube's centre (about 0.045 when touching a face)")
-            .vector("action", 4, "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos")
+            .scalar("tip_to_cube", "m", "world", "distance from the fingertip (grasp centre) to the cube's centre; about 0 when the cube sits between the fingers")
+            .scalar("cube_height", "m", "world", "height of the cube's centre above the table (cube_pos z): 0.025 at rest, above 0.1 counts as lifted")
+            .scalar("gripper_opening", "m", "gripper", "distance between the two finger pads: 0 closed, 0.09 fully open, 0.05 when they hold the cube")
+            .scalar("gripper_vel", "m/s", "gripper", "rate of change of gripper_opening (negative while closing)")
+            .vector("finger_contact", 2, "1", "gripper", "1 where a finger pad touches the cube, else 0, in order [+y finger, -y finger] of the hand")
+            .scalar("grasped", "1", "gripper", "1 when both fingers touch the cube, else 0")
+            .vector("action", ACTION_DIM, "1", "actuator", "the action applied this step, in [-1, 1], in order [yaw, shoulder, elbow, wrist, gripper]")
             .scalar("reached", "1", "world", "1 when tip_to_target < 0.03 m, else 0")
             .scalar("cube_at_goal", "1", "world", "1 when cube_to_goal < 0.05 m, else 0")
+            .scalar("lifted", "1", "world", "1 when cube_height > 0.1 m and both fingers touch the cube (grasped), else 0")
             .build();
         Arc::new(EnvSpec {
             name: "arm".to_string(),
-            description: "A 4-joint robot arm on a fixed column at the origin of a table, z up, \
-                the table top is the plane z = 0, gravity -9.81 m/s². A turret turns about the \
-                vertical (yaw, ±1.5 rad); a shoulder (±1.0 rad), an elbow (±1.3 rad) and a \
-                wrist (±1.3 rad) pitch the upper arm (0.3 m), forearm (0.3 m) and a pusher rod \
-                (0.12 m) ending in a ball fingertip of radius 0.02 m. In the home pose (all \
-                angles 0) the shoulder is 0.15 m above the table and the fingertip hangs about \
-                0.11 m above the table, 0.45 m in front of the column (+x). A free cube (edge \
-                0.05 m, 0.1 kg) lies on the table; the arm can push it with any link. Each \
+            description: "A 4-joint robot arm with a parallel gripper, on a fixed column at the \
+                origin of a table, z up, the table top is the plane z = 0, gravity -9.81 m/s². A \
+                turret turns about the vertical (yaw, ±1.5 rad); a shoulder (±1.0 rad), an elbow \
+                (±1.3 rad) and a wrist (±1.3 rad) pitch the upper arm (0.3 m), forearm (0.3 m) \
+                and the hand. The hand carries two flat fingers (7 cm long) that slide towards \
+                each other across the arm's vertical plane, opening from 0 to 0.09 m; the \
+                fingertip point is the grasp centre between them, 0.12 m below the wrist. The \
+                hand points straight down when shoulder + elbow + wrist = 0. In the home pose \
+                (all angles 0) the shoulder is 0.15 m above the table and the fingertip point \
+                hangs about 0.09 m above the table, 0.45 m in front of the column (+x). A free \
+                cube (edge 0.05 m, 0.1 kg) lies on the table 0.35–0.5 m from the column; the arm \
+                can push it with any part or grip it between the fingers and lift it. Each \
                 episode draws a new fingertip target in the air (0.3–0.6 m from the column, \
                 0.05–0.35 m high), a cube position and a goal for the cube on the table. Joints \
-                are driven by PD controllers towards target angles. Episodes end only at the \
-                time limit."
+                and fingers are driven by PD controllers towards target positions. Episodes end \
+                only at the time limit."
                 .to_string(),
             obs_dim: OBS_DIM,
-            action_dim: 4,
+            action_dim: ACTION_DIM,
             action_doc: "target angle of each joint as a fraction of its range, in order \
-                [yaw, shoulder, elbow, wrist]; 0 is the home pose, +1 on a pitch joint lowers \
-                the parts beyond it, +1 on yaw turns the arm counter-clockwise seen from above"
+                [yaw, shoulder, elbow, wrist], then the gripper; 0 is the home pose, +1 on a \
+                pitch joint lowers the parts beyond it, +1 on yaw turns the arm \
+                counter-clockwise seen from above; gripper -1 opens fully (0.09 m), +1 closes \
+                (squeezes whatever is between the fingers), 0 is half open (0.045 m)"
                 .to_string(),
             dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
             state,
         })
     })
     .clone()
+}
+
+/// Moves a prismatic finger's PD target, m.
+fn set_finger_target(world: &mut PhysicsWorld, joint: MultibodyJointHandle, target: f32) {
+    if let Some((multibody, link)) = world.multibody_joints.get_mut_internal(joint)
+        && let Some(link) = multibody.link_mut(link)
+    {
+        link.joint
+            .data
+            .set_motor_position(JointAxis::LinX, target, FINGER_KP, FINGER_KD);
+    }
+}
+
+/// The target pad offset of each finger for a gripper action in [-1, 1].
+fn finger_target(action: f32) -> f32 {
+    0.5 * FINGER_TRAVEL * (1.0 - action)
 }
 
 impl Arm {
@@ -354,17 +453,23 @@ impl Arm {
             spec: spec(),
             world: new_world(SUBSTEP, SOLVER_ITERATIONS),
             links: Vec::with_capacity(4),
-            tip: Vector::ZERO,
+            fingers: Vec::with_capacity(2),
             cube: RigidBodyHandle::invalid(),
+            cube_collider: ColliderHandle::invalid(),
             layout: Layout::draw(&mut SplitMix64::new(0)),
-            action: [0.0; 4],
+            action: [0.0; ACTION_DIM],
         };
         env.build();
         env
     }
 
+    #[allow(clippy::too_many_lines)]
     fn build(&mut self) {
         let mut world = new_world(SUBSTEP, SOLVER_ITERATIONS);
+        // Without friction in the position-correction pass, a squeezed cube
+        // creeps along the pads while they push out of it, and slips out of
+        // the grip within 1–3 s (see the module docs).
+        world.integration_parameters.friction_in_bias_pass = true;
         let table = world.insert_body(RigidBodyBuilder::fixed());
         world.insert_collider(
             ColliderBuilder::halfspace(rapier3d::na::Unit::new_unchecked(Vector::Z))
@@ -385,12 +490,11 @@ impl Arm {
         );
         let shoulder = Vector::new(0.0, 0.0, SHOULDER_HEIGHT);
         // Home-pose link vectors: the upper arm rises 50°, the forearm falls 30°,
-        // the pusher points straight down. Bodies keep identity rotations in the
+        // the hand points straight down. Bodies keep identity rotations in the
         // home pose, so joint angles read as twists relative to the parent.
         let (up, down) = (UPPER_RISE, FORE_FALL);
         let upper = Vector::new(UPPER * up.cos(), 0.0, UPPER * up.sin());
         let fore = Vector::new(FORE * down.cos(), 0.0, -FORE * down.sin());
-        let pusher = Vector::new(0.0, 0.0, -PUSHER);
         let link_color = color([230, 120, 40]);
         let mut links = Vec::with_capacity(4);
         let mut add = |world: &mut PhysicsWorld,
@@ -457,26 +561,73 @@ impl Arm {
                 .collision_groups(groups(ROBOT, SCENERY | OBJECT))
                 .user_data(link_color),
         );
+        let wrist = shoulder + upper + fore;
+        let palm_half = Vector::new(
+            FINGER_HALF[0],
+            FINGER_TRAVEL + 2.0 * FINGER_HALF[1] + 0.005,
+            0.008,
+        );
         let hand = add(
             &mut world,
             forearm,
-            shoulder + upper + fore,
+            wrist,
             fore,
             Vector::Y,
-            ColliderBuilder::capsule_from_endpoints(Vector::ZERO, pusher, 0.012)
+            ColliderBuilder::capsule_from_endpoints(
+                Vector::ZERO,
+                Vector::new(0.0, 0.0, -(PALM_DEPTH - 2.0 * palm_half.z)),
+                0.012,
+            )
+            .density(LINK_DENSITY)
+            .collision_groups(groups(ROBOT, SCENERY | OBJECT))
+            .user_data(color([60, 60, 70])),
+        );
+        world.insert_collider(
+            ColliderBuilder::cuboid(palm_half.x, palm_half.y, palm_half.z)
+                .translation(Vector::new(0.0, 0.0, palm_half.z - PALM_DEPTH))
                 .density(LINK_DENSITY)
                 .collision_groups(groups(ROBOT, SCENERY | OBJECT))
                 .user_data(color([60, 60, 70])),
-        );
-        world.insert_collider(
-            ColliderBuilder::ball(TIP_RADIUS)
-                .translation(pusher)
-                .density(LINK_DENSITY)
-                .friction(0.8)
-                .collision_groups(groups(ROBOT, SCENERY | OBJECT))
-                .user_data(color([40, 160, 230])),
             Some(hand),
         );
+        // Each finger's body origin is the centre of its pad (the face towards
+        // the other finger); its joint coordinate is the pad's distance from the
+        // hand's centre plane.
+        let finger_centre = Vector::new(0.0, 0.0, -PALM_DEPTH - 0.5 * FINGER_LENGTH);
+        let mut fingers = Vec::with_capacity(2);
+        for side in [1.0f32, -1.0] {
+            let body = world.insert_body(
+                RigidBodyBuilder::dynamic()
+                    .can_sleep(false)
+                    .soft_ccd_prediction(0.1)
+                    .translation(wrist + finger_centre),
+            );
+            let collider = world.insert_collider(
+                ColliderBuilder::cuboid(FINGER_HALF[0], FINGER_HALF[1], 0.5 * FINGER_LENGTH)
+                    .translation(Vector::new(0.0, side * FINGER_HALF[1], 0.0))
+                    .density(LINK_DENSITY)
+                    .friction(PAD_FRICTION)
+                    .collision_groups(groups(ROBOT, SCENERY | OBJECT))
+                    .user_data(color([40, 160, 230])),
+                Some(body),
+            );
+            let joint = PrismaticJointBuilder::new(Vector::Y * side)
+                .local_anchor1(finger_centre)
+                .local_anchor2(Vector::ZERO)
+                .limits([0.0, FINGER_TRAVEL])
+                .motor_model(MotorModel::ForceBased)
+                .motor_position(finger_target(0.0), FINGER_KP, FINGER_KD)
+                .motor_max_force(FINGER_FORCE);
+            let joint = world
+                .insert_multibody_joint(hand, body, joint)
+                .expect("a chain has no cycle");
+            fingers.push(Finger {
+                body,
+                joint,
+                collider,
+                side,
+            });
+        }
         let layout = self.layout;
         let cube = world.insert_body(
             RigidBodyBuilder::dynamic()
@@ -484,7 +635,7 @@ impl Arm {
                 .translation(layout.cube)
                 .rotation(Vector::Z * layout.cube_yaw),
         );
-        world.insert_collider(
+        let cube_collider = world.insert_collider(
             ColliderBuilder::cuboid(CUBE_HALF, CUBE_HALF, CUBE_HALF)
                 .mass(CUBE_MASS)
                 .friction(0.5)
@@ -494,9 +645,10 @@ impl Arm {
         );
         self.world = world;
         self.links = links;
-        self.tip = pusher;
+        self.fingers = fingers;
         self.cube = cube;
-        self.action = [0.0; 4];
+        self.cube_collider = cube_collider;
+        self.action = [0.0; ACTION_DIM];
     }
 
     /// The current fingertip target, m, world frame.
@@ -520,8 +672,36 @@ impl Arm {
         )
     }
 
+    fn hand(&self) -> &RigidBody {
+        &self.world.bodies[self.links[3].body]
+    }
+
     fn tip_pos(&self) -> Vector {
-        self.world.bodies[self.links[3].body].position() * self.tip
+        self.hand().position() * Vector::new(0.0, 0.0, -PUSHER)
+    }
+
+    /// Gripper opening (distance between the pads), m, and its rate, m/s.
+    fn gripper(&self) -> (f32, f32) {
+        let hand = self.hand();
+        let across = *hand.rotation() * Vector::Y;
+        let (mut opening, mut rate) = (0.0, 0.0);
+        for finger in &self.fingers {
+            let body = &self.world.bodies[finger.body];
+            let p = body.translation();
+            opening += finger.side * (p - hand.translation()).dot(across);
+            rate += finger.side * (body.linvel() - hand.velocity_at_point(p)).dot(across);
+        }
+        (opening, rate)
+    }
+
+    /// Whether finger `i`'s pad pushes on the cube. Rapier's contact pairs also
+    /// hold speculative contacts up to the soft-CCD prediction distance away,
+    /// and recycled pairs keep stale distances, so a touch is read from the
+    /// solver's impulses of the last step instead.
+    fn touches(&self, i: usize) -> bool {
+        self.world
+            .contact_pair(self.fingers[i].collider, self.cube_collider)
+            .is_some_and(|pair| pair.total_impulse_magnitude() > TOUCH_IMPULSE)
     }
 
     fn cube_body(&self) -> &RigidBody {
@@ -562,6 +742,10 @@ impl Env for Arm {
             let joint = self.links[i].joint;
             set_target(&mut self.world, joint, self.action[i] * range);
         }
+        let grip = finger_target(self.action[4]);
+        for i in 0..self.fingers.len() {
+            set_finger_target(&mut self.world, self.fingers[i].joint, grip);
+        }
         for _ in 0..FRAME_SKIP {
             self.world.step();
         }
@@ -589,6 +773,11 @@ impl Env for Arm {
         for (k, v) in rest.iter().enumerate() {
             obs[24 + 3 * k..27 + 3 * k].copy_from_slice(&v.to_array());
         }
+        let (opening, rate) = self.gripper();
+        obs[36] = opening;
+        obs[37] = rate;
+        obs[38] = f32::from(u8::from(self.touches(0)));
+        obs[39] = f32::from(u8::from(self.touches(1)));
     }
 
     fn reward_state(&self, out: &mut [f64]) {
@@ -597,10 +786,9 @@ impl Env for Arm {
             out[i] = f64::from(angle);
             out[4 + i] = f64::from(rate);
         }
-        let hand = &self.world.bodies[self.links[3].body];
         let tip = self.tip_pos();
         put3(&mut out[8..11], tip);
-        put3(&mut out[11..14], hand.velocity_at_point(tip));
+        put3(&mut out[11..14], self.hand().velocity_at_point(tip));
         put3(&mut out[14..17], self.layout.target);
         let to_target = f64::from((tip - self.layout.target).length());
         out[17] = to_target;
@@ -612,11 +800,22 @@ impl Env for Arm {
         let to_goal = f64::from(self.cube_to_goal());
         out[31] = to_goal;
         out[32] = f64::from((cube.translation() - tip).length());
-        for (slot, &a) in out[33..37].iter_mut().zip(&self.action) {
+        let height = f64::from(cube.translation().z);
+        out[33] = height;
+        let (opening, rate) = self.gripper();
+        out[34] = f64::from(opening);
+        out[35] = f64::from(rate);
+        let touch = [self.touches(0), self.touches(1)];
+        out[36] = f64::from(u8::from(touch[0]));
+        out[37] = f64::from(u8::from(touch[1]));
+        let grasped = touch[0] && touch[1];
+        out[38] = f64::from(u8::from(grasped));
+        for (slot, &a) in out[39..44].iter_mut().zip(&self.action) {
             *slot = f64::from(a);
         }
-        out[37] = f64::from(u8::from(to_target < REACH_TOLERANCE));
-        out[38] = f64::from(u8::from(to_goal < PUSH_TOLERANCE));
+        out[44] = f64::from(u8::from(to_target < REACH_TOLERANCE));
+        out[45] = f64::from(u8::from(to_goal < PUSH_TOLERANCE));
+        out[46] = f64::from(u8::from(grasped && height > LIFT_HEIGHT));
     }
 
     fn scene(&self, out: &mut Vec<Primitive>) {

@@ -141,7 +141,59 @@ fn arm_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task>
             .sparse_reward(s)
             .defaults(arm_defaults(10_000_000)),
     );
-    vec![reach, push]
+    let (h, s) = rewards!("arm-lift");
+    let lift = build(
+        Task::builder("arm-lift", || Box::new(Arm::new()))
+            .description(
+                "Grip the cube between the two fingers and lift it off the table: its centre \
+                 higher than 0.1 m (cube_height; 0.025 at rest) while both fingers touch it \
+                 (lifted = 1), held there for 10 consecutive steps (0.4 s). The cube's place and \
+                 turn change every episode.",
+            )
+            .episode_steps(150)
+            .fitness(Fitness::custom(
+                "success rate: 1 when the cube is held in the gripper with its centre above 0.1 m for 10 consecutive steps (0.4 s) within the 150-step (6 s) episode, else 0",
+                || Box::new(HeldFor::new("lifted", 10)),
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(arm_defaults(10_000_000)),
+    );
+    vec![reach, push, lift]
+}
+
+/// Success once a 0/1 flag has been set for `hold` consecutive steps.
+struct HeldFor {
+    flag: &'static str,
+    hold: usize,
+    run: usize,
+    done: bool,
+}
+
+impl HeldFor {
+    fn new(flag: &'static str, hold: usize) -> Self {
+        Self {
+            flag,
+            hold,
+            run: 0,
+            done: false,
+        }
+    }
+}
+
+impl FitnessMeter for HeldFor {
+    fn step(&mut self, s: &StateView<'_>, _info: StepInfo) {
+        self.run = if field(s, self.flag) > 0.5 {
+            self.run + 1
+        } else {
+            0
+        };
+        self.done |= self.run >= self.hold;
+    }
+
+    fn finish(&self, _episode_steps: usize) -> f64 {
+        f64::from(u8::from(self.done))
+    }
 }
 
 /// Success once a 0/1 flag has been set for `hold` consecutive steps.
