@@ -403,3 +403,47 @@ fn the_shipped_transcript_replays() {
     assert_eq!(v["generations"].as_array().unwrap().len(), 2);
     assert_eq!(v["llm"]["calls"], 2);
 }
+
+#[test]
+fn the_search_reports_its_progress_in_order() {
+    use rewardsmith::progress::RecordingProgress;
+    use rewardsmith::search::{FileConfig, RunRecord, create_run, run_search};
+    let registry = rewardsmith_envs::registry();
+    let task = registry.task("cartpole-balance").unwrap();
+    let mut config = FileConfig::default();
+    config.search.samples = 2;
+    config.search.generations = 2;
+    config.search.budget = 4096;
+    config.search.final_budget = 4096;
+    config.search.final_seeds = 1;
+    let mut record = RunRecord::new(task, config.search, config.llm, 2);
+    record.render = false;
+    let dir = tempfile::tempdir().unwrap();
+    let store = create_run(&dir.path().join("run"), &record, false).unwrap();
+    let progress = RecordingProgress::default();
+    let summary = run_search(&registry, &store, &record, &progress).unwrap();
+    let events = progress.events();
+    let at = |prefix: &str| {
+        events
+            .iter()
+            .position(|e| e.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {events:#?}"))
+    };
+    // Generation 0 starts, each candidate starts, trains and finishes, then
+    // generation 1, then the final evaluation's three trainings.
+    assert!(at("generation_started(0, 2, 2)") < at("candidate_started(0, 0, 4096)"));
+    assert!(at("candidate_started(0, 1, 4096)") < at("training_steps(0, 1,"));
+    assert!(at("training_steps(0, 0, 4096)") < at("candidate_finished(0, 0, Ok("));
+    assert!(at("candidate_finished(0, 1,") < at("generation_started(1, 2, 2)"));
+    assert!(at("candidate_finished(1, 1,") < at("final_started(3, 4096)"));
+    for k in 0..3 {
+        assert!(at("final_started") < at(&format!("final_training_steps({k}, 4096)")));
+        assert!(
+            at(&format!("final_training_steps({k}, 4096)"))
+                < at(&format!("final_training_finished({k},"))
+        );
+    }
+    let t = &summary.timing;
+    assert!(t.total_s >= t.candidates_s + t.final_s && t.train_thread_s <= t.candidate_thread_s);
+    assert!(t.loop_overhead().is_some());
+}

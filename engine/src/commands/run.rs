@@ -6,6 +6,7 @@ use crate::cli::{EvalCandidateArgs, RunArgs};
 use crate::error::CliError;
 use crate::feedback::{FeedbackError, FeedbackSource, JsonLinesFeedback, TerminalFeedback};
 use crate::llm::Backend;
+use crate::progress::{self, PlainProgress, RunProgress};
 use crate::search::{
     CandidateSpec, DescribedTask, FeedbackMode, FileConfig, RunRecord, RunSummary, create_run,
     evaluate_candidate, open_run, read_json, run_search_with, write_json,
@@ -198,12 +199,15 @@ fn search_and_report(
     json: bool,
 ) -> Result<(), CliError> {
     stop_cleanly_on_interrupt(store.root());
-    let mut say = |line: &str| {
-        if !json {
-            eprintln!("{line}");
-        }
+    // Bars would garble the questions of the human-feedback mode: plain lines then.
+    let progress: Box<dyn RunProgress> = if record.feedback == FeedbackMode::Human && !json {
+        Box::new(PlainProgress::new())
+    } else {
+        progress::for_stderr(json)
     };
-    let summary = run_search_with(registry, store, record, feedback, &mut say).map_err(|e| {
+    let result = run_search_with(registry, store, record, feedback, progress.as_ref());
+    progress.finished();
+    let summary = result.map_err(|e| {
         // The person's answers are input: a bad one is a usage error (exit 2).
         if e.downcast_ref::<FeedbackError>().is_some() {
             CliError::usage(e)

@@ -124,6 +124,20 @@ pub fn evaluate_candidate(
     spec: &CandidateSpec,
     out: &Path,
 ) -> anyhow::Result<Outcome> {
+    evaluate_candidate_with(registry, spec, out, &|_| {})
+}
+
+/// [`evaluate_candidate`], telling `on_steps` the env steps trained so far
+/// after every PPO iteration.
+///
+/// # Errors
+/// As [`evaluate_candidate`].
+pub fn evaluate_candidate_with(
+    registry: &Registry,
+    spec: &CandidateSpec,
+    out: &Path,
+    on_steps: &dyn Fn(u64),
+) -> anyhow::Result<Outcome> {
     let task = registry.task(&spec.task)?;
     write_atomic(&out.join("reward.rhai"), spec.reward.as_bytes())?;
     let source = ProgramSource::Rhai(spec.reward.clone());
@@ -131,7 +145,7 @@ pub fn evaluate_candidate(
     write_json(&out.join("check.json"), &check)?;
     let outcome = if check.ok {
         let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
-        train_checked(task, spec, &source, probe, check, out)?
+        train_checked(task, spec, &source, probe, check, out, on_steps)?
     } else {
         Outcome::Rejected { check }
     };
@@ -167,6 +181,7 @@ fn train_checked(
     probe: Option<(&[f64], &[f64])>,
     check: CheckReport,
     out: &Path,
+    on_steps: &dyn Fn(u64),
 ) -> anyhow::Result<Outcome> {
     // Compile exactly the program that was checked: the probe call that learns
     // the component names runs on a real state, not an all-zero one.
@@ -187,6 +202,7 @@ fn train_checked(
         .with_context(|| format!("cannot write metrics in {}", out.display()))?;
     let mut io_error = None;
     let mut observer = |p: &rewardsmith_rl::Progress| {
+        on_steps(p.env_steps);
         if let Some(cp) = &p.checkpoint
             && let Err(e) = metrics.write(cp)
         {

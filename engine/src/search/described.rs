@@ -6,6 +6,7 @@
 use super::store::{RunStore, write_atomic};
 use crate::extract::{Extracted, FITNESS_ENTRY, extract_program};
 use crate::llm::{DesignContext, DesignRole, LlmClient, LlmRequest, Message};
+use crate::progress::RunProgress;
 use crate::prompts::{PromptRole, Prompts};
 use anyhow::{Context, anyhow, bail};
 use rewardsmith_core::{Env, Registry, SplitMix64, Task, derive_seed};
@@ -202,7 +203,7 @@ pub fn fitness_program(
     llm: &dyn LlmClient,
     seed: u64,
     temperature: f64,
-    say: &mut dyn FnMut(&str),
+    progress: &dyn RunProgress,
 ) -> anyhow::Result<String> {
     let path = store.root().join(FITNESS_FILE);
     if path.exists() {
@@ -246,7 +247,7 @@ pub fn fitness_program(
             Extracted::Code { source, .. } => {
                 match check_fitness(&source, &spec.state, &episodes, &Limits::default()) {
                     Ok(check) => {
-                        say(&format!(
+                        progress.line(&format!(
                             "fitness program (machine-written, stored as {}): random-policy episodes score {}",
                             path.display(),
                             check
@@ -257,7 +258,7 @@ pub fn fitness_program(
                                 .join(", ")
                         ));
                         for line in source.lines() {
-                            say(&format!("  | {line}"));
+                            progress.line(&format!("  | {line}"));
                         }
                         write_atomic(&path, source.as_bytes())?;
                         return Ok(source);
@@ -266,7 +267,7 @@ pub fn fitness_program(
                 }
             }
         };
-        say(&format!(
+        progress.line(&format!(
             "fitness program, attempt {}: {error}",
             attempt + 1
         ));

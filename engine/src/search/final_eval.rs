@@ -4,6 +4,7 @@
 
 use super::runner::RunRecord;
 use super::store::{RunStore, write_json};
+use crate::progress::RunProgress;
 use anyhow::anyhow;
 use rayon::prelude::*;
 use rewardsmith_core::{Registry, derive_seed};
@@ -118,7 +119,7 @@ pub fn final_evaluation(
     store: &RunStore,
     record: &RunRecord,
     best: &str,
-    say: &mut dyn FnMut(&str),
+    progress: &dyn RunProgress,
 ) -> anyhow::Result<FinalReport> {
     let task = registry.task(&record.task)?;
     let budget = if record.search.final_budget > 0 {
@@ -146,9 +147,11 @@ pub fn final_evaluation(
         .num_threads(record.concurrent)
         .build()
         .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
+    progress.final_started(jobs.len(), budget);
     let results: Vec<anyhow::Result<f64>> = pool.install(|| {
         jobs.par_iter()
-            .map(|&(r, s)| {
+            .enumerate()
+            .map(|(k, &(r, s))| {
                 let (name, source) = &sources[r];
                 let program = compile(
                     &ProgramSource::Rhai(source.clone()),
@@ -163,10 +166,12 @@ pub fn final_evaluation(
                     &config,
                     seed,
                     record.threads_per_candidate,
-                    &mut |_| {},
+                    &mut |p| progress.final_training_steps(k, p.env_steps),
                 )
                 .map_err(|e| anyhow!("training the {name} reward failed: {e}"))?;
-                Ok(trained.report.final_fitness)
+                let fitness = trained.report.final_fitness;
+                progress.final_training_finished(k, &format!("{name} reward, seed {s}"), fitness);
+                Ok(fitness)
             })
             .collect()
     });
@@ -194,7 +199,7 @@ pub fn final_evaluation(
         sparse,
         normalized_score,
     };
-    say(&format!(
+    progress.line(&format!(
         "final ({per} seeds × {budget} steps): {}",
         report.line()
     ));

@@ -13,7 +13,7 @@ mod runner;
 mod store;
 
 pub use analyzer::{FieldSummary, TrajectorySummary, analyse};
-pub use candidate::{CandidateSpec, Outcome, evaluate_candidate};
+pub use candidate::{CandidateSpec, Outcome, evaluate_candidate, evaluate_candidate_with};
 pub use config::{FeedbackMode, FileConfig, SearchConfig};
 pub use described::{DescribedTask, FITNESS_FILE, fitness_program};
 pub use final_eval::{FinalReport, SeedStats};

@@ -1,7 +1,7 @@
 //! The evolutionary loop: sample K reward programs, check and train each, keep
 //! the best, reflect, ask again — resumable from the run folder at any point.
 
-use super::candidate::{CandidateSpec, Outcome, dry_check, evaluate_candidate};
+use super::candidate::{CandidateSpec, Outcome, dry_check, evaluate_candidate_with};
 use super::config::{FeedbackMode, SearchConfig};
 use super::described::{DescribedTask, fitness_program};
 use super::final_eval::{FinalReport, final_evaluation};
@@ -13,6 +13,7 @@ use crate::llm::{
     BestProgram, ComponentSummary, DesignContext, DesignRole, LlmClient, LlmConfig, LlmRequest,
     Message, UsageTotals, build_recorded_client,
 };
+use crate::progress::RunProgress;
 use crate::prompts::{PromptRole, Prompts};
 use anyhow::{Context, anyhow, bail};
 use rayon::prelude::*;
@@ -303,7 +304,7 @@ pub fn open_run(dir: &std::path::Path) -> anyhow::Result<(RunStore, RunRecord)> 
 /// (a run in human-feedback mode fails when it needs an answer; use
 /// [`run_search_with`]).
 ///
-/// `say` receives one line per notable step (for a terminal or a log).
+/// `progress` hears of every notable step (bars on a terminal, lines in a log).
 ///
 /// # Errors
 /// Failures of the machine or the LLM backend; failures of candidates are
@@ -312,9 +313,9 @@ pub fn run_search(
     registry: &Registry,
     store: &RunStore,
     record: &RunRecord,
-    say: &mut dyn FnMut(&str),
+    progress: &dyn RunProgress,
 ) -> anyhow::Result<RunSummary> {
-    run_search_with(registry, store, record, None, say)
+    run_search_with(registry, store, record, None, progress)
 }
 
 /// Runs (or resumes) the search recorded in `store`; in human-feedback mode,
@@ -329,7 +330,7 @@ pub fn run_search_with(
     store: &RunStore,
     record: &RunRecord,
     mut feedback: Option<&mut dyn FeedbackSource>,
-    say: &mut dyn FnMut(&str),
+    progress: &dyn RunProgress,
 ) -> anyhow::Result<RunSummary> {
     let prompts = Prompts::load(record.prompts.as_deref())?;
     let run_started = Instant::now();
@@ -347,7 +348,7 @@ pub fn run_search_with(
                 &llm,
                 record.search.seed,
                 record.llm.temperature,
-                say,
+                progress,
             )?;
             timing.llm_s += asked.elapsed().as_secs_f64();
             Some(DescribedTask {
@@ -384,9 +385,20 @@ pub fn run_search_with(
         let done: Option<GenerationRecord> = read_json(&gen_dir.join("generation.json"))?;
         let (gen_record, outcomes) = if let Some(done) = done {
             let outcomes = load_outcomes(store, g, done.candidates.len())?;
-            say(&format!(
+            progress.line(&format!(
                 "generation {g}: already finished, resumed from disk"
             ));
+            for c in &done.candidates {
+                match (c.fitness, &c.failure) {
+                    (Some(f), _) => {
+                        progress.line(&format!("  cand {:02}: fitness {f:.4}", c.index))
+                    }
+                    (None, Some(e)) => {
+                        progress.line(&format!("  cand {:02}: failed: {}", c.index, first_line(e)));
+                    }
+                    (None, None) => {}
+                }
+            }
             (done, outcomes)
         } else {
             let messages = match previous {
@@ -417,16 +429,14 @@ pub fn run_search_with(
                 &best_context,
                 previous,
             )?;
-            say(&format!(
-                "generation {g}: {} candidates from {}",
-                texts.len(),
-                llm.backend()
-            ));
+            progress.generation_started(g, record.search.generations, texts.len());
             let reviews: Vec<Option<Review>> = if record.search.llm_critic {
                 texts
                     .iter()
                     .enumerate()
-                    .map(|(i, text)| critic(store, &llm, &prompts, task, record, g, i, text, say))
+                    .map(|(i, text)| {
+                        critic(store, &llm, &prompts, task, record, g, i, text, progress)
+                    })
                     .collect::<anyhow::Result<_>>()?
             } else {
                 vec![None; texts.len()]
@@ -448,7 +458,20 @@ pub fn run_search_with(
                         };
                         let fresh = !store.candidate_dir(g, i).join("result.json").exists();
                         let started = Instant::now();
-                        let outcome = run_candidate(registry, store, record, &job)?;
+                        if fresh {
+                            progress.candidate_started(g, i, record.budget);
+                        }
+                        let outcome = run_candidate(registry, store, record, &job, &|steps| {
+                            progress.training_steps(g, i, steps);
+                        })?;
+                        let failure = outcome.failure();
+                        progress.candidate_finished(
+                            g,
+                            i,
+                            outcome
+                                .fitness()
+                                .ok_or_else(|| first_line(failure.as_deref().unwrap_or("failed"))),
+                        );
                         let spent = match &outcome {
                             Outcome::Trained { report, .. } if fresh => {
                                 Some((started.elapsed().as_secs_f64(), report.wall_s))
@@ -479,15 +502,6 @@ pub fn run_search_with(
                 "fitness": gen_record.candidates.iter().map(|c| c.fitness).collect::<Vec<_>>()}))?;
             (gen_record, outcomes)
         };
-        for c in &gen_record.candidates {
-            match (c.fitness, &c.failure) {
-                (Some(f), _) => say(&format!("  cand {:02}: fitness {f:.4}", c.index)),
-                (None, Some(e)) => {
-                    say(&format!("  cand {:02}: failed: {}", c.index, first_line(e)))
-                }
-                (None, None) => {}
-            }
-        }
         if let Some(b) = gen_record.best
             && let Outcome::Trained { report, .. } = &outcomes[b]
         {
@@ -532,7 +546,7 @@ pub fn run_search_with(
                 "stopped after {failed_in_a_row} generations in a row in which every candidate failed; see the errors in {}",
                 store.root().display()
             );
-            say(&msg);
+            progress.line(&msg);
             stopped = Some(msg);
             break;
         }
@@ -545,11 +559,11 @@ pub fn run_search_with(
                 feedback
                     .as_mut()
                     .map(|s| &mut **s as &mut dyn FeedbackSource),
-                say,
+                progress,
             )?;
             if answer == FeedbackAnswer::Stop {
                 let msg = format!("stopped by the person after generation {g}");
-                say(&msg);
+                progress.line(&msg);
                 stopped = Some(msg);
                 break;
             }
@@ -560,11 +574,8 @@ pub fn run_search_with(
         Some(b) => {
             copy_best(store, b)?;
             if record.search.final_eval {
-                say(
-                    "final evaluation: best, human-written and sparse rewards, same seeds and budget",
-                );
                 let started = Instant::now();
-                let report = final_evaluation(registry, store, record, &b.reward, say)?;
+                let report = final_evaluation(registry, store, record, &b.reward, progress)?;
                 timing.final_s = started.elapsed().as_secs_f64();
                 Some(report)
             } else {
@@ -574,7 +585,7 @@ pub fn run_search_with(
         None => None,
     };
     timing.total_s = run_started.elapsed().as_secs_f64();
-    say(&timing.line());
+    progress.line(&timing.line());
     let summary = RunSummary {
         run_dir: store.root().to_path_buf(),
         task: task.name.clone(),
@@ -598,11 +609,11 @@ fn human_answer(
     g: usize,
     outcomes: &[Outcome],
     source: Option<&mut dyn FeedbackSource>,
-    say: &mut dyn FnMut(&str),
+    progress: &dyn RunProgress,
 ) -> anyhow::Result<FeedbackAnswer> {
     let path = store.generation_dir(g).join("feedback.json");
     if let Some(answer) = read_json::<FeedbackAnswer>(&path)? {
-        say(&format!(
+        progress.line(&format!(
             "generation {g}: the person's answer replayed from {}",
             path.display()
         ));
@@ -612,7 +623,7 @@ fn human_answer(
         bail!("generation {g} needs human feedback, but no feedback source was given");
     };
     let table = FeedbackTable::new(store, g, outcomes);
-    say(table.render().trim_end());
+    progress.line(table.render().trim_end());
     let answer = source.ask(&table)?;
     write_json(&path, &answer)?;
     store.event(&json!({"event": "human_feedback", "generation": g, "answer": answer}))?;
@@ -677,7 +688,7 @@ fn critic(
     g: usize,
     i: usize,
     text: &str,
-    say: &mut dyn FnMut(&str),
+    progress: &dyn RunProgress,
 ) -> anyhow::Result<Option<Review>> {
     let dir = store.candidate_dir(g, i);
     let path = dir.join("critic.json");
@@ -728,7 +739,7 @@ fn critic(
         Verdict::Reject => "rejected",
         Verdict::Unclear => "gave no readable verdict (trained anyway)",
     };
-    say(&format!("  cand {i:02}: the LLM critic {verdict}"));
+    progress.line(&format!("  cand {i:02}: the LLM critic {verdict}"));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_atomic(&dir.join("critic.txt"), answer.as_bytes())?;
     write_json(&path, &review)?;
@@ -774,6 +785,7 @@ fn run_candidate(
     store: &RunStore,
     record: &RunRecord,
     job: &Job<'_>,
+    on_steps: &dyn Fn(u64),
 ) -> anyhow::Result<Outcome> {
     let Job {
         described,
@@ -824,7 +836,7 @@ fn run_candidate(
                     write_json(&dir.join("result.json"), &o)?;
                     o
                 }
-                _ => evaluate_candidate(registry, &spec, &dir)?,
+                _ => evaluate_candidate_with(registry, &spec, &dir, on_steps)?,
             };
             if record.render && outcome.fitness().is_some() {
                 picture_candidate(registry, store, &spec, &dir, g, i)?;
