@@ -102,7 +102,7 @@ pub struct RunArgs {
     /// the body low" (with `--env`). The LLM (or the offline designer) first
     /// writes the program that measures it — the task fitness — which is shown,
     /// checked in the sandbox and stored in the run folder as `fitness.rhai`.
-    #[arg(long, requires = "env")]
+    #[arg(long, requires = "env", value_name = "TEXT")]
     pub describe: Option<String>,
     /// Who writes rewards: `builtin` (offline designer, the default without an
     /// endpoint), `openai` (any OpenAI-compatible endpoint) or `replay`.

@@ -231,3 +231,70 @@ fn the_llm_critic_turns_programs_down_before_training() {
     let next = std::fs::read_to_string(out.join("gen-001/request.json")).unwrap();
     assert!(next.contains("rejected by the LLM critic"), "{next}");
 }
+
+#[test]
+fn a_fitness_program_that_fails_its_checks_is_asked_for_again_with_the_error() {
+    use rewardsmith::llm::fake_server::{FakeReply, FakeServer, chat_body, chat_reply};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let attempts = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = attempts.clone();
+    let server = FakeServer::start(move |_, req| {
+        let body = req.json().map(|j| j.to_string()).unwrap_or_default();
+        if body.contains("scores one finished episode") {
+            let answer = match seen.fetch_add(1, Ordering::SeqCst) {
+                0 => "I would measure the speed.".to_string(),
+                1 => "```rhai\nfn fitness(episode) {\n    episode.steps[0].cart_speed\n}\n```".to_string(),
+                _ => {
+                    // The retry carries the previous error.
+                    assert!(body.contains("cart_speed"), "{body}");
+                    "```rhai\nfn fitness(episode) {\n    let n = 0.0;\n    for s in episode.steps { if abs(s.cart_pos) < 0.5 { n += 1.0; } }\n    n / episode.max_steps\n}\n```".to_string()
+                }
+            };
+            FakeReply::json(200, &chat_body(&[answer.as_str()], "stop"))
+        } else {
+            chat_reply(
+                req,
+                &["```rhai\nfn compute_reward(s, prev) {\n    #{ centred: -abs(s.cart_pos), up: s.pole_up }\n}\n```"],
+                "stop",
+            )
+        }
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
+        .args([
+            "run",
+            "--env",
+            "cartpole",
+            "--describe",
+            "keep the cart within half a metre of the centre",
+            "--samples",
+            "1",
+            "--generations",
+            "1",
+            "--budget",
+            "4096",
+            "--threads",
+            "1",
+            "--no-final-eval",
+            "--no-render",
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "fake-model",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .env("OPENAI_API_KEY", "sk-test")
+        .output()
+        .unwrap();
+    let v = json_of(&o);
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+    assert_eq!(v["task"], "cartpole-described");
+    let fitness = std::fs::read_to_string(out.join("fitness.rhai")).unwrap();
+    assert!(fitness.contains("abs(s.cart_pos) < 0.5"), "{fitness}");
+    let f = v["best"]["fitness"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&f), "a fraction of steps: {f}");
+}
