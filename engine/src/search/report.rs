@@ -1,10 +1,18 @@
 //! `report.md` and `report.html`: the task, every generation's candidates, the
 //! best reward's code and curves, and the final comparison.
+//!
+//! `report.html` carries the curves (best fitness per generation; the best
+//! reward's fitness and reward components against env steps) as inline SVG
+//! plots drawn by `plotters`' SVG backend. plotters is built without its font
+//! features, so text is written as SVG `<text>` for the browser to render and
+//! no system font is needed.
 
 use super::candidate::Outcome;
 use super::runner::{RunRecord, RunSummary};
 use super::store::{RunStore, read_json, write_atomic};
-use rewardsmith_core::Task;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use rewardsmith_core::{Task, TrainReport};
 use std::fmt::Write as _;
 
 fn esc(s: &str) -> String {
@@ -17,63 +25,208 @@ fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("—".to_string(), |f| format!("{f:.4}"))
 }
 
-/// A small inline SVG line chart of `series` (name, values).
-fn svg_chart(title: &str, series: &[(String, Vec<f64>)]) -> String {
-    const W: f64 = 480.0;
-    const H: f64 = 200.0;
-    const COLORS: [&str; 6] = [
-        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
-    ];
-    let all: Vec<f64> = series
+/// One chart of `report.html`: a caption, what the x axis counts, and curves
+/// (name, y value at each x) sharing the x values.
+struct Chart<'a> {
+    title: &'a str,
+    x_desc: &'a str,
+    xs: Vec<i64>,
+    series: Vec<(String, Vec<f64>)>,
+}
+
+/// Chart size in pixels; about the page's text width.
+const CHART_SIZE: (u32, u32) = (640, 320);
+
+/// Height of the first legend row, level with the plot's top.
+const LEGEND_TOP: u32 = 45;
+
+/// Largest magnitude plotted; larger values are drawn at it.
+const Y_LIMIT: f64 = 1e300;
+
+/// Line colours, in series order (matplotlib's tab10, distinguishable and
+/// readable on white).
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0x17, 0xbe, 0xcf),
+];
+
+/// `chart` as an inline `<figure>` holding an SVG drawn by plotters, or nothing
+/// when no curve has a finite point (or drawing fails, which is logged).
+fn svg_chart(chart: &Chart<'_>) -> String {
+    let mut svg = String::new();
+    match draw_chart(chart, &mut svg) {
+        Ok(true) => format!("<figure>{svg}</figure>"),
+        Ok(false) => String::new(),
+        Err(e) => {
+            tracing::warn!(chart = chart.title, error = %e, "report chart not drawn");
+            String::new()
+        }
+    }
+}
+
+/// Draws `chart` into `out` with plotters' SVG backend; `false` when there is
+/// nothing to draw. Text is emitted as SVG `<text>` laid out with plotters'
+/// built-in size estimate, so no system font is read.
+fn draw_chart(
+    chart: &Chart<'_>,
+    out: &mut String,
+) -> Result<bool, DrawingAreaErrorKind<std::io::Error>> {
+    // Non-finite values are skipped; the line joins the points around them.
+    // Values are clamped to ±1e300 so the axis span stays finite (plotters
+    // finds no tick marks on an infinite span).
+    let curves: Vec<Vec<(i64, f64)>> = chart
+        .series
         .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .filter(|v| v.is_finite())
+        .map(|(_, ys)| {
+            chart
+                .xs
+                .iter()
+                .zip(ys)
+                .filter(|(_, y)| y.is_finite())
+                .map(|(&x, &y)| (x, y.clamp(-Y_LIMIT, Y_LIMIT)))
+                .collect()
+        })
         .collect();
-    if all.is_empty() {
-        return String::new();
-    }
-    let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let span = if (hi - lo).abs() < 1e-12 {
-        1.0
-    } else {
-        hi - lo
+    let points = || curves.iter().flatten();
+    let Some((x_lo, x_hi)) = bounds(points().map(|&(x, _)| x)) else {
+        return Ok(false);
     };
-    let mut svg = format!(
-        "<figure><figcaption>{}</figcaption><svg width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\" xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"{W}\" height=\"{H}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
-        esc(title),
-        H + 20.0 * series.len() as f64,
-        H + 20.0 * series.len() as f64
+    let (y_lo, y_hi) = bounds(points().map(|&(_, y)| y)).unwrap_or((0.0, 0.0));
+    // A single x gets a unit of room either side; a flat curve (spread below
+    // a billionth of its size) gets a tenth of its value (at least 0.5) above
+    // and below; otherwise 5% of the span.
+    let (x_lo, x_hi) = if x_lo == x_hi {
+        (x_lo.saturating_sub(1), x_hi.saturating_add(1))
+    } else {
+        (x_lo, x_hi)
+    };
+    let pad = if y_hi - y_lo <= 1e-9 * y_lo.abs().max(y_hi.abs()).max(1.0) {
+        (y_hi.abs() * 0.1).max(0.5)
+    } else {
+        (y_hi - y_lo) * 0.05
+    };
+
+    let y_span = y_hi - y_lo + 2.0 * pad;
+    let y_magnitude = y_lo.abs().max(y_hi.abs());
+
+    // The legend gets its own column right of the plot, so it never hides a
+    // curve: a row of 20 px per series from the plot's top, ~7 px a character
+    // of its 13 px font (capped at half the plot); a long legend makes the
+    // chart taller.
+    let rows = u32::try_from(chart.series.len()).unwrap_or(u32::MAX);
+    let name_chars = chart.series.iter().map(|(n, _)| n.chars().count());
+    let legend_w = u32::try_from(name_chars.max().unwrap_or(0))
+        .unwrap_or(u32::MAX)
+        .saturating_mul(7)
+        .saturating_add(40)
+        .min(CHART_SIZE.0 / 2);
+    let size = (
+        CHART_SIZE.0 + legend_w,
+        CHART_SIZE
+            .1
+            .max(LEGEND_TOP.saturating_add(rows.saturating_mul(20))),
     );
-    for (k, (name, values)) in series.iter().enumerate() {
-        let n = values.len().max(2) - 1;
-        let pts: Vec<String> = values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(i, v)| {
-                let x = 10.0 + (W - 20.0) * i as f64 / n as f64;
-                let y = H - 10.0 - (H - 20.0) * (v - lo) / span;
-                format!("{x:.1},{y:.1}")
-            })
-            .collect();
+    let root = SVGBackend::with_string(out, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (plot, legend) = root.split_horizontally(CHART_SIZE.0);
+    let mut ctx = ChartBuilder::on(&plot)
+        .caption(chart.title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x_lo..x_hi, (y_lo - pad)..(y_hi + pad))?;
+    ctx.configure_mesh()
+        .max_light_lines(0)
+        .x_desc(chart.x_desc)
+        .y_desc("value")
+        .x_label_formatter(&|&x| short_count(x))
+        .y_label_formatter(&|&y| value_label(y, y_span, y_magnitude))
+        .draw()?;
+    let label_style =
+        TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for (k, ((name, _), curve)) in chart.series.iter().zip(&curves).enumerate() {
         let color = COLORS[k % COLORS.len()];
-        let _ = write!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/><text x=\"10\" y=\"{}\" fill=\"{color}\" font-size=\"12\">{}</text>",
-            pts.join(" "),
-            H + 15.0 + 20.0 * k as f64,
-            esc(name)
-        );
+        // A lone point is a line of no length, so it also gets a dot.
+        let dot = if curve.len() == 1 { 3 } else { 0 };
+        ctx.draw_series(
+            LineSeries::new(curve.iter().copied(), color.stroke_width(2)).point_size(dot),
+        )?;
+        let y = i32::try_from(LEGEND_TOP as usize + 20 * k).unwrap_or(i32::MAX);
+        legend.draw(&PathElement::new([(0, y), (24, y)], color.stroke_width(2)))?;
+        legend.draw(&Text::new(name.as_str(), (30, y), &label_style))?;
     }
-    let _ = write!(
-        svg,
-        "<text x=\"{}\" y=\"14\" font-size=\"11\" text-anchor=\"end\">max {hi:.3}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">min {lo:.3}</text></svg></figure>",
-        W - 5.0,
-        W - 5.0,
-        H - 4.0
-    );
-    svg
+    root.present()?;
+    Ok(true)
+}
+
+/// The smallest and largest of `values`, if any.
+fn bounds<T: PartialOrd + Copy>(values: impl Iterator<Item = T>) -> Option<(T, T)> {
+    values.fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((if v < lo { v } else { lo }, if v > hi { v } else { hi })),
+    })
+}
+
+/// A y axis label for `y` on an axis spanning `span` whose largest magnitude
+/// is `magnitude`: as many decimals as a tenth of the span needs (`0.25`,
+/// `-1.5`, `120`), in scientific notation (`1.05e6`) when that would be long.
+fn value_label(y: f64, span: f64, magnitude: f64) -> String {
+    // Ticks are about a tenth of the span apart; round-off near zero is zero.
+    let tick_exp = (span / 10.0).log10().floor();
+    let y = if y.abs() < span * 1e-9 { 0.0 } else { y };
+    let decimals = (-tick_exp).max(0.0);
+    if magnitude >= 1e6 || decimals > 6.0 {
+        let digits = (magnitude.log10().floor() - tick_exp).clamp(0.0, 12.0);
+        format!("{y:.*e}", digits as usize)
+    } else {
+        format!("{y:.*}", decimals as usize)
+    }
+}
+
+/// An axis label for a count: `250`, `12.5k`, `1.2M`.
+fn short_count(n: i64) -> String {
+    let f = n as f64;
+    if n.unsigned_abs() >= 1_000_000 {
+        format!("{}M", f / 1e6)
+    } else if n.unsigned_abs() >= 1_000 {
+        format!("{}k", f / 1e3)
+    } else {
+        n.to_string()
+    }
+}
+
+/// The training curves of `report` against env steps: its fitness, and each
+/// reward component's per-step mean.
+fn training_charts(report: &TrainReport) -> [Chart<'static>; 2] {
+    let steps: Vec<i64> = report
+        .checkpoints
+        .iter()
+        .map(|c| i64::try_from(c.env_steps).unwrap_or(i64::MAX))
+        .collect();
+    [
+        Chart {
+            title: "fitness during training",
+            x_desc: "env steps",
+            xs: steps.clone(),
+            series: vec![("fitness".into(), report.fitness_curve())],
+        },
+        Chart {
+            title: "reward components (per-step mean)",
+            x_desc: "env steps",
+            xs: steps,
+            series: report
+                .component_curves()
+                .into_iter()
+                .map(|c| (c.name, c.curve))
+                .collect(),
+        },
+    ]
 }
 
 /// Writes `report.md` and `report.html` into the run folder.
@@ -145,10 +298,16 @@ pub fn write_reports(
                 .fold(f64::NAN, f64::max)
         })
         .collect();
-    charts.push(svg_chart(
-        "best fitness per generation",
-        &[("best".to_string(), best_per_gen)],
-    ));
+    charts.push(svg_chart(&Chart {
+        title: "best fitness per generation",
+        x_desc: "generation",
+        xs: summary
+            .generations
+            .iter()
+            .map(|g| i64::try_from(g.generation).unwrap_or(i64::MAX))
+            .collect(),
+        series: vec![("best".to_string(), best_per_gen)],
+    }));
     if let Some(b) = &summary.best {
         let _ = writeln!(
             md,
@@ -167,16 +326,7 @@ pub fn write_reports(
             report, analysis, ..
         }) = result
         {
-            charts.push(svg_chart(
-                "fitness during training",
-                &[("fitness".into(), report.fitness_curve())],
-            ));
-            let comps: Vec<(String, Vec<f64>)> = report
-                .component_curves()
-                .into_iter()
-                .map(|c| (c.name, c.curve))
-                .collect();
-            charts.push(svg_chart("reward components (per-step mean)", &comps));
+            charts.extend(training_charts(&report).iter().map(svg_chart));
             let _ = writeln!(md, "\n### What the policy did\n\n{}", analysis.describe());
         }
     } else {
@@ -261,4 +411,105 @@ fn rollout_pictures(store: &RunStore, summary: &RunSummary) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rewardsmith_core::Checkpoint;
+
+    fn report(steps: &[u64], fitness: &[f64], comps: &[(&str, &[f64])]) -> TrainReport {
+        TrainReport {
+            task: "t".into(),
+            components: comps.iter().map(|(n, _)| (*n).to_string()).collect(),
+            checkpoints: steps
+                .iter()
+                .enumerate()
+                .map(|(i, &env_steps)| Checkpoint {
+                    env_steps,
+                    components: comps.iter().map(|(_, c)| c[i]).collect(),
+                    episode_return: f64::NAN,
+                    episode_length: f64::NAN,
+                    fitness: fitness[i],
+                })
+                .collect(),
+            env_steps: steps.last().copied().unwrap_or(0),
+            final_fitness: 0.0,
+            max_fitness: 0.0,
+            wall_s: 1.0,
+            env_steps_per_sec: 1.0,
+        }
+    }
+
+    #[test]
+    fn training_charts_are_plots_with_caption_axes_and_a_named_line_per_curve() {
+        let r = report(
+            &[2048, 4096, 6144],
+            &[0.1, 0.4, 0.7],
+            &[
+                ("forward", &[0.5, 0.8, 1.1]),
+                ("energy<&>", &[-0.2, -0.1, -0.05]),
+            ],
+        );
+        let [fitness, comps] = training_charts(&r);
+        let svg = svg_chart(&comps);
+        assert!(svg.starts_with("<figure><svg"), "{svg}");
+        assert!(svg.contains("reward components (per-step mean)"));
+        assert!(svg.contains("env steps") && svg.contains("value"));
+        assert!(
+            svg.contains(">\nforward\n<") || svg.contains(">forward<"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("energy&lt;&amp;&gt;"),
+            "legend names are escaped"
+        );
+        // Each curve is one polyline, and so is its legend swatch.
+        for color in ["#1F77B4", "#D62728"] {
+            let lines = svg
+                .match_indices("<polyline")
+                .filter(|(i, _)| {
+                    svg[*i..]
+                        .split('>')
+                        .next()
+                        .is_some_and(|t| t.contains(color))
+                })
+                .count();
+            assert_eq!(lines, 2, "{color} in {svg}");
+        }
+        let svg = svg_chart(&fitness);
+        assert!(svg.contains("fitness during training"));
+        assert!(svg.contains("4k"), "env steps are labelled short: {svg}");
+    }
+
+    #[test]
+    fn nan_single_point_and_flat_curves_draw_without_panicking() {
+        let chart = |xs: Vec<i64>, series: Vec<(String, Vec<f64>)>| {
+            svg_chart(&Chart {
+                title: "t",
+                x_desc: "x",
+                xs,
+                series,
+            })
+        };
+        let one = chart(vec![7], vec![("one".into(), vec![0.25])]);
+        assert!(one.contains("<svg") && one.contains("<circle"), "{one}");
+        let flat = chart(vec![1, 2, 3], vec![("flat".into(), vec![2.0; 3])]);
+        assert!(flat.contains("<polyline"), "{flat}");
+        let gaps = chart(
+            vec![1, 2, 3, 4],
+            vec![
+                ("gaps".into(), vec![f64::NAN, 1.0, f64::INFINITY, 3.0]),
+                ("none".into(), vec![f64::NAN; 4]),
+            ],
+        );
+        assert!(gaps.contains("gaps") && gaps.contains("none"), "{gaps}");
+        let huge = chart(vec![0, 1], vec![("huge".into(), vec![-f64::MAX, f64::MAX])]);
+        assert!(huge.contains("<svg"));
+        assert_eq!(
+            chart(vec![1, 2], vec![("nan".into(), vec![f64::NAN; 2])]),
+            ""
+        );
+        assert_eq!(chart(vec![], vec![]), "");
+    }
 }
