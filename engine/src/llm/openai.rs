@@ -486,9 +486,7 @@ impl Inner {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+            .and_then(|v| retry_after(v, std::time::SystemTime::now()));
         let bytes = resp.bytes().await.map_err(|e| Failure::Retry {
             message: format!(
                 "reading the response body (HTTP {status}) failed: {}",
@@ -631,6 +629,18 @@ fn split(u: Usage, k: usize) -> Vec<Usage> {
 }
 
 /// The server's error message from an OpenAI-style error body, else a snippet.
+/// A `Retry-After` header's delay: seconds, or an HTTP date (RFC 9110); a
+/// date in the past means no wait.
+fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(s) = value.parse::<f64>() {
+        return (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s));
+    }
+    httpdate::parse_http_date(value)
+        .ok()
+        .map(|at| at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 fn server_message(bytes: &[u8]) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
     let msg = parsed.as_ref().and_then(|v| {
@@ -687,6 +697,22 @@ impl LlmClient for OpenAiClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Fri, 27 Nov 2026 18:00:00 GMT").unwrap();
+        assert_eq!(retry_after(" 2.5 ", now), Some(Duration::from_millis(2500)));
+        assert_eq!(
+            retry_after("Fri, 27 Nov 2026 18:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after("Fri, 27 Nov 2026 17:59:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-1", now), None);
+    }
 
     #[test]
     fn usage_split_adds_up() {
