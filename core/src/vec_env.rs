@@ -29,6 +29,35 @@ impl Slot {
         self.prev.copy_from_slice(&self.state);
         self.t = 0;
     }
+
+    /// One step of this instance with `action`: `f` sees the new reward state,
+    /// the previous one and the step info; then a finished episode is reset.
+    fn step<T>(
+        &mut self,
+        spec: &EnvSpec,
+        limit: usize,
+        action: &[f32],
+        extra: &mut T,
+        f: &impl Fn(&mut T, &StateView<'_>, &StateView<'_>, StepInfo),
+    ) {
+        std::mem::swap(&mut self.prev, &mut self.state);
+        let mut info = self.env.step(action);
+        self.t += 1;
+        if self.t >= limit && !info.terminated {
+            info.truncated = true;
+        }
+        self.env.reward_state(&mut self.state);
+        self.env.observe(&mut self.obs);
+        self.info = info;
+        let s = StateView::new(&spec.state, &self.state);
+        let prev = StateView::new(&spec.state, &self.prev);
+        f(extra, &s, &prev, info);
+        if info.done() {
+            self.final_obs.copy_from_slice(&self.obs);
+            self.episode += 1;
+            self.start_episode();
+        }
+    }
 }
 
 /// `n` instances of one environment with a time limit.
@@ -136,23 +165,52 @@ impl VecEnv {
             .par_iter_mut()
             .zip(actions.par_chunks_exact(a))
             .zip(extras.par_iter_mut())
-            .for_each(|((slot, action), extra)| {
-                std::mem::swap(&mut slot.prev, &mut slot.state);
-                let mut info = slot.env.step(action);
-                slot.t += 1;
-                if slot.t >= limit && !info.terminated {
-                    info.truncated = true;
-                }
-                slot.env.reward_state(&mut slot.state);
-                slot.env.observe(&mut slot.obs);
-                slot.info = info;
-                let s = StateView::new(&spec.state, &slot.state);
-                let prev = StateView::new(&spec.state, &slot.prev);
-                f(extra, &s, &prev, info);
-                if info.done() {
-                    slot.final_obs.copy_from_slice(&slot.obs);
-                    slot.episode += 1;
-                    slot.start_episode();
+            .for_each(|((slot, action), extra)| slot.step(spec, limit, action, extra, &f));
+    }
+
+    /// Like [`step_with`](Self::step_with), but steps only the instances whose
+    /// entry in `active` (one per instance) is true; `actions` and `extras`
+    /// still have one row per instance, and the rows of inactive instances are
+    /// ignored. An inactive instance is not touched: not stepped, observed or
+    /// reset, `f` is not called for it, and its observation, [`info`](Self::info),
+    /// [`final_obs`](Self::final_obs), step count and episode number stay as they
+    /// were. An active instance's step is exactly that of `step_with`, so an
+    /// instance's trajectory does not depend on the steps it sat out.
+    ///
+    /// For runs where instances finish at different times, such as evaluation
+    /// episodes, where a finished instance would otherwise be stepped for nothing.
+    ///
+    /// # Panics
+    /// If `actions`, `extras` or `active` has the wrong length.
+    pub fn step_active_with<T: Send>(
+        &mut self,
+        actions: &[f32],
+        active: &[bool],
+        extras: &mut [T],
+        f: impl Fn(&mut T, &StateView<'_>, &StateView<'_>, StepInfo) + Sync,
+    ) {
+        let a = self.spec.action_dim;
+        let spec = &self.spec;
+        let limit = self.episode_steps;
+        assert_eq!(
+            actions.len(),
+            self.slots.len() * a,
+            "actions have wrong length"
+        );
+        assert_eq!(extras.len(), self.slots.len(), "extras have wrong length");
+        assert_eq!(active.len(), self.slots.len(), "active has wrong length");
+        self.slots
+            .par_iter_mut()
+            .zip(actions.par_chunks_exact(a))
+            .zip(extras.par_iter_mut())
+            .zip(active.par_iter())
+            // One job per instance: rayon's default splitting would hand out
+            // contiguous runs of instances, and with the active ones bunched in
+            // one run a single thread would step them all while the others idle.
+            .with_max_len(1)
+            .for_each(|(((slot, action), extra), &on)| {
+                if on {
+                    slot.step(spec, limit, action, extra, &f);
                 }
             });
     }
@@ -161,5 +219,146 @@ impl VecEnv {
     pub fn step(&mut self, actions: &[f32]) {
         let mut unit = vec![(); self.slots.len()];
         self.step_with(actions, &mut unit, |_, _, _, _| {});
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::SplitMix64;
+    use crate::state::StateSpec;
+
+    /// A point on a line with a seeded drift; leaving `[-1, 1]` terminates, so
+    /// episodes end at different times.
+    struct Drift {
+        spec: Arc<EnvSpec>,
+        x: f64,
+        v: f64,
+    }
+
+    fn drift() -> Box<dyn Env> {
+        let spec = Arc::new(EnvSpec {
+            name: "drift".into(),
+            description: "A drifting point.".into(),
+            obs_dim: 2,
+            action_dim: 1,
+            action_doc: "push".into(),
+            dt: 0.1,
+            state: StateSpec::builder()
+                .scalar("x", "m", "world", "position")
+                .build(),
+        });
+        Box::new(Drift {
+            spec,
+            x: 0.0,
+            v: 0.0,
+        })
+    }
+
+    impl Env for Drift {
+        fn spec(&self) -> &Arc<EnvSpec> {
+            &self.spec
+        }
+        fn reset(&mut self, seed: u64) {
+            let mut rng = SplitMix64::new(seed);
+            self.x = rng.uniform(-0.5, 0.5);
+            self.v = rng.uniform(-0.2, 0.2);
+        }
+        fn step(&mut self, action: &[f32]) -> StepInfo {
+            self.x += self.v + 0.05 * f64::from(action[0]);
+            StepInfo {
+                terminated: self.x.abs() > 1.0,
+                truncated: false,
+            }
+        }
+        fn observe(&self, obs: &mut [f32]) {
+            obs[0] = self.x as f32;
+            obs[1] = self.v as f32;
+        }
+        fn reward_state(&self, out: &mut [f64]) {
+            out[0] = self.x;
+        }
+    }
+
+    const N: usize = 7;
+    const LIMIT: usize = 9;
+
+    /// What one instance's step showed the callback.
+    type Seen = Vec<(f64, f64, StepInfo)>;
+
+    fn record(seen: &mut Seen, s: &StateView<'_>, prev: &StateView<'_>, info: StepInfo) {
+        seen.push((s.field_at(0)[0], prev.field_at(0)[0], info));
+    }
+
+    /// Instance `i`'s action at its own `k`-th step.
+    fn action(i: usize, k: usize) -> f32 {
+        ((i * 7 + k * 3) % 11) as f32 / 5.0 - 1.0
+    }
+
+    fn snapshot(v: &VecEnv) -> Vec<(Vec<f32>, Vec<f32>, StepInfo)> {
+        let mut obs = vec![0.0; N * 2];
+        v.write_obs(&mut obs);
+        (0..N)
+            .map(|i| {
+                (
+                    obs[2 * i..2 * i + 2].to_vec(),
+                    v.final_obs(i).to_vec(),
+                    v.info(i),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn all_active_steps_like_step_with() {
+        let mut a = VecEnv::new(N, LIMIT, 5, drift);
+        let mut b = VecEnv::new(N, LIMIT, 5, drift);
+        let mut seen_a = vec![Seen::new(); N];
+        let mut seen_b = vec![Seen::new(); N];
+        let active = [true; N];
+        for k in 0..40 {
+            let actions: Vec<f32> = (0..N).map(|i| action(i, k)).collect();
+            a.step_with(&actions, &mut seen_a, record);
+            b.step_active_with(&actions, &active, &mut seen_b, record);
+            assert_eq!(snapshot(&a), snapshot(&b));
+        }
+        assert_eq!(seen_a, seen_b);
+    }
+
+    #[test]
+    fn inactive_instances_are_untouched_and_resume_where_they_stopped() {
+        let mut all = VecEnv::new(N, LIMIT, 5, drift);
+        let mut some = VecEnv::new(N, LIMIT, 5, drift);
+        let mut seen_all = vec![Seen::new(); N];
+        let mut seen_some = vec![Seen::new(); N];
+        for k in 0..60 {
+            let actions: Vec<f32> = (0..N).map(|i| action(i, k)).collect();
+            all.step_with(&actions, &mut seen_all, record);
+        }
+        // Each instance sits out some steps; it is given the action of its own
+        // next step, so its trajectory should be a prefix of the one above.
+        let mut taken = [0usize; N];
+        for k in 0..60 {
+            let active: Vec<bool> = (0..N).map(|i| (k + i) % 3 != 0 && i != 4).collect();
+            let actions: Vec<f32> = (0..N).map(|i| action(i, taken[i])).collect();
+            let before = snapshot(&some);
+            some.step_active_with(&actions, &active, &mut seen_some, record);
+            let after = snapshot(&some);
+            for i in 0..N {
+                if active[i] {
+                    taken[i] += 1;
+                } else {
+                    assert_eq!(before[i], after[i], "instance {i} changed at step {k}");
+                }
+            }
+        }
+        assert!(seen_some[4].is_empty());
+        for i in 0..N {
+            assert_eq!(seen_some[i].len(), taken[i]);
+            assert_eq!(seen_some[i][..], seen_all[i][..taken[i]], "instance {i}");
+        }
+        // Episodes did end and restart along the way.
+        assert!(seen_all.iter().flatten().any(|s| s.2.terminated));
+        assert!(seen_all.iter().flatten().any(|s| s.2.truncated));
     }
 }

@@ -20,8 +20,8 @@ pub struct EvalReport {
     pub std: f64,
     /// Mean episode length.
     pub mean_length: f64,
-    /// Env steps taken (including those of instances that had already finished
-    /// while others ran on).
+    /// Env steps taken: the sum of the episode lengths (a finished episode's
+    /// instance is no longer stepped while the others run on).
     pub env_steps: u64,
 }
 
@@ -51,6 +51,8 @@ pub(crate) fn run_episodes(
         .collect();
     let mut obs = vec![0.0f32; episodes * spec.obs_dim];
     let mut actions = vec![0.0f32; episodes * spec.action_dim];
+    // Instances whose episode is still running; only those are stepped.
+    let mut active = vec![true; episodes];
     let mut env_steps = 0u64;
     let mut open = episodes;
     // Every episode ends by the time limit at the latest.
@@ -58,19 +60,24 @@ pub(crate) fn run_episodes(
         if open == 0 {
             break;
         }
+        // Acting on every row, finished ones included, is as cheap as acting on
+        // the running ones only (a forward pass of 8 quadruped rows takes about
+        // as long as one, ≈ 35 µs, against ≈ 450 µs per env step), and each
+        // row's action depends on that row alone.
         venv.write_obs(&mut obs);
         policy.act_batch(&obs, &mut actions);
-        venv.step_with(&actions, &mut slots, |slot, s, _prev, info| {
-            if slot.fitness.is_none() {
-                slot.meter.step(s, info);
-                slot.len += 1;
-                if info.done() {
-                    slot.fitness = Some(slot.meter.finish(limit));
-                }
+        venv.step_active_with(&actions, &active, &mut slots, |slot, s, _prev, info| {
+            slot.meter.step(s, info);
+            slot.len += 1;
+            if info.done() {
+                slot.fitness = Some(slot.meter.finish(limit));
             }
         });
-        env_steps += episodes as u64;
-        open = slots.iter().filter(|s| s.fitness.is_none()).count();
+        env_steps += open as u64;
+        for (on, slot) in active.iter_mut().zip(&slots) {
+            *on = slot.fitness.is_none();
+        }
+        open = active.iter().filter(|&&on| on).count();
     }
     let fitness: Vec<f64> = slots
         .iter()
