@@ -407,12 +407,12 @@ pub fn spec() -> Arc<EnvSpec> {
                 origin of a table, z up, the table top is the plane z = 0, gravity -9.81 m/s². A \
                 turret turns about the vertical (yaw, ±1.5 rad); a shoulder (±1.0 rad), an elbow \
                 (±1.3 rad) and a wrist (±1.3 rad) pitch the upper arm (0.3 m), forearm (0.3 m) \
-                and the hand. The hand carries two flat fingers (7 cm long) that slide towards \
-                each other across the arm's vertical plane, opening from 0 to 0.09 m; the \
+                and the hand. The hand carries two flat fingers (7 cm long, 4 cm wide) that slide \
+                towards each other across the arm's vertical plane, opening from 0 to 0.09 m; the \
                 fingertip point is the grasp centre between them, 0.12 m below the wrist. The \
                 hand points straight down when shoulder + elbow + wrist = 0. In the home pose \
                 (all angles 0) the shoulder is 0.15 m above the table and the fingertip point \
-                hangs about 0.09 m above the table, 0.45 m in front of the column (+x). A free \
+                hangs about 0.08 m above the table, 0.45 m in front of the column (+x). A free \
                 cube (edge 0.05 m, 0.1 kg) lies on the table 0.35–0.5 m from the column; the arm \
                 can push it with any part or grip it between the fingers and lift it. Each \
                 episode draws a new fingertip target in the air (0.3–0.6 m from the column, \
