@@ -184,10 +184,27 @@ fn top_down_ik(p: [f64; 3]) -> [f64; 4] {
     q
 }
 
+/// Sets the joint targets of `action` to bring the fingertip to `goal` with the
+/// hand pointing down: inverse kinematics of `goal` plus an integral correction
+/// of the measured error (gravity sag), frozen while the error is large.
+fn servo(integral: &mut [f64; 3], goal: [f64; 3], tip: [f64; 3], action: &mut [f32]) {
+    let mut command = goal;
+    for k in 0..3 {
+        let e = goal[k] - tip[k];
+        if e.abs() < 0.06 {
+            integral[k] = (integral[k] + 0.2 * e).clamp(-0.05, 0.05);
+        }
+        command[k] += integral[k];
+    }
+    let q = top_down_ik(command);
+    for (j, a) in action.iter_mut().take(4).enumerate() {
+        *a = (q[j] / f64::from(arm::RANGES[j])) as f32;
+    }
+}
+
 /// Grasps and lifts the cube top-down: hover 8 cm above it with the gripper
 /// open until settled, descend, close for 10 steps, raise the fingertip to
-/// 0.225 m. The commanded point carries an integral correction of the
-/// measured fingertip error (gravity sag), frozen while the error is large.
+/// 0.225 m.
 #[derive(Default)]
 struct Lifter {
     phase: usize,
@@ -219,18 +236,7 @@ impl Controller for Lifter {
             self.goal = [cube[0], cube[1], arm::CUBE_HALF.into()];
         }
         self.goal[2] = f64::from(arm::CUBE_HALF) + above;
-        let mut command = self.goal;
-        for k in 0..3 {
-            let e = self.goal[k] - tip[k];
-            if e.abs() < 0.06 {
-                self.integral[k] = (self.integral[k] + 0.2 * e).clamp(-0.05, 0.05);
-            }
-            command[k] += self.integral[k];
-        }
-        let q = top_down_ik(command);
-        for (j, a) in action.iter_mut().take(4).enumerate() {
-            *a = (q[j] / f64::from(arm::RANGES[j])) as f32;
-        }
+        servo(&mut self.integral, self.goal, tip, action);
         action[4] = grip;
         self.t += 1;
     }
@@ -243,7 +249,7 @@ fn scripted_gripper_lifts_the_cube_in_arm_lift() {
     let lifter: &ControllerFactory<'_> = &|_| Box::new(Lifter::default());
     let report = run_episodes(task, 32, 5, lifter, None).unwrap();
     let fitness = report.fitness_mean();
-    // 254 of seeds 0–255 succeed with this controller (measured).
+    // Measured: all 32 of these episodes; 254 of env seeds 0–255.
     assert!(
         fitness >= 0.9,
         "scripted lift success {fitness}: {report:?}"
@@ -256,6 +262,84 @@ fn scripted_gripper_lifts_the_cube_in_arm_lift() {
         let report = run_episodes(task, 16, 5, policy, None).unwrap();
         assert_eq!(report.fitness_mean(), 0.0, "{report:?}");
     }
+}
+
+/// Observation slot of the cube's goal (see `arm::Arm::observe`).
+const OBS_GOAL: usize = 27;
+
+/// Pushes the cube to its goal with the closed gripper: hover behind the cube
+/// (on the far side from the goal), descend to the table once lined up, push
+/// along the cube-to-goal line in steps that shrink near the goal, and lift
+/// away once the cube is within 1.5 cm; start again if the cube leaves the line
+/// or drifts 3.5 cm from the goal.
+#[derive(Default)]
+struct Pusher {
+    phase: usize,
+    settled: usize,
+    integral: [f64; 3],
+}
+
+impl Controller for Pusher {
+    fn act(&mut self, obs: &[f32], action: &mut [f32]) {
+        let at = |i: usize| [0, 1, 2].map(|k| f64::from(obs[i + k]));
+        let (tip, cube, goal) = (at(OBS_TIP), at(OBS_CUBE), at(OBS_GOAL));
+        let (dx, dy) = (goal[0] - cube[0], goal[1] - cube[1]);
+        let dist = dx.hypot(dy);
+        let dir = [dx / dist.max(1e-6), dy / dist.max(1e-6)];
+        // Where the closed fingers' centre sits touching the cube's back.
+        let spot = [cube[0] - 0.05 * dir[0], cube[1] - 0.05 * dir[1]];
+        let rel = [tip[0] - spot[0], tip[1] - spot[1]];
+        let along = rel[0] * dir[0] + rel[1] * dir[1];
+        let across = -rel[0] * dir[1] + rel[1] * dir[0];
+        let lined_up = across.abs() < 0.015 && along > -0.04 && along < 0.02;
+        self.phase = match self.phase {
+            _ if dist < 0.015 => 3,
+            3 if dist > 0.035 => 0,
+            2 if !lined_up => 0,
+            0 if self.settled >= 3 => 1,
+            1 if tip[2] < 0.045 && lined_up => 2,
+            p => p,
+        };
+        let target = match self.phase {
+            0 if tip[2] < 0.06 && !lined_up => [tip[0], tip[1], 0.09],
+            0 => [spot[0] - 0.03 * dir[0], spot[1] - 0.03 * dir[1], 0.09],
+            1 => [spot[0] - 0.02 * dir[0], spot[1] - 0.02 * dir[1], 0.03],
+            2 => {
+                let step = (0.5 * dist).min(0.015);
+                [spot[0] + step * dir[0], spot[1] + step * dir[1], 0.03]
+            }
+            _ => [tip[0] - 0.01 * dir[0], tip[1] - 0.01 * dir[1], 0.09],
+        };
+        let close = (target[0] - tip[0]).hypot(target[1] - tip[1]) < 0.01;
+        self.settled = if close && (tip[2] - target[2]).abs() < 0.02 {
+            self.settled + 1
+        } else {
+            0
+        };
+        servo(&mut self.integral, target, tip, action);
+        action[4] = 1.0;
+    }
+}
+
+#[test]
+fn scripted_pusher_delivers_the_cube_in_arm_push() {
+    let reg = registry();
+    let task = reg.task("arm-push").unwrap();
+    let pusher: &ControllerFactory<'_> = &|_| Box::new(Pusher::default());
+    let report = run_episodes(task, 32, 5, pusher, None).unwrap();
+    let fitness = report.fitness_mean();
+    let delivered = report.episodes.iter().filter(|e| e.fitness > 0.9).count();
+    // A crude controller (it overshoots and knocks the cube off line; measured
+    // 0.45), but the physics lets the gripper push the cube to the goal and
+    // leave it there.
+    assert!(
+        fitness >= 0.25,
+        "scripted push success {fitness}: {report:?}"
+    );
+    assert!(delivered >= 8, "{delivered} of 32 delivered: {report:?}");
+    let zero: &ControllerFactory<'_> = &|_| Box::new(ZeroController);
+    let report = run_episodes(task, 16, 5, zero, None).unwrap();
+    assert_eq!(report.fitness_mean(), 0.0, "{report:?}");
 }
 
 /// The reward state of `env` after its last step, by field name.
