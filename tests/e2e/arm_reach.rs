@@ -8,12 +8,12 @@ use rewardsmith_rl::{PpoConfig, Progress, evaluate, train};
 use rewardsmith_sandbox::{Limits, ProgramSource, compile};
 use std::time::Instant;
 
-/// Env steps of training: the task's default is 2M; at 200k seed 0 holds the
-/// target in 0.80 of 64 evaluation episodes (measured; seeds 1–3 reach
-/// 0.73, 0.59 and 0.73, and seed 0 reaches 0.58 at 150k and 1.0 at 400k).
-/// Training gives the same policy on any thread count, so the threshold below
-/// only has to absorb floating-point differences between machines.
-const BUDGET: u64 = 200_000;
+/// Env steps of training: the task's default is 2M; at 300k seed 0 holds the
+/// target in 0.98 of 64 evaluation episodes (measured; seeds 1 and 2 reach
+/// 0.97 and 0.95, and seed 0 reaches 0.68 at 200k). Training gives the same
+/// policy on any thread count, so the threshold below only has to absorb
+/// floating-point differences between machines.
+const BUDGET: u64 = 300_000;
 
 #[test]
 fn ppo_learns_arm_reach_with_the_human_reward() {
@@ -44,8 +44,8 @@ fn ppo_learns_arm_reach_with_the_human_reward() {
     // starts.
     assert!(report.checkpoints[0].fitness < 0.2, "{report:?}");
     assert!(
-        eval.mean >= 0.6,
-        "success rate {} after {BUDGET} steps (measured 0.80)",
+        eval.mean >= 0.8,
+        "success rate {} after {BUDGET} steps (measured 0.98)",
         eval.mean
     );
 }
