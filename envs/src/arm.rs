@@ -76,6 +76,7 @@
 //!
 //! One env step is 0.04 s: one physics step of 0.04 s with 2 solver iterations.
 
+use crate::physics::{new_world, put_quat, put3, twist_angle};
 use rapier3d::prelude::*;
 use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
 use std::sync::{Arc, OnceLock};
@@ -269,45 +270,6 @@ pub(crate) fn scene_of(world: &PhysicsWorld, out: &mut Vec<Primitive>) {
             color: rgb,
         });
     }
-}
-
-/// Writes a vector into three f64 slots.
-pub(crate) fn put3(out: &mut [f64], v: Vector) {
-    out[0] = f64::from(v.x);
-    out[1] = f64::from(v.y);
-    out[2] = f64::from(v.z);
-}
-
-/// Writes a quaternion as `[w, x, y, z]`.
-pub(crate) fn put_quat(out: &mut [f64], q: Rotation) {
-    out[0] = f64::from(q.w);
-    out[1] = f64::from(q.x);
-    out[2] = f64::from(q.y);
-    out[3] = f64::from(q.z);
-}
-
-/// The signed angle of `rot2` relative to `rot1` about `axis` (in `rot1`'s frame),
-/// for bodies built with identity rotations, in (−π, π].
-pub(crate) fn twist_angle(rot1: Rotation, rot2: Rotation, axis: Vector) -> f32 {
-    let rel = rot1.inverse() * rot2;
-    let along = rel.x * axis.x + rel.y * axis.y + rel.z * axis.z;
-    let mut angle = 2.0 * along.atan2(rel.w);
-    if angle > std::f32::consts::PI {
-        angle -= std::f32::consts::TAU;
-    } else if angle < -std::f32::consts::PI {
-        angle += std::f32::consts::TAU;
-    }
-    angle
-}
-
-/// A world with gravity −z and the given substep and solver effort.
-pub(crate) fn new_world(dt: f32, solver_iterations: usize) -> PhysicsWorld {
-    let mut world = PhysicsWorld::new();
-    world.gravity = Vector::new(0.0, 0.0, -9.81);
-    world.integration_parameters.dt = dt;
-    world.integration_parameters.num_solver_iterations = solver_iterations;
-    world.integration_parameters.warmstart_joints = true;
-    world
 }
 
 /// One actuated link: its body, its joint and the joint's axis in the parent frame.
@@ -688,7 +650,7 @@ impl Arm {
         );
         let world_axis = *rb1.rotation() * link.axis;
         (
-            twist_angle(*rb1.rotation(), *rb2.rotation(), link.axis),
+            twist_angle(rb1.rotation(), rb2.rotation(), link.axis),
             (rb2.angvel() - rb1.angvel()).dot(world_axis),
         )
     }
@@ -815,7 +777,7 @@ impl Env for Arm {
         out[17] = to_target;
         let cube = self.cube_body();
         put3(&mut out[18..21], cube.translation());
-        put_quat(&mut out[21..25], *cube.rotation());
+        put_quat(&mut out[21..25], cube.rotation());
         put3(&mut out[25..28], cube.linvel());
         put3(&mut out[28..31], self.layout.goal);
         let to_goal = f64::from(self.cube_to_goal());

@@ -34,10 +34,8 @@
 //! (callgrind; the quadruped: 1.7 M), 42 % of it in rapier's multibody mass
 //! matrices. One env step is 0.05 s.
 
-use crate::arm::{
-    OBJECT, ROBOT, SCENERY, color, groups, new_world, put_quat, put3, scene_of, set_target_gains,
-    twist_angle,
-};
+use crate::arm::{OBJECT, ROBOT, SCENERY, color, groups, scene_of, set_target_gains};
+use crate::physics::{new_world, put_quat, put3, twist_angle};
 use rapier3d::prelude::*;
 use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
 use std::sync::{Arc, OnceLock};
@@ -366,7 +364,7 @@ impl Hand {
         let axis = finger.axes[k];
         let world_axis = *rb1.rotation() * axis;
         (
-            twist_angle(*rb1.rotation(), *rb2.rotation(), axis),
+            twist_angle(rb1.rotation(), rb2.rotation(), axis),
             (rb2.angvel() - rb1.angvel()).dot(world_axis),
         )
     }
@@ -446,14 +444,14 @@ impl Env for Hand {
         let p = body.translation();
         let q = *body.rotation();
         put3(&mut out[0..3], p);
-        put_quat(&mut out[3..7], q);
+        put_quat(&mut out[3..7], &q);
         put3(&mut out[7..10], body.linvel());
         let w = body.angvel();
         put3(&mut out[10..13], w);
         let axis = q * Vector::Z;
         put3(&mut out[13..16], axis);
         out[16] = f64::from(w.dot(axis));
-        put_quat(&mut out[17..21], self.target);
+        put_quat(&mut out[17..21], &self.target);
         let error = f64::from(rotation_angle(q, self.target));
         out[21] = error;
         for f in 0..3 {

@@ -8,7 +8,7 @@
 //! no system font is needed.
 
 use super::candidate::Outcome;
-use super::runner::{RunRecord, RunSummary};
+use super::runner::{CandidateLine, RunRecord, RunSummary};
 use super::store::{RunStore, read_json, write_atomic};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -351,26 +351,26 @@ pub fn write_reports(
         summary.llm.completion_tokens,
         summary.llm.cost_usd
     );
-    let pictures = rollout_pictures(store, summary);
-    if !pictures.is_empty() {
+    let rollouts = rendered_rollouts(store, summary);
+    if !rollouts.is_empty() {
         let _ = writeln!(md, "\n## Rollouts\n");
-        for g in &summary.generations {
-            for c in &g.candidates {
-                let rel = format!(
-                    "gen-{:03}/cand-{:02}/{}",
-                    g.generation,
-                    c.index,
-                    crate::feedback::ROLLOUT_GIF
-                );
-                if store.root().join(&rel).exists() {
-                    let _ = writeln!(
-                        md,
-                        "- generation {}, candidate {}: [{rel}]({rel})",
-                        g.generation, c.index
-                    );
-                }
-            }
+        for (g, c, rel) in &rollouts {
+            let _ = writeln!(
+                md,
+                "- generation {}, candidate {}: [{rel}]({rel})",
+                g, c.index
+            );
         }
+        let pictures: Vec<String> = rollouts
+            .iter()
+            .map(|(g, c, rel)| {
+                format!(
+                    "<figure style=\"margin:0\"><a href=\"{rel}\"><img src=\"{rel}\" width=\"256\"></a><figcaption>generation {g}, candidate {}{}</figcaption></figure>",
+                    c.index,
+                    c.fitness.map_or(String::new(), |f| format!(", fitness {f:.4}"))
+                )
+            })
+            .collect();
         charts.push(format!(
             "<h2>Rollouts</h2><div style=\"display:flex;flex-wrap:wrap;gap:1em\">{}</div>",
             pictures.join("")
@@ -388,9 +388,12 @@ pub fn write_reports(
     write_atomic(&store.root().join("report.html"), html.as_bytes())
 }
 
-/// A `<figure>` for every candidate with a rendered rollout, linked relative to
-/// the report.
-fn rollout_pictures(store: &RunStore, summary: &RunSummary) -> Vec<String> {
+/// Every candidate with a rendered rollout: generation, candidate, and the
+/// picture's path relative to the report.
+fn rendered_rollouts<'s>(
+    store: &RunStore,
+    summary: &'s RunSummary,
+) -> Vec<(usize, &'s CandidateLine, String)> {
     let mut out = Vec::new();
     for g in &summary.generations {
         for c in &g.candidates {
@@ -401,12 +404,7 @@ fn rollout_pictures(store: &RunStore, summary: &RunSummary) -> Vec<String> {
                 crate::feedback::ROLLOUT_GIF
             );
             if store.root().join(&rel).exists() {
-                out.push(format!(
-                    "<figure style=\"margin:0\"><a href=\"{rel}\"><img src=\"{rel}\" width=\"256\"></a><figcaption>generation {}, candidate {}{}</figcaption></figure>",
-                    g.generation,
-                    c.index,
-                    c.fitness.map_or(String::new(), |f| format!(", fitness {f:.4}"))
-                ));
+                out.push((g.generation, c, rel));
             }
         }
     }
