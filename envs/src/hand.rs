@@ -11,8 +11,9 @@
 //! palm; it touches the palm and the fingers.
 //!
 //! **Actuation — PD position targets** on reduced-coordinate multibody joints (one
-//! multibody per finger, rooted at the fixed palm), as in the quadruped and the arm.
-//! The joint limits are the action ranges.
+//! multibody per finger, each rooted at a fixed base body of its own placed like
+//! the palm), as in the quadruped and the arm. The joint limits are the action
+//! ranges.
 //!
 //! **Drop.** The object is dropped when its centre leaves the cylinder of radius
 //! 0.09 m above the palm or falls below the palm's top; a drop ends the episode.
@@ -29,10 +30,48 @@
 //! | **2 × 0.025 s** | **2** | **184** | **1** |
 //!
 //! The object rests still on the palm in every setting and fingertip contacts
-//! stay stable, so the cheapest setting is used, as for the quadruped. It costs
-//! 1.33 M instructions per env step with the cube and 1.07 M with the pen
-//! (callgrind; the quadruped: 1.7 M), 42 % of it in rapier's multibody mass
-//! matrices. One env step is 0.05 s.
+//! stay stable, so the cheapest setting is used, as for the quadruped.
+//!
+//! **Cost — measured** with the same example ([`Stepping`] selects the setting):
+//! instructions per env step (cachegrind, the difference between 1200 and 200
+//! random steps); then, over the 3000 random steps, drops (of episodes begun),
+//! the deepest fingertip ball in the cube (and steps deeper than 5 mm), the
+//! deepest cube corner below the palm's top; and a scripted stroke (fingers
+//! closed on the cube, all swept counter-clockwise from −0.6 to 0.6 rad): the
+//! cube's mean turn over seeds 0–7 (drops). No setting let a joint overshoot
+//! its limit by more than 0.005 rad. The hand's fingers first all hung from the
+//! palm, which made them **one** multibody of 9 degrees of freedom with the palm
+//! as its root link:
+//!
+//! | fingers | substeps | iterations | cube | pen | cube drops | pen drops | fingertip depth | below the palm | stroke |
+//! |---|---|---|---|---|---|---|---|---|---|
+//! | one multibody | 2 × 0.025 s | 2 | 1.33 M | 1.07 M | 1 of 16 | 0 of 16 | 10.1 mm (28) | 17.8 mm | 1.03 rad (0) |
+//! | one multibody | 2 × 0.025 s | 1 | 844 k | 619 k | 13 of 21 | 4 of 18 | 17.4 mm (75) | 32.2 mm | 0.06 rad (1) |
+//! | one multibody | 1 × 0.05 s | 3 | 930 k | 769 k | 2 of 16 | 0 of 16 | 16.0 mm (98) | 24.8 mm | 0.79 rad (1) |
+//! | one multibody | 1 × 0.05 s | 3, friction in bias pass | 959 k | 776 k | 1 of 16 | 1 of 16 | 18.7 mm (289) | 31.5 mm | 1.01 rad (0) |
+//! | one multibody | 1 × 0.05 s | 2 | 667 k | 550 k | 9 of 18 | 3 of 17 | 19.3 mm (99) | 31.6 mm | 0.17 rad (1) |
+//! | one multibody | 1 × 0.05 s | 2, friction in bias pass | 705 k | 551 k | 4 of 17 | 9 of 21 | 25.6 mm (343) | 34.4 mm | 0.60 rad (0) |
+//! | one multibody | 1 × 0.05 s | 1, 2 Gauss–Seidel sweeps | 437 k | 331 k | 25 of 30 | 6 of 18 | 20.0 mm (118) | 42.4 mm | −0.04 rad (5) |
+//! | one multibody | 1 × 0.05 s | 1 | 439 k | 325 k | 22 of 29 | 6 of 19 | 24.8 mm (197) | 49.5 mm | 0.32 rad (7) |
+//! | **three, own bases** | **2 × 0.025 s** | **2** | **791 k** | **625 k** | **1 of 16** | **0 of 16** | **11.1 mm (34)** | **14.8 mm** | **0.97 rad (0)** |
+//! | three, own bases | 1 × 0.05 s | 3, friction in bias pass | 573 k | 446 k | 1 of 16 | 2 of 16 | 15.5 mm (252) | 26.8 mm | 1.17 rad (0) |
+//! | three, own bases | 1 × 0.05 s | 2 | 413 k | 325 k | 7 of 18 | 8 of 18 | 22.7 mm (141) | 34.5 mm | 0.59 rad (2) |
+//!
+//! rapier rebuilds a multibody's mass matrix after every solver iteration but
+//! the last, at a cost that grows with links × degrees of freedom², so three
+//! chains of 3 cost far less than one of 9; and a palm that is a multibody link
+//! made its contacts with the object go through the multibody contact path,
+//! with the softer contact softness rapier uses between two moving bodies: the
+//! pen sank 0.4 mm into the palm and was still creeping along it at 0.05 m/s
+//! after 5 s at rest (now 0.04 mm, and still; random actions no longer spin it about z by
+//! themselves: mean |yaw rate| 0.38 → 0.02 rad/s). Every cheaper time step
+//! costs drops, deeper contacts or a weaker stroke, so the hand keeps 2 × 0.025 s
+//! with 2 solver iterations on three multibodies: 791 k instructions per env
+//! step with the cube and 625 k with the pen (the quadruped: 1.7 M), 26 % of it
+//! in the mass matrices. `rewardsmith rollout --policy random --episodes 256
+//! --threads 1`, the old and the new build interleaved, load ≈ 3.5: `hand-spin`
+//! 3.2k–4.0k → 5.0k–6.9k env steps/s, `hand-pen-spin` 3.7k–6.0k → 7.9k–10.0k.
+//! One env step is 0.05 s.
 
 use crate::arm::{OBJECT, ROBOT, SCENERY, color, groups, scene_of, set_target_gains};
 use crate::physics::{new_world, put_quat, put3, twist_angle};
@@ -40,12 +79,8 @@ use rapier3d::prelude::*;
 use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
 use std::sync::{Arc, OnceLock};
 
-/// Physics substep, seconds.
-const SUBSTEP: f32 = 0.025;
-/// Substeps per env step.
-const FRAME_SKIP: usize = 2;
-/// Velocity-solver iterations per substep.
-const SOLVER_ITERATIONS: usize = 2;
+/// One env step, seconds.
+const STEP: f32 = 0.05;
 /// Half the palm's side, m.
 const PALM_HALF: f32 = 0.07;
 /// Distance of each finger base from the palm centre, m.
@@ -102,8 +137,49 @@ pub enum Object {
     Pen,
 }
 
-/// One finger: its three bodies and joints, and the joint axes in parent frames.
+/// How the physics advances one env step of 0.05 s. [`Default`] is the setting
+/// chosen from the measurements in the module docs; the others are there to
+/// repeat them (`examples/step_hand.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stepping {
+    /// Physics steps per env step (at least 1), each of 0.05 s / `substeps`.
+    pub substeps: usize,
+    /// Solver iterations per physics step (rapier integrates positions and
+    /// rebuilds the multibody mass matrices after each one).
+    pub solver_iterations: usize,
+    /// Projected Gauss–Seidel sweeps per solver iteration.
+    pub pgs_iterations: usize,
+    /// Whether friction is also solved in rapier's position-correction pass.
+    pub friction_in_bias_pass: bool,
+}
+
+impl Default for Stepping {
+    /// 2 × 0.025 s with 2 solver iterations: every cheaper setting measured
+    /// (module docs) drops the object more often or lets contacts sink deeper.
+    fn default() -> Self {
+        Self {
+            substeps: 2,
+            solver_iterations: 2,
+            pgs_iterations: 1,
+            friction_in_bias_pass: false,
+        }
+    }
+}
+
+impl Stepping {
+    /// A world stepped this way.
+    fn world(self) -> PhysicsWorld {
+        let mut world = new_world(STEP / self.substeps as f32, self.solver_iterations);
+        world.integration_parameters.num_internal_pgs_iterations = self.pgs_iterations;
+        world.integration_parameters.friction_in_bias_pass = self.friction_in_bias_pass;
+        world
+    }
+}
+
+/// One finger: the fixed body it is rooted at, its three bodies and joints, and
+/// the joint axes in parent frames.
 struct Finger {
+    base: RigidBodyHandle,
     bodies: [RigidBodyHandle; 3],
     joints: [MultibodyJointHandle; 3],
     axes: [Vector; 3],
@@ -113,10 +189,10 @@ struct Finger {
 pub struct Hand {
     spec: Arc<EnvSpec>,
     world: PhysicsWorld,
-    palm: RigidBodyHandle,
     fingers: Vec<Finger>,
     object: RigidBodyHandle,
     kind: Object,
+    stepping: Stepping,
     target: Rotation,
     action: [f32; 9],
 }
@@ -162,7 +238,7 @@ pub fn spec() -> Arc<EnvSpec> {
                 per finger [abduction, proximal flexion, distal flexion]; 0 is the middle of each \
                 range (fingers half curled)"
                 .to_string(),
-            dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
+            dt: (f64::from(STEP) * 1e6).round() / 1e6,
             state,
         })
     })
@@ -179,13 +255,20 @@ impl Hand {
     /// A hand holding `object` (call [`Env::reset`] before use).
     #[must_use]
     pub fn new(object: Object) -> Self {
+        Self::with_stepping(object, Stepping::default())
+    }
+
+    /// A hand holding `object` whose physics is stepped as `stepping` says (call
+    /// [`Env::reset`] before use).
+    #[must_use]
+    pub fn with_stepping(object: Object, stepping: Stepping) -> Self {
         let mut env = Self {
             spec: spec(),
-            world: new_world(SUBSTEP, SOLVER_ITERATIONS),
-            palm: RigidBodyHandle::invalid(),
+            world: stepping.world(),
             fingers: Vec::with_capacity(3),
             object: RigidBodyHandle::invalid(),
             kind: object,
+            stepping,
             target: Rotation::IDENTITY,
             action: [0.0; 9],
         };
@@ -200,7 +283,7 @@ impl Hand {
     }
 
     fn build(&mut self, rng: &mut SplitMix64, offset: Vector) {
-        let mut world = new_world(SUBSTEP, SOLVER_ITERATIONS);
+        let mut world = self.stepping.world();
         let palm = world.insert_body(RigidBodyBuilder::fixed());
         world.insert_collider(
             ColliderBuilder::cuboid(PALM_HALF, PALM_HALF, 0.01)
@@ -217,7 +300,13 @@ impl Hand {
             // Rotations about −radial sweep the finger counter-clockwise; about
             // −tangent they tilt it towards the centre.
             let axes = [-radial, -tangent, -tangent];
-            let mut parent = palm;
+            // Each finger hangs from a fixed body of its own, placed like the
+            // palm: fingers rooted at the palm itself would form one multibody
+            // of 9 degrees of freedom, dearer to step than three of 3, with the
+            // palm as a link whose contacts take rapier's softer multibody path
+            // (measured in the module docs).
+            let base = world.insert_body(RigidBodyBuilder::fixed());
+            let mut parent = base;
             let mut anchor = radial * FINGER_RADIUS;
             let mut at = anchor;
             let mut bodies = [RigidBodyHandle::invalid(); 3];
@@ -267,6 +356,7 @@ impl Hand {
                 at += top;
             }
             fingers.push(Finger {
+                base,
                 bodies,
                 joints,
                 axes,
@@ -333,7 +423,6 @@ impl Hand {
             }
         }
         self.world = world;
-        self.palm = palm;
         self.fingers = fingers;
         self.object = object;
         self.action = [0.0; 9];
@@ -353,7 +442,7 @@ impl Hand {
     fn joint(&self, f: usize, k: usize) -> (f32, f32) {
         let finger = &self.fingers[f];
         let parent = if k == 0 {
-            self.palm
+            finger.base
         } else {
             finger.bodies[k - 1]
         };
@@ -403,7 +492,7 @@ impl Env for Hand {
                 set_target_gains(&mut self.world, joint, target, KP, KD);
             }
         }
-        for _ in 0..FRAME_SKIP {
+        for _ in 0..self.stepping.substeps {
             self.world.step();
         }
         StepInfo {
