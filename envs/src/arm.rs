@@ -144,8 +144,8 @@ pub const LIFT_HEIGHT: f64 = 0.1;
 /// Observation length: joint angles 4, joint rates 4, fingertip 3, target 3,
 /// target − fingertip 3, cube position 3, cube quaternion 4, cube velocity 3,
 /// goal 3, cube − fingertip 3, goal − cube 3, gripper opening 1, opening rate 1,
-/// finger contacts 2.
-const OBS_DIM: usize = 40;
+/// finger contacts 2, pushing spot − fingertip 3 (see [`push_spot`]).
+const OBS_DIM: usize = 43;
 /// Action length: four joint targets and the gripper.
 const ACTION_DIM: usize = 5;
 
@@ -174,6 +174,20 @@ pub fn forward_kinematics(q: [f64; 4]) -> [f64; 3] {
         z += -sx * pitch.sin() + sz * pitch.cos();
     }
     [x * q[0].cos(), x * q[0].sin(), z]
+}
+
+/// Distance of the pushing spot behind the cube's centre, m: where the centre
+/// of the closed fingers rests against the cube's back face (cube half-edge
+/// 0.025 plus half the closed fingers' extent, with a little room).
+pub const PUSH_SPOT_BACK: f32 = 0.05;
+
+/// The spot to push the cube from towards `goal`: [`PUSH_SPOT_BACK`] behind
+/// the cube's centre on the line from the goal through the cube, at the cube
+/// centre's height (the cube's centre itself when it sits on the goal).
+#[must_use]
+pub fn push_spot(cube: Vector, goal: Vector) -> Vector {
+    let to_goal = Vector::new(goal.x - cube.x, goal.y - cube.y, 0.0);
+    cube - to_goal.normalize_or_zero() * PUSH_SPOT_BACK
 }
 
 /// Collision group of static scenery (table, palm).
@@ -362,6 +376,7 @@ pub fn spec() -> Arc<EnvSpec> {
             .scalar("reached", "1", "world", "1 when tip_to_target < 0.03 m, else 0")
             .scalar("cube_at_goal", "1", "world", "1 when cube_to_goal < 0.05 m, else 0")
             .scalar("lifted", "1", "world", "1 when cube_height > 0.1 m and both fingers touch the cube (grasped), else 0")
+            .vector("push_spot", 3, "m", "world", "where the fingertip should be to push the cube towards goal_pos (arm-push): 0.05 m behind the cube's centre on the line from the goal through the cube, at the height of the cube's centre; the closed fingers there rest against the cube's back face")
             .build();
         Arc::new(EnvSpec {
             name: "arm".to_string(),
@@ -761,6 +776,7 @@ impl Env for Arm {
         obs[37] = rate;
         obs[38] = f32::from(u8::from(self.touches(0)));
         obs[39] = f32::from(u8::from(self.touches(1)));
+        obs[40..43].copy_from_slice(&(push_spot(c, goal) - tip).to_array());
     }
 
     fn reward_state(&self, out: &mut [f64]) {
@@ -799,6 +815,10 @@ impl Env for Arm {
         out[44] = f64::from(u8::from(to_target < REACH_TOLERANCE));
         out[45] = f64::from(u8::from(to_goal < PUSH_TOLERANCE));
         out[46] = f64::from(u8::from(grasped && height > LIFT_HEIGHT));
+        put3(
+            &mut out[47..50],
+            push_spot(cube.translation(), self.layout.goal),
+        );
     }
 
     fn scene(&self, out: &mut Vec<Primitive>) {
@@ -822,5 +842,40 @@ impl Env for Arm {
             rotation: [1.0, 0.0, 0.0, 0.0],
             color: [40, 200, 80],
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_spot_is_behind_the_cube_on_the_far_side_from_the_goal() {
+        let cube = Vector::new(0.4, 0.1, CUBE_HALF);
+        let goal = Vector::new(0.4, 0.3, CUBE_HALF);
+        let spot = push_spot(cube, goal);
+        assert!((spot - Vector::new(0.4, 0.05, CUBE_HALF)).length() < 1e-6);
+        // Height differences between cube and goal do not tilt the line.
+        let spot = push_spot(cube, goal + Vector::Z);
+        assert!((spot.z - CUBE_HALF).abs() < 1e-6);
+        // On the goal there is no line: the spot is the cube's centre.
+        assert_eq!(push_spot(cube, cube), cube);
+    }
+
+    #[test]
+    fn observation_and_reward_state_carry_the_push_spot() {
+        let mut env = Arm::new();
+        env.reset(7);
+        let mut obs = vec![0.0; OBS_DIM];
+        env.observe(&mut obs);
+        let mut state = vec![0.0; env.spec().state.len()];
+        env.reward_state(&mut state);
+        let spot = push_spot(env.cube_body().translation(), env.layout.goal);
+        let tip = env.tip_pos();
+        let at = env.spec().state.field("push_spot").unwrap().offset;
+        for k in 0..3 {
+            assert!((obs[40 + k] - (spot - tip)[k]).abs() < 1e-6);
+            assert!((state[at + k] - f64::from(spot[k])).abs() < 1e-6);
+        }
     }
 }

@@ -48,7 +48,7 @@ fn arm_is_bitwise_deterministic() {
 #[test]
 fn arm_buffers_are_consistent() {
     check_buffers(&mut Arm::new(), 5);
-    assert_eq!(Arm::new().spec().state.len(), 47);
+    assert_eq!(Arm::new().spec().state.len(), 50);
     assert_eq!(Arm::new().spec().action_dim, 5);
 }
 
