@@ -213,6 +213,10 @@ pub struct TrainArgs {
     /// Output folder (default: `runs/train-TASK-seedS`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace a PPO setting, `NAME=VALUE` in TOML syntax (repeatable), e.g.
+    /// `--ppo init_log_std=-1 --ppo hidden=[128,128]`; names as in `PpoConfig`.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub ppo: Vec<String>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

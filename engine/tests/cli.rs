@@ -275,3 +275,61 @@ fn a_policy_for_another_env_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cartpole"));
 }
+
+#[test]
+fn ppo_settings_replace_the_task_defaults_and_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = json_of(&rewardsmith(&[
+        "train",
+        "--task",
+        "cartpole-balance",
+        "--reward",
+        "sparse",
+        "--steps",
+        "4096",
+        "--threads",
+        "1",
+        "--ppo",
+        "num_envs=4",
+        "--ppo",
+        "hidden = [32, 16]",
+        "--ppo",
+        "init_log_std=-0.5",
+        "--json",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]));
+    assert_eq!(v["ppo"]["num_envs"], 4, "{v}");
+    assert_eq!(v["ppo"]["hidden"], serde_json::json!([32, 16]));
+    assert_eq!(v["ppo"]["init_log_std"], -0.5);
+    // `--steps` wins over the task's budget; the rest keep the task's values.
+    assert_eq!(v["ppo"]["total_timesteps"], 4096);
+    assert_eq!(v["ppo"]["num_steps"], 256);
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(saved["ppo"], v["ppo"]);
+}
+
+#[test]
+fn bad_ppo_settings_are_usage_errors_that_name_the_problem() {
+    for (setting, expected) in [
+        ("nmu_envs=4", "unknown field `nmu_envs`"),
+        ("num_envs", "expected NAME=VALUE"),
+        ("num_envs=four", "not a TOML value"),
+        ("num_envs=-4", "num_envs"),
+        ("hidden=[64,0]", "hidden"),
+    ] {
+        let out = rewardsmith(&[
+            "train",
+            "--task",
+            "cartpole-balance",
+            "--reward",
+            "sparse",
+            "--ppo",
+            setting,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{setting}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{setting}: {stderr}");
+    }
+}

@@ -10,6 +10,7 @@ use rewardsmith_core::{Registry, Task};
 use rewardsmith_envs::rollout::sample_states;
 use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, Progress, train};
 use rewardsmith_sandbox::{Limits, ProgramSource, check_source, compile_with_sample};
+use serde::Deserialize;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,37 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
 }
 
+/// Parses `--ppo NAME=VALUE` settings (values in TOML syntax) into overrides;
+/// an unknown name or a value of the wrong type is a usage error naming it.
+fn ppo_overrides(settings: &[String]) -> Result<PpoOverrides, CliError> {
+    let mut table = toml::Table::new();
+    for setting in settings {
+        let Some((name, value)) = setting.split_once('=') else {
+            return Err(CliError::usage(anyhow!(
+                "--ppo `{setting}`: expected NAME=VALUE, e.g. --ppo learning_rate=1e-4"
+            )));
+        };
+        let name = name.trim();
+        let value: toml::Value = format!("v = {}", value.trim())
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .ok_or_else(|| {
+                CliError::usage(anyhow!(
+                    "--ppo `{setting}`: `{}` is not a TOML value (numbers, true/false, [64, 64])",
+                    value.trim()
+                ))
+            })?;
+        table.insert(name.to_string(), value);
+    }
+    PpoOverrides::deserialize(table).map_err(|e| {
+        CliError::usage(anyhow!(
+            "--ppo: {}",
+            e.to_string().trim().replace('\n', " ")
+        ))
+    })
+}
+
 pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError> {
     let task = registry.task(&args.task)?;
     let source = reward_source(task, &args.reward)?;
@@ -64,10 +96,10 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
     let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
     let program = compile_with_sample(&source, spec, &limits, probe)
         .map_err(|e| CliError::failure(anyhow!("reward `{}`: {e}", args.reward)))?;
-    let overrides = PpoOverrides {
-        total_timesteps: args.steps,
-        ..PpoOverrides::default()
-    };
+    let mut overrides = ppo_overrides(&args.ppo)?;
+    if args.steps.is_some() {
+        overrides.total_timesteps = args.steps;
+    }
     let config = PpoConfig::for_task(task).with_overrides(&overrides);
     config.validate().map_err(CliError::usage)?;
     let threads = thread_count(args.threads)?;
@@ -147,6 +179,7 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
         "reward": args.reward,
         "seed": args.seed,
         "threads": threads,
+        "ppo": config,
         "env_steps": report.env_steps,
         "fitness": report.final_fitness,
         "fitness_max": report.max_fitness,
