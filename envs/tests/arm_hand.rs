@@ -590,3 +590,79 @@ fn doing_nothing_does_not_solve_the_hand_tasks() {
         );
     }
 }
+
+/// Hamilton product of quaternions `[w, x, y, z]`.
+fn quat_mul(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+    [
+        a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3],
+        a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2],
+        a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1],
+        a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0],
+    ]
+}
+
+#[test]
+fn hand_object_velocities_are_the_motion_over_each_step() {
+    // Turning the reported angular velocity for one step must give the next
+    // orientation, and the linear velocity the next position, however hard
+    // the fingers jostle the object (the solver's own end-of-step velocities
+    // disagreed with the motion under contact and a policy farmed that).
+    for object in [Object::Cube, Object::Pen] {
+        let mut env = Hand::new(object);
+        env.reset(3);
+        let spec = env.spec().clone();
+        let at = |name: &str| spec.state.field(name).unwrap().offset;
+        let (pos, quat, lin, ang) = (
+            at("object_pos"),
+            at("object_quat"),
+            at("object_linvel"),
+            at("object_angvel"),
+        );
+        let (axis, axis_spin) = (at("object_axis"), at("axis_spin"));
+        let dt = spec.dt;
+        let mut rng = rewardsmith_core::SplitMix64::new(9);
+        let mut s = spec.state.zeroed();
+        env.reward_state(&mut s);
+        let (mut turning, mut checked) = (0, 0);
+        for step in 0..200 {
+            let before = s.clone();
+            let action: Vec<f32> = (0..9).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+            if env.step(&action).terminated {
+                break;
+            }
+            env.reward_state(&mut s);
+            let w = [s[ang], s[ang + 1], s[ang + 2]];
+            let speed = (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]).sqrt();
+            let half = 0.5 * speed * dt;
+            let k = if speed > 0.0 { half.sin() / speed } else { 0.0 };
+            let turn = [half.cos(), k * w[0], k * w[1], k * w[2]];
+            let q0 = [
+                before[quat],
+                before[quat + 1],
+                before[quat + 2],
+                before[quat + 3],
+            ];
+            let predicted = quat_mul(turn, q0);
+            let q = &s[quat..quat + 4];
+            let dot: f64 = predicted.iter().zip(q).map(|(a, b)| a * b).sum();
+            assert!(
+                dot.abs() > 1.0 - 1e-6,
+                "{object:?} step {step}: {predicted:?} vs {q:?}"
+            );
+            for k in 0..3 {
+                let moved = before[pos + k] + s[lin + k] * dt;
+                assert!((moved - s[pos + k]).abs() < 1e-5, "{object:?} step {step}");
+            }
+            let along: f64 = (0..3).map(|k| w[k] * s[axis + k]).sum();
+            assert!((along - s[axis_spin]).abs() < 1e-4 * (1.0 + along.abs()));
+            turning += usize::from(speed > 0.5);
+            checked += 1;
+        }
+        // Random fingers knock the cube about; the pen, lying low, barely moves.
+        let jostled = object == Object::Pen || turning > 5;
+        assert!(
+            checked > 50 && jostled,
+            "{object:?}: {checked} steps, {turning} turning"
+        );
+    }
+}
