@@ -18,6 +18,14 @@
 //! **Drop.** The object is dropped when its centre leaves the cylinder of radius
 //! 0.09 m above the palm or falls below the palm's top; a drop ends the episode.
 //!
+//! **Velocities.** The object's velocities in the observation and the reward
+//! state are its motion over the last env step (change of pose / 0.05 s), not
+//! rapier's end-of-step body velocities: under contact those are what the
+//! velocity solver left, and the position correction that follows moves the
+//! body without touching them. A `hand-spin` policy trained on them learned to
+//! rock the cube ±0.1 rad between the fingertips, which read as 4–6 rad/s on
+//! every other step (1.4 rad/s on average) while the cube did not turn.
+//!
 //! **Time step — measured** with `examples/step_hand.rs` (random targets held
 //! 5 steps, 3000 steps; wall clock on a 2-core machine shared with other builds,
 //! load ≈ 5, so only the ratios mean much):
