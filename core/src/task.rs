@@ -130,6 +130,9 @@ pub struct TrainDefaults {
     pub learning_rate: f64,
     /// Entropy coefficient.
     pub ent_coef: f64,
+    /// Initial log standard deviation of the Gaussian policy (0: σ = 1, the
+    /// whole action range; smaller explores closer to the policy's mean).
+    pub init_log_std: f64,
 }
 
 impl Default for TrainDefaults {
@@ -145,6 +148,7 @@ impl Default for TrainDefaults {
             gamma: 0.99,
             learning_rate: 3e-4,
             ent_coef: 0.0,
+            init_log_std: 0.0,
         }
     }
 }

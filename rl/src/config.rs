@@ -52,7 +52,7 @@ pub struct PpoConfig {
     pub target_kl: Option<f64>,
     /// Hidden layer widths of both networks. Task default (64 × 64).
     pub hidden: Vec<usize>,
-    /// Initial log standard deviation of the Gaussian policy: default 0 (σ = 1).
+    /// Initial log standard deviation of the Gaussian policy. Task default (0: σ = 1).
     pub init_log_std: f64,
     /// Normalise observations by running statistics: default `true`.
     pub norm_obs: bool,
@@ -93,7 +93,7 @@ impl PpoConfig {
             max_grad_norm: 0.5,
             target_kl: None,
             hidden: defaults.hidden.clone(),
-            init_log_std: 0.0,
+            init_log_std: defaults.init_log_std,
             norm_obs: true,
             clip_obs: 10.0,
             norm_reward: true,

@@ -97,6 +97,7 @@ fn drift_task() -> Task {
         gamma: 0.95,
         learning_rate: 3e-3,
         ent_coef: 0.0,
+        init_log_std: 0.0,
     })
     .build()
     .expect("drift task is complete")
