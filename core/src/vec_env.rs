@@ -142,6 +142,17 @@ impl VecEnv {
         self.slots[i].info
     }
 
+    /// Panics unless `actions` and the extras have one row per instance.
+    fn check_rows(&self, actions: &[f32], extras: usize) {
+        let n = self.slots.len();
+        assert_eq!(
+            actions.len(),
+            n * self.spec.action_dim,
+            "actions have wrong length"
+        );
+        assert_eq!(extras, n, "extras have wrong length");
+    }
+
     /// Steps every instance with its row of `actions` (`len × action_dim`), in
     /// parallel. After each instance's step, `f` sees that instance's extra data,
     /// the new reward state `s`, the previous one, and the step info; then a
@@ -152,15 +163,10 @@ impl VecEnv {
         extras: &mut [T],
         f: impl Fn(&mut T, &StateView<'_>, &StateView<'_>, StepInfo) + Sync,
     ) {
+        self.check_rows(actions, extras.len());
         let a = self.spec.action_dim;
         let spec = &self.spec;
         let limit = self.episode_steps;
-        assert_eq!(
-            actions.len(),
-            self.slots.len() * a,
-            "actions have wrong length"
-        );
-        assert_eq!(extras.len(), self.slots.len(), "extras have wrong length");
         self.slots
             .par_iter_mut()
             .zip(actions.par_chunks_exact(a))
@@ -189,15 +195,10 @@ impl VecEnv {
         extras: &mut [T],
         f: impl Fn(&mut T, &StateView<'_>, &StateView<'_>, StepInfo) + Sync,
     ) {
+        self.check_rows(actions, extras.len());
         let a = self.spec.action_dim;
         let spec = &self.spec;
         let limit = self.episode_steps;
-        assert_eq!(
-            actions.len(),
-            self.slots.len() * a,
-            "actions have wrong length"
-        );
-        assert_eq!(extras.len(), self.slots.len(), "extras have wrong length");
         assert_eq!(active.len(), self.slots.len(), "active has wrong length");
         self.slots
             .par_iter_mut()

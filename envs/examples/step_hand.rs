@@ -5,12 +5,9 @@
 //! limit overshoot, penetration) and under a scripted stroke that turns it.
 
 use rewardsmith_core::{Env, SplitMix64};
-use rewardsmith_envs::hand::{CUBE_HALF, Hand, Object, PEN_HALF_LENGTH, PEN_RADIUS, Stepping};
-
-/// Joint ranges, as in `hand.rs`: abduction, proximal flexion, distal flexion.
-const RANGES: [[f64; 2]; 3] = [[-0.6, 0.6], [-0.3, 1.3], [-0.2, 1.4]];
-/// Fingertip ball radius, m.
-const TIP_RADIUS: f64 = 0.012;
+use rewardsmith_envs::hand::{
+    CUBE_HALF, Hand, Object, PEN_HALF_LENGTH, PEN_RADIUS, RANGES, Stepping, TIP_RADIUS,
+};
 
 fn main() {
     let mut steps = 2000usize;
@@ -82,7 +79,7 @@ fn main() {
         fastest = fastest.max(state[w + 2].abs());
         let mut worst = 0.0f64;
         for (j, &angle) in state[joints..joints + 9].iter().enumerate() {
-            let [lo, hi] = RANGES[j % 3];
+            let [lo, hi] = RANGES[j % 3].map(f64::from);
             worst = worst.max(lo - angle).max(angle - hi);
         }
         overshoot = overshoot.max(worst);
@@ -91,7 +88,8 @@ fn main() {
         let mut step_depth = 0.0f64;
         for f in 0..3 {
             let tip = &state[tips + 3 * f..tips + 3 * f + 3];
-            step_depth = step_depth.max(TIP_RADIUS - surface_distance(object, p, q, tip));
+            step_depth =
+                step_depth.max(f64::from(TIP_RADIUS) - surface_distance(object, p, q, tip));
         }
         deepest = deepest.max(step_depth);
         deep += usize::from(step_depth > 0.005);

@@ -104,9 +104,9 @@ const LINKS: [f32; 3] = [0.02, 0.05, 0.04];
 /// Finger link radius, m.
 const LINK_RADIUS: f32 = 0.009;
 /// Fingertip ball radius, m.
-const TIP_RADIUS: f32 = 0.012;
+pub const TIP_RADIUS: f32 = 0.012;
 /// Joint ranges `[lo, hi]`, rad: abduction, proximal flexion, distal flexion.
-const RANGES: [[f32; 2]; 3] = [[-0.6, 0.6], [-0.3, 1.3], [-0.2, 1.4]];
+pub const RANGES: [[f32; 2]; 3] = [[-0.6, 0.6], [-0.3, 1.3], [-0.2, 1.4]];
 /// Density of the finger links, kg/m³.
 const LINK_DENSITY: f32 = 1000.0;
 /// PD stiffness, N·m/rad.

@@ -96,8 +96,7 @@ fn drift_task() -> Task {
         hidden: vec![16, 16],
         gamma: 0.95,
         learning_rate: 3e-3,
-        ent_coef: 0.0,
-        init_log_std: 0.0,
+        ..TrainDefaults::default()
     })
     .build()
     .expect("drift task is complete")

@@ -628,7 +628,6 @@ fn split(u: Usage, k: usize) -> Vec<Usage> {
         .collect()
 }
 
-/// The server's error message from an OpenAI-style error body, else a snippet.
 /// A `Retry-After` header's delay: seconds, or an HTTP date (RFC 9110); a
 /// date in the past means no wait.
 fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
@@ -641,6 +640,7 @@ fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
         .map(|at| at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// The server's error message from an OpenAI-style error body, else a snippet.
 fn server_message(bytes: &[u8]) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
     let msg = parsed.as_ref().and_then(|v| {

@@ -84,8 +84,7 @@ pub fn point_task() -> Task {
         hidden: vec![32, 32],
         gamma: 0.95,
         learning_rate: 3e-3,
-        ent_coef: 0.0,
-        init_log_std: 0.0,
+        ..TrainDefaults::default()
     })
 }
 
