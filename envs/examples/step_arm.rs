@@ -4,7 +4,7 @@
 //! how fast the fingertip moves).
 
 use rewardsmith_core::{Env, Primitive, Shape, SplitMix64};
-use rewardsmith_envs::arm::Arm;
+use rewardsmith_envs::arm::{self, Arm};
 
 /// The lowest point of any cuboid of the scene below the cube's top that is not
 /// the cube itself (the fingers and the palm), m.
@@ -42,31 +42,32 @@ fn main() {
     let mut state = spec.zeroed();
     env.reset(0);
     for _ in 0..50 {
-        env.step(&[0.0; 5]);
+        env.step(&[0.0; 4]);
     }
     env.reward_state(&mut state);
     println!(
-        "home: tip {:?}, joints {:?}, gripper opening {:.4}, cube {:?}",
+        "zero action: tip {:?}, joints {:?}, gripper opening {:.4}, cube {:?}",
         &state[tip..tip + 3],
         &state[joints..joints + 4],
         state[at("gripper_opening")],
         &state[cube..cube + 3]
     );
-    let held = [0.5f32, 0.2, -0.3, 0.1, -1.0];
+    let held = [0.5f32, 0.2, -0.3, -1.0];
     for _ in 0..50 {
         env.step(&held);
     }
     env.reward_state(&mut state);
     println!(
-        "held {held:?}: joints {:?} (targets {:?}), opening {:.4} (target 0.09), tip {:?}, cube {:?}",
+        "held {held:?}: joints {:?} (targets {:?}), opening {:.4} (target 0.09), tip {:?} (target {:?}), cube {:?}",
         &state[joints..joints + 4],
-        [0.75, 0.2, -0.39, 0.13],
+        arm::inverse_kinematics(arm::tip_target(&held)),
         state[at("gripper_opening")],
         &state[tip..tip + 3],
+        arm::tip_target(&held),
         &state[cube..cube + 3],
     );
     let mut rng = SplitMix64::new(1);
-    let mut action = [0.0f32; 5];
+    let mut action = [0.0f32; 4];
     let mut scene = Vec::new();
     let (mut deepest, mut below, mut fastest) = (f64::MAX, 0usize, 0.0f64);
     let vel = at("tip_vel");

@@ -22,12 +22,27 @@
 //! ends, where the centre of a gripped cube sits. A finger **touches** the cube
 //! when the solver pushed them apart during the last step.
 //!
-//! **Actuation — PD position targets**, as in the quadruped: each action sets a
-//! joint's target angle (or the gripper's target opening) within its range and
-//! rapier's implicit joint motor drives it there with a capped torque or force.
-//! Joints are reduced-coordinate multibody joints rooted at the fixed column
-//! (impulse joints let links drift past their limits; see the quadruped's module
-//! docs for the measurements); the fingers are links of the same multibody.
+//! **Actuation — fingertip targets.** Each action names a target point for the
+//! fingertip in a box over the table (x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m) and
+//! the gripper's target opening. The arm's [`inverse_kinematics`] turns the point
+//! into joint angles: the hand points straight down wherever the joint ranges
+//! allow (everywhere within 0.5 m of the column and 0.25 m of the table, so
+//! wherever the cube can be), and tilts outwards as little as they allow for far,
+//! high points. Rapier's implicit joint motors then drive each joint to its angle
+//! (PD, capped torque), as in the quadruped. Joints are reduced-coordinate
+//! multibody joints rooted at the fixed column (impulse joints let links drift
+//! past their limits; see the quadruped's module docs for the measurements); the
+//! fingers are links of the same multibody. The arm's links and fingers are
+//! **gravity-compensated** (gravity scale 0, as a real arm's controller cancels
+//! its own weight); the cube falls as usual. Without compensation the PD joints
+//! let the fingertip sag up to 7 cm below its target in stretched poses.
+//!
+//! The first arm took joint-angle targets (each action a joint's angle as a
+//! fraction of its range). `arm-reach` learned that (0.97 success at 300k steps),
+//! but `arm-push` did not: over a dozen rewards and PPO settings, it reached at
+//! best 0.14 success over 64 episodes (README). The policy had to learn the arm's
+//! kinematics and its sag on the way to learning to push. With fingertip
+//! targets, a push is a short path in the space the task is posed in.
 //!
 //! **Time step and cost — measured** with `examples/step_arm.rs` (random targets
 //! held 5 steps; instructions per env step from callgrind). The first arm carried
@@ -146,8 +161,14 @@ pub const LIFT_HEIGHT: f64 = 0.1;
 /// goal 3, cube − fingertip 3, goal − cube 3, gripper opening 1, opening rate 1,
 /// finger contacts 2, pushing spot − fingertip 3 (see [`push_spot`]).
 const OBS_DIM: usize = 43;
-/// Action length: four joint targets and the gripper.
-const ACTION_DIM: usize = 5;
+/// Action length: the fingertip target (x, y, z) and the gripper.
+const ACTION_DIM: usize = 4;
+/// Centre of the box the fingertip-target actions span, m, world frame.
+pub const TIP_BOX_CENTRE: [f32; 3] = [0.4, 0.0, 0.2];
+/// Half-extent of that box per axis, m: x 0.1–0.7, y ±0.55, z 0–0.4.
+pub const TIP_BOX_HALF: [f32; 3] = [0.3, 0.55, 0.2];
+/// Closest the wrist comes to the shoulder, m (the elbow folds no tighter).
+const MIN_WRIST_REACH: f64 = 0.1;
 
 /// Home-pose elevation of the upper arm above the horizontal, rad.
 const UPPER_RISE: f32 = 50.0 * std::f32::consts::PI / 180.0;
@@ -156,7 +177,7 @@ const FORE_FALL: f32 = 30.0 * std::f32::consts::PI / 180.0;
 
 /// Where the fingertip (grasp centre) would be, m, world frame, for joint angles
 /// `q` (yaw, shoulder, elbow, wrist; relative to the home pose) on a rigid arm:
-/// the kinematic model the physics follows up to joint compliance and gravity sag.
+/// the kinematic model the physics follows up to joint compliance.
 /// The hand points straight down when `q[1] + q[2] + q[3] = 0`.
 #[must_use]
 pub fn forward_kinematics(q: [f64; 4]) -> [f64; 3] {
@@ -174,6 +195,82 @@ pub fn forward_kinematics(q: [f64; 4]) -> [f64; 3] {
         z += -sx * pitch.sin() + sz * pitch.cos();
     }
     [x * q[0].cos(), x * q[0].sin(), z]
+}
+
+/// Joint angles (yaw, shoulder, elbow, wrist) that put the fingertip at `tip`
+/// on the kinematic model of [`forward_kinematics`], elbow up, with the hand
+/// pointing straight down wherever the joint ranges allow it (everywhere within
+/// 0.5 m of the column and 0.25 m of the table) and otherwise tilted outwards as
+/// little as they allow (far, high points). A point out of reach is replaced by
+/// the nearest reachable one on the line from the shoulder to its wrist point,
+/// and every angle is clamped to its joint's range.
+#[must_use]
+pub fn inverse_kinematics(tip: [f64; 3]) -> [f64; 4] {
+    let yaw = tip[1].atan2(tip[0]);
+    let (reach, height) = (tip[0].hypot(tip[1]), tip[2]);
+    let solve = |tilt: f64| planar_ik(reach, height, tilt);
+    let mut q = solve(0.0);
+    if !within_ranges(&q) {
+        // The smallest outward tilt that fits the ranges: a coarse scan, then
+        // bisection, so that the angles move continuously with the target.
+        const MAX_TILT: f64 = 1.3;
+        if let Some(k) = (1..=26).find(|&k| within_ranges(&solve(MAX_TILT * f64::from(k) / 26.0))) {
+            let mut hi = MAX_TILT * f64::from(k) / 26.0;
+            let mut lo = hi - MAX_TILT / 26.0;
+            for _ in 0..20 {
+                let mid = 0.5 * (lo + hi);
+                if within_ranges(&solve(mid)) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            q = solve(hi);
+        }
+    }
+    q[0] = yaw;
+    std::array::from_fn(|j| {
+        let r = f64::from(RANGES[j]);
+        q[j].clamp(-r, r)
+    })
+}
+
+/// Whether every pitch angle of `q` lies within its joint's range.
+fn within_ranges(q: &[f64; 4]) -> bool {
+    (1..4).all(|j| q[j].abs() <= f64::from(RANGES[j]))
+}
+
+/// Pitch angles (shoulder, elbow, wrist; `q[0]` is 0) that put the fingertip
+/// `reach` m from the column and `height` m above the table with the hand
+/// tilted `tilt` rad outwards from straight down, elbow up.
+fn planar_ik(reach: f64, height: f64, tilt: f64) -> [f64; 4] {
+    let (l1, l2, l3) = (f64::from(UPPER), f64::from(FORE), f64::from(PUSHER));
+    // The wrist relative to the shoulder, in the arm's vertical plane.
+    let (out, rise) = (
+        reach - l3 * tilt.sin(),
+        height + l3 * tilt.cos() - f64::from(SHOULDER_HEIGHT),
+    );
+    let d = out
+        .hypot(rise)
+        .clamp(MIN_WRIST_REACH, (l1 + l2) * (1.0 - 1e-6));
+    let aim = rise.atan2(out);
+    let at_shoulder = ((l1 * l1 + d * d - l2 * l2) / (2.0 * l1 * d))
+        .clamp(-1.0, 1.0)
+        .acos();
+    let at_wrist = ((l2 * l2 + d * d - l1 * l1) / (2.0 * l2 * d))
+        .clamp(-1.0, 1.0)
+        .acos();
+    // Elevations of the upper arm and forearm above the horizontal.
+    let (upper, fore) = (aim + at_shoulder, aim - at_wrist);
+    let q1 = f64::from(UPPER_RISE) - upper;
+    let q12 = -f64::from(FORE_FALL) - fore;
+    [0.0, q1, q12 - q1, -tilt - q12]
+}
+
+/// The fingertip target of an action's first three values, m, world frame.
+#[must_use]
+pub fn tip_target(action: &[f32]) -> [f64; 3] {
+    std::array::from_fn(|k| f64::from(TIP_BOX_CENTRE[k] + TIP_BOX_HALF[k] * action[k]))
 }
 
 /// Distance of the pushing spot behind the cube's centre, m: where the centre
@@ -372,7 +469,7 @@ pub fn spec() -> Arc<EnvSpec> {
             .scalar("gripper_vel", "m/s", "gripper", "rate of change of gripper_opening (negative while closing)")
             .vector("finger_contact", 2, "1", "gripper", "1 where a finger pad touches the cube, else 0, in order [+y finger, -y finger] of the hand")
             .scalar("grasped", "1", "gripper", "1 when both fingers touch the cube, else 0")
-            .vector("action", ACTION_DIM, "1", "actuator", "the action applied this step, in [-1, 1], in order [yaw, shoulder, elbow, wrist, gripper]")
+            .vector("action", ACTION_DIM, "1", "actuator", "the action applied this step, in [-1, 1], in order [x, y, z, gripper]: the fingertip target's place in the box x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m (−1 and +1 are the box's faces), then the gripper")
             .scalar("reached", "1", "world", "1 when tip_to_target < 0.03 m, else 0")
             .scalar("cube_at_goal", "1", "world", "1 when cube_to_goal < 0.05 m, else 0")
             .scalar("lifted", "1", "world", "1 when cube_height > 0.1 m and both fingers touch the cube (grasped), else 0")
@@ -393,17 +490,21 @@ pub fn spec() -> Arc<EnvSpec> {
                 cube (edge 0.05 m, 0.1 kg) lies on the table 0.35–0.5 m from the column; the arm \
                 can push it with any part or grip it between the fingers and lift it. Each \
                 episode draws a new fingertip target in the air (0.3–0.6 m from the column, \
-                0.05–0.35 m high), a cube position and a goal for the cube on the table. Joints \
-                and fingers are driven by PD controllers towards target positions. Episodes end \
-                only at the time limit."
+                0.05–0.35 m high), a cube position and a goal for the cube on the table. Each \
+                action names a target point for the fingertip: inverse kinematics turns it into \
+                joint angles with the hand pointing straight down (tilted outwards only for far, \
+                high points), and PD controllers drive the joints and fingers there. The arm \
+                carries its own weight (gravity-compensated), so the fingertip settles on its \
+                target. Episodes end only at the time limit."
                 .to_string(),
             obs_dim: OBS_DIM,
             action_dim: ACTION_DIM,
-            action_doc: "target angle of each joint as a fraction of its range, in order \
-                [yaw, shoulder, elbow, wrist], then the gripper; 0 is the home pose, +1 on a \
-                pitch joint lowers the parts beyond it, +1 on yaw turns the arm \
-                counter-clockwise seen from above; gripper -1 opens fully (0.09 m), +1 closes \
-                (squeezes whatever is between the fingers), 0 is half open (0.045 m)"
+            action_doc: "the fingertip target, as its place in the box x 0.1–0.7 m, y −0.55 to \
+                0.55 m, z 0–0.4 m (world frame; −1 and +1 are the box's faces, 0 its centre \
+                (0.4, 0, 0.2)), then the gripper: the arm's joints are driven towards the angles \
+                that put the fingertip there with the hand pointing straight down (the nearest \
+                reachable point when it is out of reach); gripper −1 opens fully (0.09 m), +1 \
+                closes (squeezes whatever is between the fingers), 0 is half open (0.045 m)"
                 .to_string(),
             dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
             state,
@@ -490,6 +591,7 @@ impl Arm {
                 RigidBodyBuilder::dynamic()
                     .can_sleep(false)
                     .soft_ccd_prediction(0.1)
+                    .gravity_scale(0.0)
                     .translation(at),
             );
             world.insert_collider(collider, Some(body));
@@ -583,6 +685,7 @@ impl Arm {
                 RigidBodyBuilder::dynamic()
                     .can_sleep(false)
                     .soft_ccd_prediction(0.1)
+                    .gravity_scale(0.0)
                     .translation(wrist + finger_centre),
             );
             let finger =
@@ -736,11 +839,11 @@ impl Env for Arm {
                 0.0
             };
         }
-        for (i, range) in RANGES.iter().enumerate() {
-            let joint = self.links[i].joint;
-            set_target(&mut self.world, joint, self.action[i] * range);
+        let q = inverse_kinematics(tip_target(&self.action));
+        for (link, &angle) in self.links.iter().zip(&q) {
+            set_target(&mut self.world, link.joint, angle as f32);
         }
-        let grip = finger_target(self.action[4]);
+        let grip = finger_target(self.action[3]);
         for i in 0..self.fingers.len() {
             set_finger_target(&mut self.world, self.fingers[i].joint, grip);
         }
@@ -809,14 +912,15 @@ impl Env for Arm {
         out[37] = f64::from(u8::from(touch[1]));
         let grasped = touch[0] && touch[1];
         out[38] = f64::from(u8::from(grasped));
-        for (slot, &a) in out[39..44].iter_mut().zip(&self.action) {
+        let after = 39 + ACTION_DIM;
+        for (slot, &a) in out[39..after].iter_mut().zip(&self.action) {
             *slot = f64::from(a);
         }
-        out[44] = f64::from(u8::from(to_target < REACH_TOLERANCE));
-        out[45] = f64::from(u8::from(to_goal < PUSH_TOLERANCE));
-        out[46] = f64::from(u8::from(grasped && height > LIFT_HEIGHT));
+        out[after] = f64::from(u8::from(to_target < REACH_TOLERANCE));
+        out[after + 1] = f64::from(u8::from(to_goal < PUSH_TOLERANCE));
+        out[after + 2] = f64::from(u8::from(grasped && height > LIFT_HEIGHT));
         put3(
-            &mut out[47..50],
+            &mut out[after + 3..after + 6],
             push_spot(cube.translation(), self.layout.goal),
         );
     }
