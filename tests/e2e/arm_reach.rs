@@ -9,8 +9,8 @@ use rewardsmith_sandbox::{Limits, ProgramSource, compile};
 use std::time::Instant;
 
 /// Env steps of training: the task's default is 2M; at 300k seed 0 holds the
-/// target in 0.98 of 64 evaluation episodes (measured; seeds 1 and 2 reach
-/// 0.97 and 0.95, and seed 0 reaches 0.68 at 200k). Training gives the same
+/// target in 0.98 of 64 evaluation episodes (measured with fingertip-target
+/// actions; its checkpoints pass 0.8 from 180k on). Training gives the same
 /// policy on any thread count, so the threshold below only has to absorb
 /// floating-point differences between machines.
 const BUDGET: u64 = 300_000;
