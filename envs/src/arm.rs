@@ -206,9 +206,9 @@ pub fn forward_kinematics(q: [f64; 4]) -> [f64; 3] {
 /// Joint angles (yaw, shoulder, elbow, wrist) that put the fingertip at `tip`
 /// on the kinematic model of [`forward_kinematics`], elbow up, with the hand
 /// pointing straight down wherever the joint ranges allow it (see the module
-/// docs) and otherwise tilted outwards as little as they allow. A point out of reach is replaced by
-/// the nearest reachable one on the line from the shoulder to its wrist point,
-/// and every angle is clamped to its joint's range.
+/// docs) and otherwise tilted outwards as little as they allow. A point out of
+/// reach is replaced by the nearest reachable one on the line from the shoulder
+/// to its wrist point, and every angle is clamped to its joint's range.
 #[must_use]
 pub fn inverse_kinematics(tip: [f64; 3]) -> [f64; 4] {
     let yaw = tip[1].atan2(tip[0]);

@@ -76,7 +76,7 @@ fn inverse_kinematics_inverts_the_kinematic_model_with_the_hand_down() {
         }
     }
     assert!(worst < 1e-9, "round trip off by {worst} m");
-    // Far, high reach targets: the hand tilts outwards, the fingertip still
+    // Far or high reach targets: the hand tilts outwards, the fingertip still
     // lands on the point.
     for (r, z) in [
         (0.55f64, 0.3),
