@@ -219,9 +219,10 @@ pub fn inverse_kinematics(tip: [f64; 3]) -> [f64; 4] {
         // The smallest outward tilt that fits the ranges: a coarse scan, then
         // bisection, so that the angles move continuously with the target.
         const MAX_TILT: f64 = 1.3;
-        if let Some(k) = (1..=26).find(|&k| within_ranges(&solve(MAX_TILT * f64::from(k) / 26.0))) {
-            let mut hi = MAX_TILT * f64::from(k) / 26.0;
-            let mut lo = hi - MAX_TILT / 26.0;
+        const SCAN: u32 = 26;
+        let tilt = |k: u32| MAX_TILT * f64::from(k) / f64::from(SCAN);
+        if let Some(k) = (1..=SCAN).find(|&k| within_ranges(&solve(tilt(k)))) {
+            let (mut lo, mut hi) = (tilt(k - 1), tilt(k));
             for _ in 0..20 {
                 let mid = 0.5 * (lo + hi);
                 if within_ranges(&solve(mid)) {
@@ -276,6 +277,16 @@ fn planar_ik(reach: f64, height: f64, tilt: f64) -> [f64; 4] {
 #[must_use]
 pub fn tip_target(action: &[f32]) -> [f64; 3] {
     std::array::from_fn(|k| f64::from(TIP_BOX_CENTRE[k] + TIP_BOX_HALF[k] * action[k]))
+}
+
+/// The first three action values that aim the fingertip at `target` (m, world
+/// frame), clamped to the box: the inverse of [`tip_target`].
+#[must_use]
+pub fn tip_action(target: [f64; 3]) -> [f32; 3] {
+    std::array::from_fn(|k| {
+        let (centre, half) = (f64::from(TIP_BOX_CENTRE[k]), f64::from(TIP_BOX_HALF[k]));
+        ((target[k] - centre) / half).clamp(-1.0, 1.0) as f32
+    })
 }
 
 /// Distance of the pushing spot behind the cube's centre, m: where the centre
@@ -508,8 +519,9 @@ pub fn spec() -> Arc<EnvSpec> {
             action_doc: "the fingertip target, as its place in the box x 0.1–0.7 m, y −0.55 to \
                 0.55 m, z 0–0.4 m (world frame; −1 and +1 are the box's faces, 0 its centre \
                 (0.4, 0, 0.2)), then the gripper: the arm's joints are driven towards the angles \
-                that put the fingertip there with the hand pointing straight down (the nearest \
-                reachable point when it is out of reach); gripper −1 opens fully (0.09 m), +1 \
+                that put the fingertip there with the hand pointing straight down (tilted \
+                outwards only where the joint ranges require it; the nearest reachable point \
+                when it is out of reach); gripper −1 opens fully (0.09 m), +1 \
                 closes (squeezes whatever is between the fingers), 0 is half open (0.045 m)"
                 .to_string(),
             dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,

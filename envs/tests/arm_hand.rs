@@ -166,8 +166,7 @@ const OBS_CUBE: usize = 17;
 
 /// Sets the fingertip target of `action` to bring the fingertip to `goal`:
 /// `goal` plus an integral correction of the measured error (the joints give
-/// under contact loads),
-/// frozen while the error is large.
+/// under contact loads), frozen while the error is large.
 fn servo(integral: &mut [f64; 3], goal: [f64; 3], tip: [f64; 3], action: &mut [f32]) {
     let mut command = goal;
     for k in 0..3 {
@@ -177,10 +176,7 @@ fn servo(integral: &mut [f64; 3], goal: [f64; 3], tip: [f64; 3], action: &mut [f
         }
         command[k] += integral[k];
     }
-    for k in 0..3 {
-        let (centre, half) = (arm::TIP_BOX_CENTRE[k], arm::TIP_BOX_HALF[k]);
-        action[k] = ((command[k] - f64::from(centre)) / f64::from(half)).clamp(-1.0, 1.0) as f32;
-    }
+    action[..3].copy_from_slice(&arm::tip_action(command));
 }
 
 /// Grasps and lifts the cube top-down: hover 8 cm above it with the gripper
@@ -311,8 +307,8 @@ fn scripted_pusher_delivers_the_cube_in_arm_push() {
     let fitness = report.fitness_mean();
     let delivered = report.episodes.iter().filter(|e| e.fitness > 0.9).count();
     // A crude controller (it overshoots and knocks the cube off line; measured
-    // 0.47, 13 of 32 delivered), but the physics lets the gripper push the cube to the goal and
-    // leave it there.
+    // 0.47, 13 of 32 delivered), but the physics lets the gripper push the
+    // cube to the goal and leave it there.
     assert!(
         fitness >= 0.25,
         "scripted push success {fitness}: {report:?}"
