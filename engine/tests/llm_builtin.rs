@@ -130,6 +130,27 @@ fn the_objective_follows_the_task() {
         swing.contains("(s.pole_up + 1.0) / 2.0") && swing.contains("still"),
         "{swing}"
     );
+    // A valve on a hinge: its one rate when spinning, the error to the target
+    // when turning to an angle (and no rate then), no constant alive bonus
+    // where episodes never end early.
+    let spin = canonical("hand-valve-spin");
+    assert!(spin.contains("turn: 1.0 * (s.valve_vel)"), "{spin}");
+    assert!(
+        !spin.contains("angle_error") && !spin.contains("alive"),
+        "{spin}"
+    );
+    let to_angle = canonical("hand-valve-turn");
+    assert!(
+        to_angle.contains("exp(-abs(s.angle_error) / 0.3)") && to_angle.contains("progress"),
+        "{to_angle}"
+    );
+    assert!(
+        !to_angle.contains("valve_vel") && !to_angle.contains("alive"),
+        "{to_angle}"
+    );
+    let reorient = canonical("hand-reorient");
+    assert!(reorient.contains("s.orient_error"), "{reorient}");
+    assert!(!reorient.contains("object_angvel"), "{reorient}");
 }
 
 #[test]

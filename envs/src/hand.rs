@@ -26,60 +26,11 @@
 //! rock the cube ±0.1 rad between the fingertips, which read as 4–6 rad/s on
 //! every other step (1.4 rad/s on average) while the cube did not turn.
 //!
-//! **Time step — measured** with `examples/step_hand.rs` (random targets held
-//! 5 steps, 3000 steps; wall clock on a 2-core machine shared with other builds,
-//! load ≈ 5, so only the ratios mean much):
-//!
-//! | substeps | solver iterations | µs per env step | drops in 16 episodes |
-//! |---|---|---|---|
-//! | 3 × 1/60 s | 4 | 470 | 0 |
-//! | 2 × 0.025 s | 4 | 309 | 1 |
-//! | 3 × 1/60 s | 2 | 286 | 1 |
-//! | **2 × 0.025 s** | **2** | **184** | **1** |
-//!
-//! The object rests still on the palm in every setting and fingertip contacts
-//! stay stable, so the cheapest setting is used, as for the quadruped.
-//!
-//! **Cost — measured** with the same example ([`Stepping`] selects the setting):
-//! instructions per env step (cachegrind, the difference between 1200 and 200
-//! random steps); then, over the 3000 random steps, drops (of episodes begun),
-//! the deepest fingertip ball in the cube (and steps deeper than 5 mm), the
-//! deepest cube corner below the palm's top; and a scripted stroke (fingers
-//! closed on the cube, all swept counter-clockwise from −0.6 to 0.6 rad): the
-//! cube's mean turn over seeds 0–7 (drops). No setting let a joint overshoot
-//! its limit by more than 0.005 rad. The hand's fingers first all hung from the
-//! palm, which made them **one** multibody of 9 degrees of freedom with the palm
-//! as its root link:
-//!
-//! | fingers | substeps | iterations | cube | pen | cube drops | pen drops | fingertip depth | below the palm | stroke |
-//! |---|---|---|---|---|---|---|---|---|---|
-//! | one multibody | 2 × 0.025 s | 2 | 1.33 M | 1.07 M | 1 of 16 | 0 of 16 | 10.1 mm (28) | 17.8 mm | 1.03 rad (0) |
-//! | one multibody | 2 × 0.025 s | 1 | 844 k | 619 k | 13 of 21 | 4 of 18 | 17.4 mm (75) | 32.2 mm | 0.06 rad (1) |
-//! | one multibody | 1 × 0.05 s | 3 | 930 k | 769 k | 2 of 16 | 0 of 16 | 16.0 mm (98) | 24.8 mm | 0.79 rad (1) |
-//! | one multibody | 1 × 0.05 s | 3, friction in bias pass | 959 k | 776 k | 1 of 16 | 1 of 16 | 18.7 mm (289) | 31.5 mm | 1.01 rad (0) |
-//! | one multibody | 1 × 0.05 s | 2 | 667 k | 550 k | 9 of 18 | 3 of 17 | 19.3 mm (99) | 31.6 mm | 0.17 rad (1) |
-//! | one multibody | 1 × 0.05 s | 2, friction in bias pass | 705 k | 551 k | 4 of 17 | 9 of 21 | 25.6 mm (343) | 34.4 mm | 0.60 rad (0) |
-//! | one multibody | 1 × 0.05 s | 1, 2 Gauss–Seidel sweeps | 437 k | 331 k | 25 of 30 | 6 of 18 | 20.0 mm (118) | 42.4 mm | −0.04 rad (5) |
-//! | one multibody | 1 × 0.05 s | 1 | 439 k | 325 k | 22 of 29 | 6 of 19 | 24.8 mm (197) | 49.5 mm | 0.32 rad (7) |
-//! | **three, own bases** | **2 × 0.025 s** | **2** | **791 k** | **625 k** | **1 of 16** | **0 of 16** | **11.1 mm (34)** | **14.8 mm** | **0.97 rad (0)** |
-//! | three, own bases | 1 × 0.05 s | 3, friction in bias pass | 573 k | 446 k | 1 of 16 | 2 of 16 | 15.5 mm (252) | 26.8 mm | 1.17 rad (0) |
-//! | three, own bases | 1 × 0.05 s | 2 | 413 k | 325 k | 7 of 18 | 8 of 18 | 22.7 mm (141) | 34.5 mm | 0.59 rad (2) |
-//!
-//! rapier rebuilds a multibody's mass matrix after every solver iteration but
-//! the last, at a cost that grows with links × degrees of freedom², so three
-//! chains of 3 cost far less than one of 9; and a palm that is a multibody link
-//! made its contacts with the object go through the multibody contact path,
-//! with the softer contact softness rapier uses between two moving bodies: the
-//! pen sank 0.4 mm into the palm and was still creeping along it at 0.05 m/s
-//! after 5 s at rest (now 0.04 mm, and still; random actions no longer spin it about z by
-//! themselves: mean |yaw rate| 0.38 → 0.02 rad/s). Every cheaper time step
-//! costs drops, deeper contacts or a weaker stroke, so the hand keeps 2 × 0.025 s
-//! with 2 solver iterations on three multibodies: 791 k instructions per env
-//! step with the cube and 625 k with the pen (the quadruped: 1.7 M), 26 % of it
-//! in the mass matrices. `rewardsmith rollout --policy random --episodes 256
-//! --threads 1`, the old and the new build interleaved, load ≈ 3.5: `hand-spin`
-//! 3.2k–4.0k → 5.0k–6.9k env steps/s, `hand-pen-spin` 3.7k–6.0k → 7.9k–10.0k.
-//! One env step is 0.05 s.
+//! **Time step and cost.** Two substeps of 0.025 s with 2 solver iterations,
+//! one 3-dof multibody per finger: every cheaper setting measured dropped the
+//! object more often or let contacts sink deeper (791 k instructions per env
+//! step with the cube, 625 k with the pen). The measurements and the design
+//! history are in `docs/notes/hand.md`.
 
 use crate::arm::{OBJECT, ROBOT, SCENERY, color, groups, scene_of, set_target_gains};
 use crate::physics::{new_world, put_quat, put3, twist_angle};
@@ -176,7 +127,7 @@ impl Default for Stepping {
 
 impl Stepping {
     /// A world stepped this way.
-    fn world(self) -> PhysicsWorld {
+    pub(crate) fn world(self) -> PhysicsWorld {
         let mut world = new_world(STEP / self.substeps as f32, self.solver_iterations);
         world.integration_parameters.num_internal_pgs_iterations = self.pgs_iterations;
         world.integration_parameters.friction_in_bias_pass = self.friction_in_bias_pass;
@@ -193,11 +144,124 @@ struct Finger {
     axes: [Vector; 3],
 }
 
+/// The three fingers standing at the palm's rim, shared by the hand and the
+/// valve: building them into a world, driving them and reading them back.
+pub(crate) struct Fingers([Finger; 3]);
+
+impl Fingers {
+    /// Builds the three fingers into `world`, straight up, with their PD
+    /// targets at the middle of each joint range.
+    pub(crate) fn build(world: &mut PhysicsWorld) -> Self {
+        Self(FINGER_ANGLES.map(|angle| build_finger(world, angle)))
+    }
+
+    /// Sets each joint's PD target from an action in [-1, 1] (mapped linearly
+    /// onto the joint's range).
+    pub(crate) fn drive(&self, world: &mut PhysicsWorld, action: &[f32; 9]) {
+        for (f, finger) in self.0.iter().enumerate() {
+            for (k, [lo, hi]) in RANGES.iter().copied().enumerate() {
+                let target = lo + 0.5 * (action[3 * f + k] + 1.0) * (hi - lo);
+                set_target_gains(world, finger.joints[k], target, KP, KD);
+            }
+        }
+    }
+
+    /// Angle and rate of finger `f`'s joint `k`.
+    pub(crate) fn joint(&self, world: &PhysicsWorld, f: usize, k: usize) -> (f32, f32) {
+        let finger = &self.0[f];
+        let parent = if k == 0 {
+            finger.base
+        } else {
+            finger.bodies[k - 1]
+        };
+        let (rb1, rb2) = (&world.bodies[parent], &world.bodies[finger.bodies[k]]);
+        let axis = finger.axes[k];
+        let world_axis = *rb1.rotation() * axis;
+        (
+            twist_angle(rb1.rotation(), rb2.rotation(), axis),
+            (rb2.angvel() - rb1.angvel()).dot(world_axis),
+        )
+    }
+
+    /// The centre of finger `f`'s fingertip ball.
+    pub(crate) fn tip(&self, world: &PhysicsWorld, f: usize) -> Vector {
+        world.bodies[self.0[f].bodies[2]].position() * Vector::new(0.0, 0.0, LINKS[2])
+    }
+}
+
+/// Builds one finger at `angle` about z on the palm's rim.
+fn build_finger(world: &mut PhysicsWorld, angle: f32) -> Finger {
+    let radial = Vector::new(angle.cos(), angle.sin(), 0.0);
+    let tangent = Vector::new(-angle.sin(), angle.cos(), 0.0);
+    // Rotations about −radial sweep the finger counter-clockwise; about
+    // −tangent they tilt it towards the centre.
+    let axes = [-radial, -tangent, -tangent];
+    // Each finger hangs from a fixed body of its own, placed like the palm:
+    // fingers rooted at the palm itself would form one multibody of 9 degrees
+    // of freedom, dearer to step than three of 3, with the palm as a link whose
+    // contacts take rapier's softer multibody path (docs/notes/hand.md).
+    let base = world.insert_body(RigidBodyBuilder::fixed());
+    let mut parent = base;
+    let mut anchor = radial * FINGER_RADIUS;
+    let mut at = anchor;
+    let mut bodies = [RigidBodyHandle::invalid(); 3];
+    let mut joints = [MultibodyJointHandle::invalid(); 3];
+    for k in 0..3 {
+        let body = world.insert_body(RigidBodyBuilder::dynamic().can_sleep(false).translation(at));
+        let top = Vector::new(0.0, 0.0, LINKS[k]);
+        let link_groups = if k == 0 {
+            InteractionGroups::none()
+        } else {
+            groups(ROBOT, OBJECT)
+        };
+        world.insert_collider(
+            ColliderBuilder::capsule_from_endpoints(Vector::ZERO, top, LINK_RADIUS)
+                .density(LINK_DENSITY)
+                .friction(1.0)
+                .collision_groups(link_groups)
+                .user_data(color([230, 120, 40])),
+            Some(body),
+        );
+        if k == 2 {
+            world.insert_collider(
+                ColliderBuilder::ball(TIP_RADIUS)
+                    .translation(top)
+                    .density(LINK_DENSITY)
+                    .friction(1.0)
+                    .collision_groups(groups(ROBOT, OBJECT))
+                    .user_data(color([40, 160, 230])),
+                Some(body),
+            );
+        }
+        let [lo, hi] = RANGES[k];
+        let joint = RevoluteJointBuilder::new(axes[k])
+            .local_anchor1(anchor)
+            .local_anchor2(Vector::ZERO)
+            .motor_model(MotorModel::ForceBased)
+            .motor_position(0.5 * (lo + hi), KP, KD)
+            .motor_max_force(MAX_TORQUE)
+            .limits([lo, hi]);
+        joints[k] = world
+            .insert_multibody_joint(parent, body, joint)
+            .expect("a finger is a chain without cycles");
+        bodies[k] = body;
+        parent = body;
+        anchor = top;
+        at += top;
+    }
+    Finger {
+        base,
+        bodies,
+        joints,
+        axes,
+    }
+}
+
 /// The hand, its palm and the object.
 pub struct Hand {
     spec: Arc<EnvSpec>,
     world: PhysicsWorld,
-    fingers: Vec<Finger>,
+    fingers: Fingers,
     object: RigidBodyHandle,
     kind: Object,
     stepping: Stepping,
@@ -275,7 +339,7 @@ impl Hand {
         let mut env = Self {
             spec: spec(),
             world: stepping.world(),
-            fingers: Vec::with_capacity(3),
+            fingers: Fingers::build(&mut stepping.world()),
             object: RigidBodyHandle::invalid(),
             kind: object,
             stepping,
@@ -304,75 +368,7 @@ impl Hand {
                 .user_data(color([200, 170, 150])),
             Some(palm),
         );
-        let mut fingers = Vec::with_capacity(3);
-        for &angle in &FINGER_ANGLES {
-            let radial = Vector::new(angle.cos(), angle.sin(), 0.0);
-            let tangent = Vector::new(-angle.sin(), angle.cos(), 0.0);
-            // Rotations about −radial sweep the finger counter-clockwise; about
-            // −tangent they tilt it towards the centre.
-            let axes = [-radial, -tangent, -tangent];
-            // Each finger hangs from a fixed body of its own, placed like the
-            // palm: fingers rooted at the palm itself would form one multibody
-            // of 9 degrees of freedom, dearer to step than three of 3, with the
-            // palm as a link whose contacts take rapier's softer multibody path
-            // (measured in the module docs).
-            let base = world.insert_body(RigidBodyBuilder::fixed());
-            let mut parent = base;
-            let mut anchor = radial * FINGER_RADIUS;
-            let mut at = anchor;
-            let mut bodies = [RigidBodyHandle::invalid(); 3];
-            let mut joints = [MultibodyJointHandle::invalid(); 3];
-            for k in 0..3 {
-                let body =
-                    world.insert_body(RigidBodyBuilder::dynamic().can_sleep(false).translation(at));
-                let top = Vector::new(0.0, 0.0, LINKS[k]);
-                let link_groups = if k == 0 {
-                    InteractionGroups::none()
-                } else {
-                    groups(ROBOT, OBJECT)
-                };
-                world.insert_collider(
-                    ColliderBuilder::capsule_from_endpoints(Vector::ZERO, top, LINK_RADIUS)
-                        .density(LINK_DENSITY)
-                        .friction(1.0)
-                        .collision_groups(link_groups)
-                        .user_data(color([230, 120, 40])),
-                    Some(body),
-                );
-                if k == 2 {
-                    world.insert_collider(
-                        ColliderBuilder::ball(TIP_RADIUS)
-                            .translation(top)
-                            .density(LINK_DENSITY)
-                            .friction(1.0)
-                            .collision_groups(groups(ROBOT, OBJECT))
-                            .user_data(color([40, 160, 230])),
-                        Some(body),
-                    );
-                }
-                let [lo, hi] = RANGES[k];
-                let joint = RevoluteJointBuilder::new(axes[k])
-                    .local_anchor1(anchor)
-                    .local_anchor2(Vector::ZERO)
-                    .motor_model(MotorModel::ForceBased)
-                    .motor_position(0.5 * (lo + hi), KP, KD)
-                    .motor_max_force(MAX_TORQUE)
-                    .limits([lo, hi]);
-                joints[k] = world
-                    .insert_multibody_joint(parent, body, joint)
-                    .expect("a finger is a chain without cycles");
-                bodies[k] = body;
-                parent = body;
-                anchor = top;
-                at += top;
-            }
-            fingers.push(Finger {
-                base,
-                bodies,
-                joints,
-                axes,
-            });
-        }
+        let fingers = Fingers::build(&mut world);
         let yaw = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
         let shift = Vector::new(
             rng.uniform(-0.01, 0.01) as f32,
@@ -475,26 +471,11 @@ impl Hand {
 
     /// Angle and rate of finger `f`'s joint `k`.
     fn joint(&self, f: usize, k: usize) -> (f32, f32) {
-        let finger = &self.fingers[f];
-        let parent = if k == 0 {
-            finger.base
-        } else {
-            finger.bodies[k - 1]
-        };
-        let (rb1, rb2) = (
-            &self.world.bodies[parent],
-            &self.world.bodies[finger.bodies[k]],
-        );
-        let axis = finger.axes[k];
-        let world_axis = *rb1.rotation() * axis;
-        (
-            twist_angle(rb1.rotation(), rb2.rotation(), axis),
-            (rb2.angvel() - rb1.angvel()).dot(world_axis),
-        )
+        self.fingers.joint(&self.world, f, k)
     }
 
     fn fingertip(&self, f: usize) -> Vector {
-        self.world.bodies[self.fingers[f].bodies[2]].position() * Vector::new(0.0, 0.0, LINKS[2])
+        self.fingers.tip(&self.world, f)
     }
 
     fn dropped(&self) -> bool {
@@ -520,13 +501,7 @@ impl Env for Hand {
                 0.0
             };
         }
-        for f in 0..3 {
-            for (k, [lo, hi]) in RANGES.iter().copied().enumerate() {
-                let target = lo + 0.5 * (self.action[3 * f + k] + 1.0) * (hi - lo);
-                let joint = self.fingers[f].joints[k];
-                set_target_gains(&mut self.world, joint, target, KP, KD);
-            }
-        }
+        self.fingers.drive(&mut self.world, &self.action);
         self.last_pose = self.object_pose();
         for _ in 0..self.stepping.substeps {
             self.world.step();

@@ -7,6 +7,8 @@
 //! - [`arm`]: a 4-joint arm with a pusher over a table (`arm-reach`, `arm-push`).
 //! - [`hand`]: a palm-up three-fingered hand with a cube or a pen (`hand-spin`,
 //!   `hand-reorient`, `hand-pen-spin`).
+//! - [`valve`]: the same hand turning a valve on a fixed hinge (`hand-valve-turn`,
+//!   `hand-valve-spin`).
 //!
 //! Every task ships a human-written and a sparse reward (Rhai, in `envs/rewards/`).
 //! [`registry`] lists them all; [`rollout`] runs episodes.
@@ -18,5 +20,6 @@ mod physics;
 pub mod quadruped;
 pub mod rollout;
 mod tasks;
+pub mod valve;
 
 pub use tasks::{builtin_tasks, registry};

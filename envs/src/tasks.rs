@@ -5,6 +5,7 @@ use crate::arm::Arm;
 use crate::cartpole::{Cartpole, FALL_ANGLE, OUT_OF_BOUNDS, Start};
 use crate::hand::{Hand, Object};
 use crate::quadruped::Quadruped;
+use crate::valve::Valve;
 use rewardsmith_core::{
     Fitness, FitnessMeter, Registry, RewardSource, StateView, StepInfo, Task, TrainDefaults,
 };
@@ -331,6 +332,77 @@ fn hand_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task
     vec![spin, reorient, pen]
 }
 
+/// Success when a 0/1 flag is set on the episode's last step.
+struct EndsWith {
+    flag: &'static str,
+    last: bool,
+}
+
+impl FitnessMeter for EndsWith {
+    fn step(&mut self, s: &StateView<'_>, _info: StepInfo) {
+        self.last = field(s, self.flag) > 0.5;
+    }
+
+    fn finish(&self, _episode_steps: usize) -> f64 {
+        f64::from(u8::from(self.last))
+    }
+}
+
+/// Training defaults for the valve: short episodes, a modest budget.
+fn valve_defaults(budget: u64) -> TrainDefaults {
+    TrainDefaults {
+        budget,
+        search_budget: budget / 5,
+        num_envs: 32,
+        num_steps: 80,
+        ..TrainDefaults::default()
+    }
+}
+
+/// The valve's tasks (the hand turning a valve on a fixed hinge).
+fn valve_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task> {
+    let (h, s) = rewards!("hand-valve-turn");
+    let turn = build(
+        Task::builder("hand-valve-turn", || Box::new(Valve::new()))
+            .description(
+                "Turn the valve until its angle (valve_angle) matches the target angle \
+                 (target_angle) within 0.1 rad, and keep it there until the episode ends \
+                 (80 steps, 4 s). angle_error says which way and how far. The start and the \
+                 target change every episode; the target is between pi/3 and pi from the start.",
+            )
+            .episode_steps(80)
+            .fitness(Fitness::custom(
+                "success rate: 1 when the episode's last step has |angle_error| < 0.1 rad, else 0",
+                || {
+                    Box::new(EndsWith {
+                        flag: "at_target",
+                        last: false,
+                    })
+                },
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(valve_defaults(5_000_000)),
+    );
+    let (h, s) = rewards!("hand-valve-spin");
+    let spin = build(
+        Task::builder("hand-valve-spin", || Box::new(Valve::new()))
+            .description(
+                "Turn the valve counter-clockwise (seen from above) as fast as possible, \
+                 continuously, for the whole episode (100 steps, 5 s).",
+            )
+            .episode_steps(100)
+            .fitness(Fitness::mean_score(
+                "mean counter-clockwise angular velocity of the valve over the 100-step episode, rad/s (its total turn / 5 s)",
+                |s| field(s, "valve_vel"),
+            ))
+            .human_reward(h)
+            .sparse_reward(s)
+            .defaults(valve_defaults(5_000_000)),
+    );
+    vec![turn, spin]
+}
+
 /// Every built-in task, in a stable order.
 #[must_use]
 pub fn builtin_tasks() -> Vec<Task> {
@@ -433,6 +505,7 @@ pub fn builtin_tasks() -> Vec<Task> {
     let mut tasks = vec![balance, swingup, run, backward, turn, stand];
     tasks.extend(arm_tasks(&build));
     tasks.extend(hand_tasks(&build));
+    tasks.extend(valve_tasks(&build));
     tasks
 }
 

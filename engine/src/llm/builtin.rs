@@ -6,7 +6,9 @@
 //!
 //! - **Composing**: description keywords and field names select terms from a
 //!   small library — velocity along an axis (forward, backward, sideways, at a
-//!   target speed when asked to go slowly), yaw rate (turning), uprightness,
+//!   target speed when asked to go slowly), yaw rate (turning) or the rate of
+//!   an object on a fixed axis, the error to a target angle or orientation
+//!   (when asked to reach or match a target), uprightness,
 //!   height (high or low), front feet off the ground, distance to a target and
 //!   progress towards it, an alive bonus where a `fallen`-like field exists
 //!   (or the episode ends early), lateral drift, cart centring, and action,
@@ -329,6 +331,15 @@ impl Library {
         let axis_spin = find(spec, |f| {
             f.kind == FieldKind::Scalar && f.unit == "rad/s" && name_has(f, "spin")
         });
+        let scalar_rate = find(spec, |f| {
+            f.kind == FieldKind::Scalar
+                && f.unit == "rad/s"
+                && name_has(f, "vel")
+                && !name_has(f, "joint")
+        });
+        let error = find(spec, |f| {
+            f.kind == FieldKind::Scalar && name_has(f, "error")
+        });
         let angvel = find(spec, |f| {
             matches!(f.kind, FieldKind::Vector(3))
                 && f.unit == "rad/s"
@@ -402,7 +413,8 @@ impl Library {
         let swing = has_word(&d, &["swing", "swingup", "swing-up"]);
         let balance = has_word(&d, &["balance", "balanced", "upright", "vertical"]);
         let ends_early = d.contains("ends early")
-            || d.contains("episode ends")
+            || d.contains("episode ends when")
+            || d.contains("episode ends if")
             || has_word(&d, &["falling", "fall", "falls"]);
 
         // Locomotion along an axis.
@@ -461,6 +473,16 @@ impl Library {
                 TermRole::Objective,
             ));
         }
+        // An angle or pose to reach (e.g. "turn the valve until it matches the
+        // target"): the error field measures it, and the turning words are
+        // about the way there, not a rate to maximise.
+        let goal_error = error.filter(|_| {
+            has_word(
+                &d,
+                &["target", "goal", "match", "matches", "until", "reach"],
+            )
+        });
+        let turning = turning && goal_error.is_none();
         // Turning.
         if turning
             && about_own_axis
@@ -489,9 +511,35 @@ impl Library {
                     TermRole::Penalty,
                 ));
             }
+        } else if turning && let Some(w) = scalar_rate {
+            // An object turning on a fixed axis (a valve): its one rate.
+            moving = true;
+            let sign = if clockwise { "-" } else { "" };
+            terms.push(Term::new(
+                "turn",
+                format!("{sign}s.{}", w.name),
+                1.0,
+                TermRole::Objective,
+            ));
         }
         // Distance to a target.
-        if let Some(t) = target {
+        if let Some(e) = goal_error {
+            terms.push(
+                Term::new(
+                    "reach",
+                    format!("exp(-abs(s.{}) / {{t}})", e.name),
+                    1.0,
+                    TermRole::Objective,
+                )
+                .temp(0.3),
+            );
+            terms.push(Term::new(
+                "progress",
+                format!("abs(prev.{0}) - abs(s.{0})", e.name),
+                5.0,
+                TermRole::Shaping,
+            ));
+        } else if let Some(t) = target {
             let pos = find(spec, |f| {
                 f.kind == t.kind
                     && f.name != t.name
