@@ -58,6 +58,23 @@ pub enum Command {
     Render(RenderArgs),
 }
 
+impl Command {
+    /// Whether the command was asked for JSON on stdout (`--json`): its errors
+    /// are then JSON too.
+    #[must_use]
+    pub fn json(&self) -> bool {
+        match self {
+            Self::Envs { json } | Self::Describe { json, .. } | Self::Resume { json, .. } => *json,
+            Self::Rollout(a) => a.json,
+            Self::Check(a) => a.json,
+            Self::Train(a) => a.json,
+            Self::Run(a) => a.json,
+            Self::Render(a) => a.json,
+            Self::Report { .. } | Self::EvalCandidate(_) => false,
+        }
+    }
+}
+
 /// Arguments of `rewardsmith render`.
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {

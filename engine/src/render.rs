@@ -170,10 +170,15 @@ pub fn render_frames(scenes: &[Vec<Primitive>], config: &RenderConfig) -> Vec<Im
     let Some(first) = scenes.first() else {
         return Vec::new();
     };
-    // Framing from the first scene: far enough to hold the whole robot.
+    // Framing from the first scene: far enough to hold the whole robot; a
+    // small one (a hand, radius ≈ 0.15 m) is framed closely, not from the
+    // distance that suits a walking robot.
     let (c0, radius) = extent(first);
-    let distance = (1.2 * radius + 1.0).clamp(2.0, 12.0);
-    let height = c0[2].max(0.3);
+    let (distance, height) = if radius < 0.4 {
+        ((3.0 * radius).max(0.25), c0[2])
+    } else {
+        ((1.2 * radius + 1.0).clamp(2.0, 12.0), c0[2].max(0.3))
+    };
     let mut target = c0;
     let cameras: Vec<Camera> = scenes
         .iter()
@@ -211,7 +216,7 @@ fn extent(scene: &[Primitive]) -> ([f32; 3], f32) {
         .iter()
         .map(|p| norm(sub(v3(p.position), c)) + bound(&p.shape))
         .fold(0.0f32, f32::max);
-    (c, r.max(0.3))
+    (c, r.max(0.05))
 }
 
 type V = [f32; 3];

@@ -333,3 +333,69 @@ fn bad_ppo_settings_are_usage_errors_that_name_the_problem() {
         assert!(stderr.contains(expected), "{setting}: {stderr}");
     }
 }
+
+#[test]
+fn json_errors_are_json_on_stdout_with_the_same_exit_codes() {
+    let cases: [(&[&str], i32, &str); 4] = [
+        // A missing file: an input error.
+        (
+            &[
+                "check",
+                "--task",
+                "cartpole-balance",
+                "/nonexistent/reward.rhai",
+                "--json",
+            ],
+            2,
+            "/nonexistent/reward.rhai",
+        ),
+        // An unknown task.
+        (&["describe", "no-such-task", "--json"], 2, "no-such-task"),
+        // A flag that does not parse.
+        (
+            &[
+                "rollout",
+                "--task",
+                "cartpole-balance",
+                "--episodes",
+                "x",
+                "--json",
+            ],
+            2,
+            "--episodes",
+        ),
+        // An unknown PPO setting.
+        (
+            &[
+                "train",
+                "--task",
+                "cartpole-balance",
+                "--reward",
+                "sparse",
+                "--ppo",
+                "nope=1",
+                "--json",
+            ],
+            2,
+            "nope",
+        ),
+    ];
+    for (args, code, named) in cases {
+        let out = rewardsmith(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let v: Value = serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON object ({e}): {stdout}"));
+        assert_eq!(v["ok"], false, "{v}");
+        assert_eq!(v["error"]["kind"], "usage", "{v}");
+        assert_eq!(v["error"]["exit_code"], code, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(named), "{args:?}: {message}");
+        // People still read the error on stderr.
+        assert!(!out.stderr.is_empty());
+    }
+    // Without --json, stdout stays empty on an error.
+    let out = rewardsmith(&["describe", "no-such-task"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
