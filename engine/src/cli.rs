@@ -46,6 +46,9 @@ pub enum Command {
         /// Print one JSON object on stdout.
         #[arg(long)]
         json: bool,
+        /// How progress shows on stderr (see `run --help`).
+        #[arg(long, value_enum)]
+        progress: Option<ProgressMode>,
     },
     /// Rewrite a run's report.html and report.md.
     Report {
@@ -56,6 +59,17 @@ pub enum Command {
     EvalCandidate(EvalCandidateArgs),
     /// Picture a policy: an animated GIF and a PNG filmstrip of its episodes.
     Render(RenderArgs),
+}
+
+/// How a search shows its progress on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// Bars on a terminal, plain lines when piped, nothing under `--json`.
+    Auto,
+    /// Plain lines.
+    Plain,
+    /// The run's events, one JSON object a line.
+    Json,
 }
 
 impl Command {
@@ -172,6 +186,12 @@ pub struct RunArgs {
     /// Never show the task fitness to the LLM.
     #[arg(long)]
     pub hide_fitness: bool,
+    /// How progress shows on stderr: `auto` (bars on a terminal, plain lines
+    /// when piped, nothing under `--json`), `plain` (lines), or `json` (the
+    /// run's events as JSON lines, the schema of `events.jsonl`, for other
+    /// tools to follow a run; also with `--json`).
+    #[arg(long, value_enum)]
+    pub progress: Option<ProgressMode>,
     /// Who writes the feedback between generations: `auto` (the reflection)
     /// or `human` (rank candidates and/or comment after each generation: from
     /// `--feedback-file`, else piped standard input, else the terminal).

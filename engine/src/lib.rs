@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod commands;
 mod error;
+pub mod events;
 pub mod extract;
 pub mod feedback;
 pub mod llm;

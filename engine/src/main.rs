@@ -32,7 +32,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            if json {
+            if json && !commands::json_printed() {
                 let kind = match e.code {
                     ExitCode::Usage => "usage",
                     ExitCode::Failure | ExitCode::Success => "failure",

@@ -1,27 +1,32 @@
-//! Progress output for `rewardsmith run`: bars on a terminal, plain lines when
-//! piped, nothing under `--json`.
+//! Progress views for `rewardsmith run`: bars on a terminal, plain lines when
+//! piped, JSON lines (`--progress json`), nothing under `--json`.
 //!
-//! The search calls one [`RunProgress`] from many threads (candidates train in
-//! parallel), so every method takes `&self`. Everything goes to stderr; stdout
-//! is left to the one JSON summary.
+//! Every view hears the run's one event stream through
+//! [`RunProgress::event`] ([`RunEvent`]), from many threads (candidates train
+//! in parallel), so every method takes `&self`. Everything goes to stderr;
+//! stdout is left to the one JSON summary.
 //!
 //! ```
+//! use rewardsmith::events::RunEvent;
 //! use rewardsmith::progress::{RecordingProgress, RunProgress};
 //!
 //! let progress = RecordingProgress::default();
-//! progress.generation_started(0, 3, 4);
-//! progress.candidate_finished(0, 2, Ok(0.75));
+//! progress.event(&RunEvent::GenerationStarted { generation: 0, generations: 3, candidates: 4 });
+//! progress.event(&RunEvent::CandidateFinished {
+//!     generation: 0, candidate: 2, fitness: Some(0.75), failure: None,
+//! });
 //! assert_eq!(
 //!     progress.events(),
 //!     ["generation_started(0, 3, 4)", "candidate_finished(0, 2, Ok(0.75))"]
 //! );
 //! ```
 
+use crate::events::{RunEvent, Stamped};
 use indicatif::{
     HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
 };
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// What the search reports as it goes.
@@ -66,6 +71,148 @@ pub trait RunProgress: Send + Sync {
 
     /// The run is over (or failed): clear every bar.
     fn finished(&self) {}
+
+    /// Hears one event of the run's stream: the entry point of every view.
+    /// The default hands it to the handler above that fits; a view that wants
+    /// the events whole (e.g. [`JsonProgress`]) overrides this.
+    fn event(&self, event: &RunEvent) {
+        match event {
+            RunEvent::Note { text } => self.line(text),
+            RunEvent::GenerationStarted {
+                generation,
+                generations,
+                candidates,
+            } => self.generation_started(*generation, *generations, *candidates),
+            RunEvent::CandidateStarted {
+                generation,
+                candidate,
+                budget,
+            } => self.candidate_started(*generation, *candidate, *budget),
+            RunEvent::TrainingSteps {
+                generation,
+                candidate,
+                steps,
+            } => self.training_steps(*generation, *candidate, *steps),
+            RunEvent::CandidateFinished {
+                generation,
+                candidate,
+                fitness,
+                failure,
+            } => self.candidate_finished(
+                *generation,
+                *candidate,
+                fitness.ok_or_else(|| failure.as_deref().unwrap_or("failed")),
+            ),
+            RunEvent::FinalStarted { trainings, budget } => self.final_started(*trainings, *budget),
+            RunEvent::FinalTrainingSteps { training, steps } => {
+                self.final_training_steps(*training, *steps);
+            }
+            RunEvent::FinalTrainingFinished {
+                training,
+                label,
+                fitness,
+            } => self.final_training_finished(*training, label, *fitness),
+            RunEvent::RunStarted { .. }
+            | RunEvent::CandidateRendered { .. }
+            | RunEvent::RenderFailed { .. }
+            | RunEvent::GenerationFinished { .. }
+            | RunEvent::HumanFeedback { .. }
+            | RunEvent::RunFinished { .. } => {}
+        }
+    }
+}
+
+/// Every event as one JSON line on stderr (`--progress json`), stamped like
+/// `events.jsonl`, for other tools to follow a run; the per-iteration step
+/// counts are thinned to one line per 10% of a budget.
+pub struct JsonProgress {
+    started: std::time::SystemTime,
+    out: Mutex<Box<dyn Write + Send>>,
+    /// Last tenth of its budget reported, per running training.
+    tenths: Mutex<std::collections::HashMap<(usize, usize), u64>>,
+    budgets: Mutex<std::collections::HashMap<(usize, usize), u64>>,
+}
+
+impl JsonProgress {
+    /// Lines on stderr for a run that began at `started` (see
+    /// [`RunStore::started`](crate::search::RunStore::started)).
+    #[must_use]
+    pub fn new(started: std::time::SystemTime) -> Self {
+        Self::to_writer(Box::new(io::stderr()), started)
+    }
+
+    /// Lines on any writer.
+    #[must_use]
+    pub fn to_writer(out: Box<dyn Write + Send>, started: std::time::SystemTime) -> Self {
+        Self {
+            started,
+            out: Mutex::new(out),
+            tenths: Mutex::new(std::collections::HashMap::new()),
+            budgets: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Whether a step count crosses a new tenth of its training's budget.
+    fn crosses_a_tenth(&self, key: (usize, usize), steps: u64) -> bool {
+        let budget = lock(&self.budgets).get(&key).copied().unwrap_or(0);
+        if budget == 0 {
+            return false;
+        }
+        let tenth = (10 * steps / budget).min(10);
+        let mut tenths = lock(&self.tenths);
+        let last = tenths.entry(key).or_insert(0);
+        if tenth > *last {
+            *last = tenth;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Key of a final training among candidates' keys.
+const FINAL: usize = usize::MAX;
+
+impl RunProgress for JsonProgress {
+    fn line(&self, text: &str) {
+        self.event(&RunEvent::Note {
+            text: text.to_string(),
+        });
+    }
+
+    fn event(&self, event: &RunEvent) {
+        let keep = match event {
+            RunEvent::CandidateStarted {
+                generation,
+                candidate,
+                budget,
+            } => {
+                lock(&self.budgets).insert((*generation, *candidate), *budget);
+                true
+            }
+            RunEvent::FinalStarted { budget, trainings } => {
+                for t in 0..*trainings {
+                    lock(&self.budgets).insert((FINAL, t), *budget);
+                }
+                true
+            }
+            RunEvent::TrainingSteps {
+                generation,
+                candidate,
+                steps,
+            } => self.crosses_a_tenth((*generation, *candidate), *steps),
+            RunEvent::FinalTrainingSteps { training, steps } => {
+                self.crosses_a_tenth((FINAL, *training), *steps)
+            }
+            _ => true,
+        };
+        if keep && let Ok(line) = serde_json::to_string(&Stamped::now(event.clone(), self.started))
+        {
+            let mut out = lock(&self.out);
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
 }
 
 /// The reporter for stderr: [`QuietProgress`] when `json` (stderr stays quiet

@@ -81,6 +81,32 @@ fn a_small_run_leaves_a_complete_run_folder() {
         std::fs::read_dir(out.join("llm")).unwrap().count() >= 2,
         "LLM calls recorded"
     );
+    // Every event is stamped (UTC time, seconds since the start, in order)
+    // and typed (docs/events.md).
+    let events: Vec<Value> = std::fs::read_to_string(out.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "run_started");
+    assert_eq!(events.last().unwrap()["event"], "run_finished");
+    let mut last = 0.0;
+    for e in &events {
+        let ts = e["ts"].as_str().unwrap();
+        assert!(ts.len() == 24 && ts.ends_with('Z'), "{e}");
+        let elapsed = e["elapsed_s"].as_f64().unwrap();
+        assert!(elapsed >= last, "{e}");
+        last = elapsed;
+    }
+    let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    assert_eq!(count("candidate_finished"), 6);
+    assert_eq!(count("generation_finished"), 2);
+    assert_eq!(count("final_training_finished"), 6);
+    assert_eq!(
+        count("training_steps"),
+        0,
+        "step counts are for the bars only"
+    );
     let request = std::fs::read_to_string(out.join("gen-001/request.json")).unwrap();
     assert!(
         request.contains("task fitness"),

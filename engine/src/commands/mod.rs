@@ -24,7 +24,11 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         Command::Check(args) => check::run(registry, &args),
         Command::Train(args) => train::run(registry, &args),
         Command::Run(args) => run::run(registry, &args),
-        Command::Resume { dir, json } => run::resume(registry, &dir, json),
+        Command::Resume {
+            dir,
+            json,
+            progress,
+        } => run::resume(registry, &dir, json, progress),
         Command::Report { dir } => report(registry, &dir),
         Command::EvalCandidate(args) => run::eval_candidate(registry, &args),
         Command::Render(args) => render::run(registry, &args),
@@ -81,7 +85,18 @@ pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, C
         .map_err(|e| CliError::failure(anyhow::anyhow!("cannot start {n} worker threads: {e}")))
 }
 
+/// Whether a command has printed its JSON object (a failing `check --json`
+/// prints its report, then fails): the error then adds no second object.
+static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Prints one JSON object on stdout.
 pub(crate) fn print_json(value: &serde_json::Value) {
     println!("{value}");
+    JSON_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether this process has printed a command's JSON object on stdout.
+#[must_use]
+pub fn json_printed() -> bool {
+    JSON_PRINTED.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -2,11 +2,12 @@
 //! run folder.
 
 use super::{print_json, thread_count};
+use crate::cli::ProgressMode;
 use crate::cli::{EvalCandidateArgs, RunArgs};
 use crate::error::CliError;
 use crate::feedback::{FeedbackError, FeedbackSource, JsonLinesFeedback, TerminalFeedback};
 use crate::llm::Backend;
-use crate::progress::{self, PlainProgress, RunProgress};
+use crate::progress::{self, JsonProgress, PlainProgress, RunProgress};
 use crate::search::{
     CandidateSpec, DescribedTask, FeedbackMode, FileConfig, RunRecord, RunSummary, create_run,
     evaluate_candidate, open_run, read_json, run_search_with, write_json,
@@ -148,6 +149,7 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
         &record,
         source.as_mut().map(|s| &mut **s as &mut dyn FeedbackSource),
         args.json,
+        args.progress,
     )
 }
 
@@ -197,13 +199,16 @@ fn search_and_report(
     record: &RunRecord,
     feedback: Option<&mut dyn FeedbackSource>,
     json: bool,
+    mode: Option<ProgressMode>,
 ) -> Result<(), CliError> {
     stop_cleanly_on_interrupt(store.root());
-    // Bars would garble the questions of the human-feedback mode: plain lines then.
-    let progress: Box<dyn RunProgress> = if record.feedback == FeedbackMode::Human && !json {
-        Box::new(PlainProgress::new())
-    } else {
-        progress::for_stderr(json)
+    let progress: Box<dyn RunProgress> = match mode {
+        Some(ProgressMode::Json) => Box::new(JsonProgress::new(store.started())),
+        Some(ProgressMode::Plain) => Box::new(PlainProgress::new()),
+        // Bars would garble the questions of the human-feedback mode: plain
+        // lines then.
+        _ if record.feedback == FeedbackMode::Human && !json => Box::new(PlainProgress::new()),
+        _ => progress::for_stderr(json),
     };
     let result = run_search_with(registry, store, record, feedback, progress.as_ref());
     progress.finished();
@@ -218,15 +223,27 @@ fn search_and_report(
     finish(&summary, json)
 }
 
-pub(crate) fn resume(registry: &Registry, dir: &Path, json: bool) -> Result<(), CliError> {
+pub(crate) fn resume(
+    registry: &Registry,
+    dir: &Path,
+    json: bool,
+    mode: Option<ProgressMode>,
+) -> Result<(), CliError> {
     let (store, record) = open_run(dir).map_err(CliError::usage)?;
     let mut source = feedback_source(&record, json, false)?;
+    store
+        .event(&crate::events::RunEvent::RunStarted {
+            task: record.task.clone(),
+            resumed: true,
+        })
+        .map_err(CliError::failure)?;
     search_and_report(
         registry,
         &store,
         &record,
         source.as_mut().map(|s| &mut **s as &mut dyn FeedbackSource),
         json,
+        mode,
     )
 }
 

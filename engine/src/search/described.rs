@@ -247,7 +247,7 @@ pub fn fitness_program(
             Extracted::Code { source, .. } => {
                 match check_fitness(&source, &spec.state, &episodes, &Limits::default()) {
                     Ok(check) => {
-                        progress.line(&format!(
+                        store.note(progress, format!(
                             "fitness program (machine-written, stored as {}): random-policy episodes score {}",
                             path.display(),
                             check
@@ -256,9 +256,9 @@ pub fn fitness_program(
                                 .map(|v| format!("{v:.3}"))
                                 .collect::<Vec<_>>()
                                 .join(", ")
-                        ));
+                        ))?;
                         for line in source.lines() {
-                            progress.line(&format!("  | {line}"));
+                            store.note(progress, format!("  | {line}"))?;
                         }
                         write_atomic(&path, source.as_bytes())?;
                         return Ok(source);
@@ -267,10 +267,10 @@ pub fn fitness_program(
                 }
             }
         };
-        progress.line(&format!(
-            "fitness program, attempt {}: {error}",
-            attempt + 1
-        ));
+        store.note(
+            progress,
+            format!("fitness program, attempt {}: {error}", attempt + 1),
+        )?;
         messages.push(Message::assistant(text));
         messages.push(Message::user(format!(
             "That fitness program cannot be used: {error}\nWrite a corrected one, following the same contract."

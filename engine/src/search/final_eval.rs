@@ -4,6 +4,7 @@
 
 use super::runner::RunRecord;
 use super::store::{RunStore, write_json};
+use crate::events::RunEvent;
 use crate::progress::RunProgress;
 use anyhow::anyhow;
 use rayon::prelude::*;
@@ -147,7 +148,13 @@ pub fn final_evaluation(
         .num_threads(record.concurrent)
         .build()
         .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
-    progress.final_started(jobs.len(), budget);
+    store.emit(
+        progress,
+        RunEvent::FinalStarted {
+            trainings: jobs.len(),
+            budget,
+        },
+    )?;
     let results: Vec<anyhow::Result<f64>> = pool.install(|| {
         jobs.par_iter()
             .enumerate()
@@ -166,11 +173,23 @@ pub fn final_evaluation(
                     &config,
                     seed,
                     record.threads_per_candidate,
-                    &mut |p| progress.final_training_steps(k, p.env_steps),
+                    &mut |p| {
+                        progress.event(&RunEvent::FinalTrainingSteps {
+                            training: k,
+                            steps: p.env_steps,
+                        });
+                    },
                 )
                 .map_err(|e| anyhow!("training the {name} reward failed: {e}"))?;
                 let fitness = trained.report.final_fitness;
-                progress.final_training_finished(k, &format!("{name} reward, seed {s}"), fitness);
+                store.emit(
+                    progress,
+                    RunEvent::FinalTrainingFinished {
+                        training: k,
+                        label: format!("{name} reward, seed {s}"),
+                        fitness,
+                    },
+                )?;
                 Ok(fitness)
             })
             .collect()
@@ -199,10 +218,10 @@ pub fn final_evaluation(
         sparse,
         normalized_score,
     };
-    progress.line(&format!(
-        "final ({per} seeds × {budget} steps): {}",
-        report.line()
-    ));
+    store.note(
+        progress,
+        format!("final ({per} seeds × {budget} steps): {}", report.line()),
+    )?;
     write_json(&store.best_dir().join("final.json"), &report)?;
     Ok(report)
 }

@@ -7,6 +7,7 @@ use super::described::{DescribedTask, fitness_program};
 use super::final_eval::{FinalReport, final_evaluation};
 use super::reflection::{all_failed, reflect};
 use super::store::{RunStore, read_json, write_atomic, write_json};
+use crate::events::RunEvent;
 use crate::extract::{Extracted, Review, Verdict, extract_code, extract_review};
 use crate::feedback::{FeedbackAnswer, FeedbackSource, FeedbackTable, HumanTurn, human_turn};
 use crate::llm::{
@@ -177,6 +178,10 @@ pub struct Timing {
     pub train_thread_s: f64,
     /// The final evaluation (all training).
     pub final_s: f64,
+    /// Waiting for a person's answers between generations (`--feedback
+    /// human`): neither training nor the loop's overhead.
+    #[serde(default)]
+    pub human_s: f64,
 }
 
 impl Timing {
@@ -193,11 +198,12 @@ impl Timing {
     }
 
     /// What the loop adds over the trainings it runs, as a fraction of them:
-    /// `(total − training) / training` (`None` before any training).
+    /// `(total − waiting for a person − training) / training` (`None` before
+    /// any training).
     #[must_use]
     pub fn loop_overhead(&self) -> Option<f64> {
         let t = self.training_s();
-        (t > 0.0).then(|| (self.total_s - t) / t)
+        (t > 0.0).then(|| (self.total_s - self.human_s - t) / t)
     }
 
     /// One line for people.
@@ -211,13 +217,18 @@ impl Timing {
             }
         };
         let training = self.training_s();
+        let waiting = if self.human_s > 0.0 {
+            format!(", waiting for the person {:.1}%", pct(self.human_s))
+        } else {
+            String::new()
+        };
         format!(
-            "time: {:.1} s — training {:.1}%, LLM (and checking its programs) {:.1}%, checks, analysis and pictures {:.1}%, the rest {:.1}%; the loop adds {} over its trainings",
+            "time: {:.1} s — training {:.1}%, LLM (and checking its programs) {:.1}%, checks, analysis and pictures {:.1}%{waiting}, the rest {:.1}%; the loop adds {} over its trainings",
             self.total_s,
             pct(training),
             pct(self.llm_s),
             pct(self.candidates_s + self.final_s - training),
-            pct(self.total_s - self.candidates_s - self.final_s - self.llm_s),
+            pct(self.total_s - self.candidates_s - self.final_s - self.llm_s - self.human_s),
             self.loop_overhead()
                 .map_or("n/a".to_string(), |o| format!("{:.1}%", 100.0 * o))
         )
@@ -254,6 +265,7 @@ impl RunSummary {
                 "candidate_thread_s": self.timing.candidate_thread_s,
                 "train_thread_s": self.timing.train_thread_s,
                 "final_s": self.timing.final_s,
+                "human_s": self.timing.human_s,
                 "training_s": self.timing.training_s(),
                 "loop_overhead": self.timing.loop_overhead(),
             },
@@ -283,7 +295,10 @@ pub fn create_run(
     let store = RunStore::open(dir)?;
     let text = toml::to_string_pretty(record).context("cannot serialise the configuration")?;
     write_atomic(&dir.join("run.toml"), text.as_bytes())?;
-    store.event(&json!({"event": "run_started", "task": record.task}))?;
+    store.event(&RunEvent::RunStarted {
+        task: record.task.clone(),
+        resumed: false,
+    })?;
     Ok(store)
 }
 
@@ -385,16 +400,22 @@ pub fn run_search_with(
         let done: Option<GenerationRecord> = read_json(&gen_dir.join("generation.json"))?;
         let (gen_record, outcomes) = if let Some(done) = done {
             let outcomes = load_outcomes(store, g, done.candidates.len())?;
-            progress.line(&format!(
-                "generation {g}: already finished, resumed from disk"
-            ));
+            store.emit(
+                progress,
+                RunEvent::Note {
+                    text: format!("generation {g}: already finished, resumed from disk"),
+                },
+            )?;
             for c in &done.candidates {
                 match (c.fitness, &c.failure) {
                     (Some(f), _) => {
-                        progress.line(&format!("  cand {:02}: fitness {f:.4}", c.index))
+                        store.note(progress, format!("  cand {:02}: fitness {f:.4}", c.index))?
                     }
                     (None, Some(e)) => {
-                        progress.line(&format!("  cand {:02}: failed: {}", c.index, first_line(e)));
+                        store.note(
+                            progress,
+                            format!("  cand {:02}: failed: {}", c.index, first_line(e)),
+                        )?;
                     }
                     (None, None) => {}
                 }
@@ -429,7 +450,14 @@ pub fn run_search_with(
                 &best_context,
                 previous,
             )?;
-            progress.generation_started(g, record.search.generations, texts.len());
+            store.emit(
+                progress,
+                RunEvent::GenerationStarted {
+                    generation: g,
+                    generations: record.search.generations,
+                    candidates: texts.len(),
+                },
+            )?;
             let reviews: Vec<Option<Review>> = if record.search.llm_critic {
                 texts
                     .iter()
@@ -459,19 +487,31 @@ pub fn run_search_with(
                         let fresh = !store.candidate_dir(g, i).join("result.json").exists();
                         let started = Instant::now();
                         if fresh {
-                            progress.candidate_started(g, i, record.budget);
+                            store.emit(
+                                progress,
+                                RunEvent::CandidateStarted {
+                                    generation: g,
+                                    candidate: i,
+                                    budget: record.budget,
+                                },
+                            )?;
                         }
                         let outcome = run_candidate(registry, store, record, &job, &|steps| {
-                            progress.training_steps(g, i, steps);
+                            progress.event(&RunEvent::TrainingSteps {
+                                generation: g,
+                                candidate: i,
+                                steps,
+                            });
                         })?;
-                        let failure = outcome.failure();
-                        progress.candidate_finished(
-                            g,
-                            i,
-                            outcome
-                                .fitness()
-                                .ok_or_else(|| first_line(failure.as_deref().unwrap_or("failed"))),
-                        );
+                        store.emit(
+                            progress,
+                            RunEvent::CandidateFinished {
+                                generation: g,
+                                candidate: i,
+                                fitness: outcome.fitness(),
+                                failure: outcome.failure().map(|f| first_line(&f).to_string()),
+                            },
+                        )?;
                         let spent = match &outcome {
                             Outcome::Trained { report, .. } if fresh => {
                                 Some((started.elapsed().as_secs_f64(), report.wall_s))
@@ -498,8 +538,11 @@ pub fn run_search_with(
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let gen_record = conclude(&prompts, g, &texts, &outcomes, record, previous)?;
             write_json(&gen_dir.join("generation.json"), &gen_record)?;
-            store.event(&json!({"event": "generation_finished", "generation": g,
-                "fitness": gen_record.candidates.iter().map(|c| c.fitness).collect::<Vec<_>>()}))?;
+            store.event(&RunEvent::GenerationFinished {
+                generation: g,
+                fitness: gen_record.candidates.iter().map(|c| c.fitness).collect(),
+                best: gen_record.best,
+            })?;
             (gen_record, outcomes)
         };
         if let Some(b) = gen_record.best
@@ -546,12 +589,13 @@ pub fn run_search_with(
                 "stopped after {failed_in_a_row} generations in a row in which every candidate failed; see the errors in {}",
                 store.root().display()
             );
-            progress.line(&msg);
+            store.note(progress, &msg)?;
             stopped = Some(msg);
             break;
         }
         human = None;
         if record.feedback == FeedbackMode::Human && g + 1 < record.search.generations {
+            let asked = Instant::now();
             let answer = human_answer(
                 store,
                 g,
@@ -561,9 +605,10 @@ pub fn run_search_with(
                     .map(|s| &mut **s as &mut dyn FeedbackSource),
                 progress,
             )?;
+            timing.human_s += asked.elapsed().as_secs_f64();
             if answer == FeedbackAnswer::Stop {
                 let msg = format!("stopped by the person after generation {g}");
-                progress.line(&msg);
+                store.note(progress, &msg)?;
                 stopped = Some(msg);
                 break;
             }
@@ -585,7 +630,7 @@ pub fn run_search_with(
         None => None,
     };
     timing.total_s = run_started.elapsed().as_secs_f64();
-    progress.line(&timing.line());
+    store.note(progress, timing.line())?;
     let summary = RunSummary {
         run_dir: store.root().to_path_buf(),
         task: task.name.clone(),
@@ -598,7 +643,9 @@ pub fn run_search_with(
     };
     write_json(&store.root().join("summary.json"), &summary)?;
     super::report::write_reports(store, task, record, &summary)?;
-    store.event(&json!({"event": "run_finished"}))?;
+    store.event(&RunEvent::RunFinished {
+        stopped: summary.stopped.clone(),
+    })?;
     Ok(summary)
 }
 
@@ -613,20 +660,29 @@ fn human_answer(
 ) -> anyhow::Result<FeedbackAnswer> {
     let path = store.generation_dir(g).join("feedback.json");
     if let Some(answer) = read_json::<FeedbackAnswer>(&path)? {
-        progress.line(&format!(
-            "generation {g}: the person's answer replayed from {}",
-            path.display()
-        ));
+        store.note(
+            progress,
+            format!(
+                "generation {g}: the person's answer replayed from {}",
+                path.display()
+            ),
+        )?;
         return Ok(answer);
     }
     let Some(source) = source else {
         bail!("generation {g} needs human feedback, but no feedback source was given");
     };
     let table = FeedbackTable::new(store, g, outcomes);
-    progress.line(table.render().trim_end());
+    store.note(progress, table.render().trim_end())?;
+    let asked = Instant::now();
     let answer = source.ask(&table)?;
+    let waited_s = asked.elapsed().as_secs_f64();
     write_json(&path, &answer)?;
-    store.event(&json!({"event": "human_feedback", "generation": g, "answer": answer}))?;
+    store.event(&RunEvent::HumanFeedback {
+        generation: g,
+        answer: serde_json::to_value(&answer)?,
+        waited_s,
+    })?;
     Ok(answer)
 }
 
@@ -739,7 +795,10 @@ fn critic(
         Verdict::Reject => "rejected",
         Verdict::Unclear => "gave no readable verdict (trained anyway)",
     };
-    progress.line(&format!("  cand {i:02}: the LLM critic {verdict}"));
+    store.note(
+        progress,
+        format!("  cand {i:02}: the LLM critic {verdict}"),
+    )?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_atomic(&dir.join("critic.txt"), answer.as_bytes())?;
     write_json(&path, &review)?;
@@ -844,10 +903,6 @@ fn run_candidate(
             outcome
         }
     };
-    store.event(
-        &json!({"event": "candidate_finished", "generation": g, "candidate": i,
-        "fitness": outcome.fitness(), "failure": outcome.failure()}),
-    )?;
     Ok(outcome)
 }
 
@@ -876,11 +931,17 @@ fn picture_candidate(
         )
     })();
     match made {
-        Ok(r) => store.event(&json!({"event": "candidate_rendered", "generation": g,
-            "candidate": i, "frames": r.frames,
-            "seconds": r.simulate_s + r.raster_s + r.encode_s})),
-        Err(e) => store.event(&json!({"event": "render_failed", "generation": g,
-            "candidate": i, "error": format!("{e:#}")})),
+        Ok(r) => store.event(&RunEvent::CandidateRendered {
+            generation: g,
+            candidate: i,
+            frames: r.frames,
+            seconds: r.simulate_s + r.raster_s + r.encode_s,
+        }),
+        Err(e) => store.event(&RunEvent::RenderFailed {
+            generation: g,
+            candidate: i,
+            error: format!("{e:#}"),
+        }),
     }
 }
 

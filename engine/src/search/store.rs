@@ -9,6 +9,8 @@
 //!   best/  summary.json  report.md  report.html
 //! ```
 
+use crate::events::{RunEvent, Stamped, time_of};
+use crate::progress::RunProgress;
 use anyhow::{Context, anyhow};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,11 +18,18 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::SystemTime;
+
+/// The event log's file name.
+const EVENTS_FILE: &str = "events.jsonl";
 
 /// A run's folder.
 #[derive(Clone, Debug)]
 pub struct RunStore {
     root: PathBuf,
+    /// When the run began: its first event's time, or when this store was
+    /// opened on a folder with no events yet.
+    started: SystemTime,
 }
 
 impl RunStore {
@@ -31,8 +40,13 @@ impl RunStore {
     pub fn open(root: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root)
             .with_context(|| format!("cannot create run folder {}", root.display()))?;
+        let started = std::fs::read_to_string(root.join(EVENTS_FILE))
+            .ok()
+            .and_then(|text| text.lines().next().and_then(time_of))
+            .unwrap_or_else(SystemTime::now);
         Ok(Self {
             root: root.to_path_buf(),
+            started,
         })
     }
 
@@ -40,6 +54,12 @@ impl RunStore {
     #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// When the run began (its first event), for stamping events.
+    #[must_use]
+    pub fn started(&self) -> SystemTime {
+        self.started
     }
 
     /// `gen-NNN/`.
@@ -67,13 +87,43 @@ impl RunStore {
         self.root.join("llm")
     }
 
-    /// Appends one event to `events.jsonl`.
+    /// Writes `event` to the log (when it belongs there) and tells `progress`:
+    /// the one way the search reports what happens.
     ///
     /// # Errors
     /// The log cannot be written.
-    pub fn event(&self, value: &serde_json::Value) -> anyhow::Result<()> {
+    pub fn emit(&self, progress: &dyn RunProgress, event: RunEvent) -> anyhow::Result<()> {
+        self.event(&event)?;
+        progress.event(&event);
+        Ok(())
+    }
+
+    /// [`emit`](Self::emit)s a [`RunEvent::Note`]: a line for people.
+    ///
+    /// # Errors
+    /// The log cannot be written.
+    pub fn note(&self, progress: &dyn RunProgress, text: impl AsRef<str>) -> anyhow::Result<()> {
+        self.emit(
+            progress,
+            RunEvent::Note {
+                text: text.as_ref().to_string(),
+            },
+        )
+    }
+
+    /// Appends one event to `events.jsonl`, stamped with the time and the
+    /// seconds since the run began (events that are not
+    /// [`persisted`](RunEvent::persisted) are skipped).
+    ///
+    /// # Errors
+    /// The log cannot be written.
+    pub fn event(&self, event: &RunEvent) -> anyhow::Result<()> {
+        if !event.persisted() {
+            return Ok(());
+        }
+        let value = serde_json::to_string(&Stamped::now(event.clone(), self.started))?;
         let _writing = writing();
-        let path = self.root.join("events.jsonl");
+        let path = self.root.join(EVENTS_FILE);
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
