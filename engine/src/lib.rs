@@ -16,5 +16,6 @@ pub mod progress;
 pub mod prompts;
 pub mod render;
 pub mod search;
+pub mod training;
 
 pub use error::{CliError, ExitCode};

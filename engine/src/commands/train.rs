@@ -4,12 +4,13 @@
 use super::{print_json, thread_count};
 use crate::cli::TrainArgs;
 use crate::error::CliError;
+use crate::search::write_atomic;
+use crate::training::{TrainError, TrainRequest, TrainedReward, train_reward};
 use anyhow::anyhow;
 use indicatif::{ProgressBar, ProgressStyle};
 use rewardsmith_core::{Registry, Task};
-use rewardsmith_envs::rollout::sample_states;
-use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, Progress, train};
-use rewardsmith_sandbox::{Limits, ProgramSource, check_source, compile_with_sample};
+use rewardsmith_rl::{PpoConfig, PpoOverrides, Progress};
+use rewardsmith_sandbox::ProgramSource;
 use serde::Deserialize;
 use serde_json::json;
 use std::io::IsTerminal;
@@ -37,13 +38,6 @@ pub(crate) fn reward_source(task: &Task, reward: &str) -> Result<ProgramSource, 
         }
         path => ProgramSource::from_path(Path::new(path)).map_err(CliError::usage),
     }
-}
-
-/// Writes `bytes` to `path` atomically (temporary file, then rename).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
 }
 
 /// Parses `--ppo NAME=VALUE` settings (values in TOML syntax) into overrides;
@@ -80,28 +74,13 @@ fn ppo_overrides(settings: &[String]) -> Result<PpoOverrides, CliError> {
 pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError> {
     let task = registry.task(&args.task)?;
     let source = reward_source(task, &args.reward)?;
-    let spec = &task.env_spec().state;
-    let limits = Limits::default();
-    let samples = sample_states(task, 256, args.seed);
-    let checked = check_source(&source, spec, &samples, &limits);
-    if !checked.ok {
-        let errors: Vec<String> = checked.errors.iter().map(ToString::to_string).collect();
-        return Err(CliError::failure(anyhow!(
-            "reward `{}` is not usable for `{}`:\n  {}",
-            args.reward,
-            task.name,
-            errors.join("\n  ")
-        )));
-    }
-    let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
-    let program = compile_with_sample(&source, spec, &limits, probe)
-        .map_err(|e| CliError::failure(anyhow!("reward `{}`: {e}", args.reward)))?;
     let mut overrides = ppo_overrides(&args.ppo)?;
     if args.steps.is_some() {
         overrides.total_timesteps = args.steps;
     }
     let config = PpoConfig::for_task(task).with_overrides(&overrides);
     config.validate().map_err(CliError::usage)?;
+    let total_timesteps = config.total_timesteps;
     let threads = thread_count(args.threads)?;
     let out_dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!("train-{}-seed{}", task.name, args.seed))
@@ -112,17 +91,8 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
             out_dir.display()
         ))
     })?;
-    let reward_file = match &source {
-        ProgramSource::Rhai(text) => ("reward.rhai", text.as_bytes().to_vec()),
-        ProgramSource::Wat(text) => ("reward.wat", text.as_bytes().to_vec()),
-        ProgramSource::Wasm(bytes) => ("reward.wasm", bytes.clone()),
-    };
-    write_atomic(&out_dir.join(reward_file.0), &reward_file.1).map_err(CliError::usage)?;
-    let mut metrics =
-        MetricsWriter::create(&out_dir, program.components()).map_err(CliError::usage)?;
-
     let bar = if std::io::stderr().is_terminal() && !args.json {
-        let bar = ProgressBar::new(config.total_timesteps);
+        let bar = ProgressBar::new(total_timesteps);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/{human_len} steps  {msg}",
@@ -134,15 +104,11 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
     } else {
         None
     };
-    let mut write_error = None;
     let mut observer = |p: &Progress| {
         if let Some(bar) = &bar {
             bar.set_position(p.env_steps);
         }
         if let Some(cp) = &p.checkpoint {
-            if let Err(e) = metrics.write(cp) {
-                write_error.get_or_insert(e);
-            }
             let line = format!(
                 "{} steps: fitness {:.4}, episode return {:.2}, length {:.0}",
                 cp.env_steps, cp.fitness, cp.episode_return, cp.episode_length
@@ -154,25 +120,36 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
             }
         }
     };
-    let trained = train(
+    let request = TrainRequest {
         task,
-        program.as_ref(),
-        &config,
-        args.seed,
+        source: &source,
+        overrides: &overrides,
+        seed: args.seed,
         threads,
-        &mut observer,
-    )
-    .map_err(|e| CliError::failure(anyhow!("training `{}` failed: {e}", task.name)))?;
+        out: Some(&out_dir),
+    };
+    let result = train_reward(&request, &mut observer);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    if let Some(e) = write_error {
-        return Err(CliError::failure(anyhow!("cannot write metrics: {e}")));
-    }
-    trained
-        .policy
-        .save(&out_dir)
-        .map_err(|e| CliError::failure(anyhow!("cannot save the policy: {e}")))?;
+    let TrainedReward {
+        config, trained, ..
+    } = result.map_err(|e| match e {
+        TrainError::Unusable(check) => CliError::failure(anyhow!(
+            "reward `{}` is not usable for `{}`:\n  {}",
+            args.reward,
+            task.name,
+            check
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        )),
+        TrainError::Settings(m) => CliError::usage(anyhow!("{m}")),
+        TrainError::Failed(m) => CliError::failure(anyhow!("training `{}` failed: {m}", task.name)),
+        TrainError::Io(e) => CliError::failure(e),
+    })?;
     let report = &trained.report;
     let summary = json!({
         "task": task.name,

@@ -4,16 +4,12 @@
 use super::analyzer::{TrajectorySummary, analyse};
 use super::described::DescribedTask;
 use super::store::{write_atomic, write_json};
-use anyhow::Context;
+use crate::training::{self, StatePairs, TrainError, TrainRequest, TrainedReward, train_checked};
 use rewardsmith_core::{Registry, TrainReport};
-use rewardsmith_envs::rollout::sample_states;
-use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, train};
-use rewardsmith_sandbox::{CheckReport, Limits, ProgramSource, check_source, compile_with_sample};
+use rewardsmith_rl::PpoOverrides;
+use rewardsmith_sandbox::{CheckReport, ProgramSource};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// Dry-run steps of the check before training.
-const DRY_RUN_PAIRS: usize = 256;
 
 /// Everything needed to evaluate one reward program, and nothing else.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -144,8 +140,7 @@ pub fn evaluate_candidate_with(
     let (check, samples) = dry_check(task, &spec.reward, spec.seed);
     write_json(&out.join("check.json"), &check)?;
     let outcome = if check.ok {
-        let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
-        train_checked(task, spec, &source, probe, check, out, on_steps)?
+        train_candidate(task, spec, &source, &samples, check, out, on_steps)?
     } else {
         Outcome::Rejected { check }
     };
@@ -153,80 +148,47 @@ pub fn evaluate_candidate_with(
     Ok(outcome)
 }
 
-/// Consecutive `(prev, s)` reward states of random-policy episodes.
-pub type StatePairs = Vec<(Vec<f64>, Vec<f64>)>;
-
-/// The sandbox's checks of a reward program: compile, unknown fields, and a
-/// dry run over random-policy states drawn from `seed` (returned too).
+/// The sandbox's checks of a Rhai reward program (see [`training::dry_check`]).
 #[must_use]
 pub fn dry_check(
     task: &rewardsmith_core::Task,
     reward: &str,
     seed: u64,
 ) -> (CheckReport, StatePairs) {
-    let samples = sample_states(task, DRY_RUN_PAIRS, seed);
-    let check = check_source(
-        &ProgramSource::Rhai(reward.to_string()),
-        &task.env_spec().state,
-        &samples,
-        &Limits::default(),
-    );
-    (check, samples)
+    training::dry_check(task, &ProgramSource::Rhai(reward.to_string()), seed)
 }
 
-fn train_checked(
+fn train_candidate(
     task: &rewardsmith_core::Task,
     spec: &CandidateSpec,
     source: &ProgramSource,
-    probe: Option<(&[f64], &[f64])>,
+    samples: &StatePairs,
     check: CheckReport,
     out: &Path,
     on_steps: &dyn Fn(u64),
 ) -> anyhow::Result<Outcome> {
-    // Compile exactly the program that was checked: the probe call that learns
-    // the component names runs on a real state, not an all-zero one.
-    let program =
-        match compile_with_sample(source, &task.env_spec().state, &Limits::default(), probe) {
-            Ok(p) => p,
-            Err(e) => {
-                return Ok(Outcome::Crashed {
-                    error: e.to_string(),
-                });
-            }
-        };
-    let config = PpoConfig::for_task(task).with_overrides(&PpoOverrides {
+    let overrides = PpoOverrides {
         total_timesteps: Some(spec.budget),
         ..PpoOverrides::default()
-    });
-    let mut metrics = MetricsWriter::create(out, program.components())
-        .with_context(|| format!("cannot write metrics in {}", out.display()))?;
-    let mut io_error = None;
-    let mut observer = |p: &rewardsmith_rl::Progress| {
-        on_steps(p.env_steps);
-        if let Some(cp) = &p.checkpoint
-            && let Err(e) = metrics.write(cp)
-        {
-            io_error.get_or_insert(e);
-        }
     };
-    let trained = match train(
+    let request = TrainRequest {
         task,
-        program.as_ref(),
-        &config,
-        spec.seed,
-        spec.threads,
-        &mut observer,
-    ) {
+        source,
+        overrides: &overrides,
+        seed: spec.seed,
+        threads: spec.threads,
+        out: Some(out),
+    };
+    let trained = match train_checked(&request, check, samples, &mut |p| on_steps(p.env_steps)) {
         Ok(t) => t,
+        Err(TrainError::Io(e)) => return Err(e),
         Err(e) => {
             return Ok(Outcome::Crashed {
                 error: e.to_string(),
             });
         }
     };
-    if let Some(e) = io_error {
-        return Err(e.into());
-    }
+    let TrainedReward { check, trained, .. } = trained;
     if !trained.report.final_fitness.is_finite() {
         return Ok(Outcome::Crashed {
             error: "the task's fitness program gave a non-finite value for the trained policy's \
@@ -234,7 +196,6 @@ fn train_checked(
                 .to_string(),
         });
     }
-    trained.policy.save(out)?;
     let analysis = analyse(task, &trained.policy, spec.analysis_episodes, spec.seed)?;
     Ok(Outcome::Trained {
         check,

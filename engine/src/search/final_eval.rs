@@ -6,11 +6,12 @@ use super::runner::RunRecord;
 use super::store::{RunStore, write_json};
 use crate::events::RunEvent;
 use crate::progress::RunProgress;
+use crate::training::{TrainRequest, train_reward};
 use anyhow::anyhow;
 use rayon::prelude::*;
 use rewardsmith_core::{Registry, derive_seed};
-use rewardsmith_rl::{PpoConfig, PpoOverrides, train};
-use rewardsmith_sandbox::{Limits, ProgramSource, compile};
+use rewardsmith_rl::PpoOverrides;
+use rewardsmith_sandbox::ProgramSource;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -140,10 +141,10 @@ pub fn final_evaluation(
     let jobs: Vec<(usize, usize)> = (0..sources.len())
         .flat_map(|r| (0..record.search.final_seeds).map(move |s| (r, s)))
         .collect();
-    let config = PpoConfig::for_task(task).with_overrides(&PpoOverrides {
+    let overrides = PpoOverrides {
         total_timesteps: Some(budget),
         ..PpoOverrides::default()
-    });
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(record.concurrent)
         .build()
@@ -160,27 +161,24 @@ pub fn final_evaluation(
             .enumerate()
             .map(|(k, &(r, s))| {
                 let (name, source) = &sources[r];
-                let program = compile(
-                    &ProgramSource::Rhai(source.clone()),
-                    &task.env_spec().state,
-                    &Limits::default(),
-                )
-                .map_err(|e| anyhow!("the {name} reward does not compile: {e}"))?;
                 let seed = derive_seed(record.search.seed, 1_000_000 + s as u64);
-                let trained = train(
+                let source = ProgramSource::Rhai(source.clone());
+                let request = TrainRequest {
                     task,
-                    program.as_ref(),
-                    &config,
+                    source: &source,
+                    overrides: &overrides,
                     seed,
-                    record.threads_per_candidate,
-                    &mut |p| {
-                        progress.event(&RunEvent::FinalTrainingSteps {
-                            training: k,
-                            steps: p.env_steps,
-                        });
-                    },
-                )
-                .map_err(|e| anyhow!("training the {name} reward failed: {e}"))?;
+                    threads: record.threads_per_candidate,
+                    out: None,
+                };
+                let trained = train_reward(&request, &mut |p| {
+                    progress.event(&RunEvent::FinalTrainingSteps {
+                        training: k,
+                        steps: p.env_steps,
+                    });
+                })
+                .map_err(|e| anyhow!("training the {name} reward failed: {e}"))?
+                .trained;
                 let fitness = trained.report.final_fitness;
                 store.emit(
                     progress,

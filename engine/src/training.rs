@@ -1,0 +1,193 @@
+//! The one training pipeline: a reward program is checked in the sandbox on
+//! random-policy states, compiled against a real state, trained with PPO and,
+//! when given a folder, leaves its reward file, metrics and policy there.
+//! `rewardsmith train`, every search candidate (`eval-candidate` too) and the
+//! final evaluation all train through [`train_reward`].
+
+use crate::search::write_atomic;
+use rewardsmith_core::Task;
+use rewardsmith_envs::rollout::sample_states;
+use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, Progress, Trained, train};
+use rewardsmith_sandbox::{CheckReport, Limits, ProgramSource, check_source, compile_with_sample};
+use std::path::Path;
+
+/// Dry-run steps of the sandbox's check before training.
+pub const DRY_RUN_PAIRS: usize = 256;
+
+/// Consecutive `(prev, s)` reward states of random-policy episodes.
+pub type StatePairs = Vec<(Vec<f64>, Vec<f64>)>;
+
+/// One training to run.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainRequest<'a> {
+    /// The task.
+    pub task: &'a Task,
+    /// The reward program.
+    pub source: &'a ProgramSource,
+    /// PPO settings replacing the task's (the budget is `total_timesteps`).
+    pub overrides: &'a PpoOverrides,
+    /// Seed of the dry run, of training and of its evaluations.
+    pub seed: u64,
+    /// Worker threads.
+    pub threads: usize,
+    /// Where the reward file, `metrics.*` and `policy.*` go (nothing is
+    /// written without one).
+    pub out: Option<&'a Path>,
+}
+
+/// A finished training.
+#[derive(Debug)]
+pub struct TrainedReward {
+    /// The sandbox's verdict on the program (its warnings matter).
+    pub check: CheckReport,
+    /// The PPO settings used.
+    pub config: PpoConfig,
+    /// What the trainer returned: report, policy, timing.
+    pub trained: Trained,
+}
+
+/// Why a training did not happen or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The program failed the sandbox's checks; nothing was trained.
+    #[error("the reward program is not usable: {}", errors(.0))]
+    Unusable(CheckReport),
+    /// The PPO settings are invalid.
+    #[error("invalid PPO settings: {0}")]
+    Settings(String),
+    /// The program or the trainer failed while training (or compiling).
+    #[error("{0}")]
+    Failed(String),
+    /// A file could not be written: a failure of the machine, not the program.
+    #[error(transparent)]
+    Io(#[from] anyhow::Error),
+}
+
+fn errors(check: &CheckReport) -> String {
+    check
+        .errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The sandbox's checks of a reward program: compile, unknown fields, and a
+/// dry run over random-policy states drawn from `seed` (returned too).
+#[must_use]
+pub fn dry_check(task: &Task, source: &ProgramSource, seed: u64) -> (CheckReport, StatePairs) {
+    let samples = sample_states(task, DRY_RUN_PAIRS, seed);
+    let check = check_source(source, &task.env_spec().state, &samples, &Limits::default());
+    (check, samples)
+}
+
+/// The reward file's name for a program: `reward.rhai`, `.wat` or `.wasm`.
+#[must_use]
+pub fn reward_file_name(source: &ProgramSource) -> &'static str {
+    match source {
+        ProgramSource::Rhai(_) => "reward.rhai",
+        ProgramSource::Wat(_) => "reward.wat",
+        ProgramSource::Wasm(_) => "reward.wasm",
+    }
+}
+
+fn reward_bytes(source: &ProgramSource) -> &[u8] {
+    match source {
+        ProgramSource::Rhai(text) | ProgramSource::Wat(text) => text.as_bytes(),
+        ProgramSource::Wasm(bytes) => bytes,
+    }
+}
+
+/// Checks, compiles and trains `request`'s program, telling `observer` of
+/// every PPO iteration; see the [module docs](self).
+///
+/// # Errors
+/// [`TrainError`]: an unusable program, bad settings, a failure in training,
+/// or a folder that cannot be written.
+pub fn train_reward(
+    request: &TrainRequest<'_>,
+    observer: &mut dyn FnMut(&Progress),
+) -> Result<TrainedReward, TrainError> {
+    let (check, samples) = dry_check(request.task, request.source, request.seed);
+    if !check.ok {
+        return Err(TrainError::Unusable(check));
+    }
+    train_checked(request, check, &samples, observer)
+}
+
+/// [`train_reward`] for a program whose check (`check`, over `samples`) has
+/// already passed.
+///
+/// # Errors
+/// As [`train_reward`], but for the check.
+pub fn train_checked(
+    request: &TrainRequest<'_>,
+    check: CheckReport,
+    samples: &StatePairs,
+    observer: &mut dyn FnMut(&Progress),
+) -> Result<TrainedReward, TrainError> {
+    let task = request.task;
+    let config = PpoConfig::for_task(task).with_overrides(request.overrides);
+    config
+        .validate()
+        .map_err(|e| TrainError::Settings(e.to_string()))?;
+    // Compile exactly the program that was checked: the probe call that learns
+    // the component names runs on a real state, not an all-zero one.
+    let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
+    let program = compile_with_sample(
+        request.source,
+        &task.env_spec().state,
+        &Limits::default(),
+        probe,
+    )
+    .map_err(|e| TrainError::Failed(e.to_string()))?;
+    let mut metrics = match request.out {
+        Some(out) => {
+            write_atomic(
+                &out.join(reward_file_name(request.source)),
+                reward_bytes(request.source),
+            )?;
+            Some(
+                MetricsWriter::create(out, program.components()).map_err(|e| {
+                    TrainError::Io(anyhow::anyhow!(
+                        "cannot write metrics in {}: {e}",
+                        out.display()
+                    ))
+                })?,
+            )
+        }
+        None => None,
+    };
+    let mut io_error = None;
+    let mut observe = |p: &Progress| {
+        if let (Some(metrics), Some(cp)) = (metrics.as_mut(), &p.checkpoint)
+            && let Err(e) = metrics.write(cp)
+        {
+            io_error.get_or_insert(e);
+        }
+        observer(p);
+    };
+    let trained = train(
+        task,
+        program.as_ref(),
+        &config,
+        request.seed,
+        request.threads,
+        &mut observe,
+    )
+    .map_err(|e| TrainError::Failed(e.to_string()))?;
+    if let Some(e) = io_error {
+        return Err(TrainError::Io(anyhow::anyhow!("cannot write metrics: {e}")));
+    }
+    if let Some(out) = request.out {
+        trained
+            .policy
+            .save(out)
+            .map_err(|e| TrainError::Io(anyhow::anyhow!("cannot save the policy: {e}")))?;
+    }
+    Ok(TrainedReward {
+        check,
+        config,
+        trained,
+    })
+}
