@@ -795,10 +795,7 @@ fn critic(
         Verdict::Reject => "rejected",
         Verdict::Unclear => "gave no readable verdict (trained anyway)",
     };
-    store.note(
-        progress,
-        format!("  cand {i:02}: the LLM critic {verdict}"),
-    )?;
+    store.note(progress, format!("  cand {i:02}: the LLM critic {verdict}"))?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_atomic(&dir.join("critic.txt"), answer.as_bytes())?;
     write_json(&path, &review)?;
