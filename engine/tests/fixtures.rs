@@ -42,11 +42,25 @@ fn replays(fixture: &str, extra: &[&str]) {
     args.extend_from_slice(extra);
     let v = json_of(&rewardsmith(&args));
     let expected = read(&recorded.join("outcome.json"));
-    for key in ["best", "generations", "final"] {
+    for key in ["best", "generations"] {
         assert_eq!(
             v[key], expected[key],
             "{fixture}: `{key}` differs from the recording"
         );
+    }
+    // The final table's raw figures: every seed's fitness, the means and the
+    // normalised score (how spread is summarised may change; they may not).
+    let (got, want) = (&v["final"], &expected["final"]);
+    for key in ["budget", "normalized_score"] {
+        assert_eq!(got[key], want[key], "{fixture}: final `{key}`");
+    }
+    for reward in ["best", "human", "sparse"] {
+        for key in ["values", "mean"] {
+            assert_eq!(
+                got[reward][key], want[reward][key],
+                "{fixture}: final {reward} `{key}` differs from the recording"
+            );
+        }
     }
     for g in 0..2 {
         let name = format!("completions-{g:03}.json");

@@ -2,7 +2,7 @@
 //! budget, side by side with the task's human-written and sparse rewards under
 //! the same seeds and budget, and the human-normalised score.
 
-use super::runner::RunRecord;
+use super::record::{FinalReport, RunRecord, SeedStats};
 use super::store::{RunStore, write_json};
 use crate::events::RunEvent;
 use crate::progress::RunProgress;
@@ -12,104 +12,6 @@ use rayon::prelude::*;
 use rewardsmith_core::{Registry, derive_seed};
 use rewardsmith_rl::PpoOverrides;
 use rewardsmith_sandbox::ProgramSource;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-
-/// Fitness over the seeds of one reward.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SeedStats {
-    /// Final fitness per seed.
-    pub values: Vec<f64>,
-    /// Mean over seeds.
-    pub mean: f64,
-    /// Standard deviation over seeds.
-    pub std: f64,
-}
-
-impl SeedStats {
-    fn new(values: Vec<f64>) -> Self {
-        let n = values.len().max(1) as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-        Self { values, mean, std }
-    }
-}
-
-/// The three rewards side by side.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FinalReport {
-    /// Env steps per training.
-    pub budget: u64,
-    /// The best reward of the search.
-    pub best: SeedStats,
-    /// The task's human-written reward (`None` when the task has none).
-    pub human: Option<SeedStats>,
-    /// The task's sparse reward (`None` when the task has none).
-    pub sparse: Option<SeedStats>,
-    /// `(F − F_sparse) / |F_human − F_sparse|`; `None` when human and sparse tie
-    /// or a baseline is missing.
-    pub normalized_score: Option<f64>,
-}
-
-impl FinalReport {
-    /// The `final` object of the run summary.
-    #[must_use]
-    pub fn to_json(&self) -> serde_json::Value {
-        let s = |x: &SeedStats| json!({"mean": x.mean, "std": x.std, "values": x.values});
-        json!({
-            "budget": self.budget,
-            "best": s(&self.best),
-            "human": self.human.as_ref().map(s),
-            "sparse": self.sparse.as_ref().map(s),
-            "normalized_score": self.normalized_score,
-        })
-    }
-
-    /// The normalised score in words: the number, or why there is none.
-    #[must_use]
-    pub fn score_text(&self) -> String {
-        match (self.normalized_score, &self.human, &self.sparse) {
-            (Some(s), _, _) => format!("{s:.3}"),
-            (None, Some(_), Some(_)) => "n/a (human and sparse tie)".to_string(),
-            (None, _, _) => "n/a (the task has no human-written or sparse reward)".to_string(),
-        }
-    }
-
-    /// One line: every reward's mean ± std and the normalised score.
-    #[must_use]
-    pub fn line(&self) -> String {
-        let s = |x: &Option<SeedStats>| {
-            x.as_ref().map_or("n/a".to_string(), |x| {
-                format!("{:.4} ± {:.4}", x.mean, x.std)
-            })
-        };
-        format!(
-            "best {:.4} ± {:.4}, human {}, sparse {}, normalised score {}",
-            self.best.mean,
-            self.best.std,
-            s(&self.human),
-            s(&self.sparse),
-            self.score_text()
-        )
-    }
-
-    /// The comparison as a Markdown table.
-    #[must_use]
-    pub fn markdown_table(&self) -> String {
-        let mut out = String::from("| reward | fitness mean | std |\n|---|---|---|\n");
-        for (name, stats) in [
-            ("best found", Some(&self.best)),
-            ("human-written", self.human.as_ref()),
-            ("sparse", self.sparse.as_ref()),
-        ] {
-            match stats {
-                Some(x) => out.push_str(&format!("| {name} | {:.4} | {:.4} |\n", x.mean, x.std)),
-                None => out.push_str(&format!("| {name} | n/a | n/a |\n")),
-            }
-        }
-        out
-    }
-}
 
 /// Runs the final evaluation and writes `best/final.json`.
 ///
@@ -149,6 +51,16 @@ pub fn final_evaluation(
         .num_threads(record.concurrent)
         .build()
         .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
+    if record.search.final_seeds < 3 {
+        store.note(
+            progress,
+            format!(
+                "warning: the final evaluation trains each reward with {} seed(s); with fewer \
+                 than 3 the spread and the 95% interval say little (--final-seeds 3 or more)",
+                record.search.final_seeds
+            ),
+        )?;
+    }
     store.emit(
         progress,
         RunEvent::FinalStarted {

@@ -7,6 +7,7 @@ mod candidate;
 mod config;
 mod described;
 mod final_eval;
+mod record;
 mod reflection;
 mod report;
 mod runner;
@@ -16,11 +17,11 @@ pub use analyzer::{FieldSummary, TrajectorySummary, analyse};
 pub use candidate::{CandidateSpec, Outcome, evaluate_candidate, evaluate_candidate_with};
 pub use config::{FeedbackMode, FileConfig, SearchConfig};
 pub use described::{DescribedTask, FITNESS_FILE, fitness_program};
-pub use final_eval::{FinalReport, SeedStats};
+pub use record::{
+    BestRecord, CandidateLine, FinalReport, GenerationRecord, RunRecord, RunSummary, SeedStats,
+    Timing,
+};
 pub use reflection::{all_failed, reflect};
 pub use report::write_reports;
-pub use runner::{
-    BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, create_run, open_run,
-    run_search, run_search_with,
-};
+pub use runner::{create_run, open_run, run_search, run_search_with};
 pub use store::{RunStore, quiesce, read_json, write_atomic, write_json};

@@ -8,7 +8,7 @@
 //! no system font is needed.
 
 use super::candidate::Outcome;
-use super::runner::{CandidateLine, RunRecord, RunSummary};
+use super::record::{CandidateLine, RunRecord, RunSummary};
 use super::store::{RunStore, read_json, write_atomic};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
