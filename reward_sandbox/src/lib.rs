@@ -8,11 +8,17 @@
 //!   returns a map of named components; a hardened engine, limits on operations,
 //!   depth, sizes and wall time, and a native maths library ([`helpers_doc`]).
 //! - [`WasmProgram`]: a WebAssembly module following a small ABI (see
-//!   [`wasm`](crate::WasmProgram)), with no imports, fuel, memory caps and an
-//!   epoch deadline.
+//!   [`wasm`](crate::WasmProgram)), scanned for compile and bulk-memory bombs
+//!   before code generation, with no imports, fuel, memory caps and a
+//!   deadline.
 //! - [`check_source`]: the checks before any training: syntax, signature,
-//!   unknown fields, and a dry run over sample states with per-component
-//!   statistics, as a [`CheckReport`].
+//!   unknown fields, and a dry run over sample states (stopping at the first
+//!   failing call) with per-component statistics, the cost of a call and the
+//!   volume printed, as a [`CheckReport`].
+//!
+//! Every call of either backend has a deadline in CPU time that holds
+//! whatever the program does, and every component must be finite and within
+//! [`Limits::max_component_abs`], with a finite sum.
 //! - [`FitnessProgram`]: Rhai source defining `fn fitness(episode)` (and
 //!   optionally `fn success(episode)`) that scores a whole episode: the
 //!   machine-written fitness of a task described in a user's own words, in the
@@ -83,6 +89,7 @@
 //! ```
 
 mod check;
+mod clock;
 mod error;
 mod fitness_program;
 mod helpers;
@@ -93,7 +100,8 @@ mod source;
 mod wasm_program;
 
 pub use check::{
-    CheckReport, CheckWarning, ComponentStats, DOMINANCE_RATIO, WarningKind, check, check_source,
+    CheckReport, CheckWarning, ComponentStats, DOMINANCE_RATIO, SLOW_CALL_REFUSE_RATIO,
+    SLOW_CALL_WARN_RATIO, WarningKind, check, check_source,
 };
 pub use error::{Error, Result};
 pub use fitness_program::{

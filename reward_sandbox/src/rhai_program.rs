@@ -4,8 +4,9 @@
 //! errors into short [`RewardError`]s. The contract is documented on
 //! [`RhaiProgram`].
 
+use crate::clock;
 use crate::helpers;
-use crate::limits::Limits;
+use crate::limits::{Limits, component_total};
 use crate::scan;
 use rewardsmith_core::{
     FieldKind, RewardError, RewardErrorKind as K, RewardProgram, StateSpec, StateView,
@@ -27,9 +28,15 @@ use std::time::{Duration, Instant};
 /// [`Forbidden`](RewardErrorKind::Forbidden) error.
 const FORBIDDEN: &[&str] = &["eval", "import", "export", "sleep", "exit"];
 
-/// How often (in operations) the wall-clock deadline is read: reading the clock
-/// costs ~20 ns, an operation ~10 ns, so checking every 1024 keeps it under 0.2%.
-const DEADLINE_EVERY: u64 = 1024;
+/// How often (in operations) a running call reads its CPU time even when
+/// the coarse clock shows no new tick: a backstop for a ticking thread that
+/// cannot start or that a loaded machine starves. A read costs ~0.9 µs and
+/// 4096 operations ~40 µs or more, so it stays around 2% in the worst case,
+/// for calls that are long anyway.
+const DEADLINE_EVERY: u64 = 4096;
+
+/// No CPU reading yet in this call.
+const NOT_YET: u64 = u64::MAX;
 
 /// A reward state as a Rhai value: read-only, one getter per field.
 #[derive(Clone)]
@@ -75,32 +82,82 @@ impl Flavor {
     }
 }
 
-/// The wall-clock deadline of the running call, read by `on_progress`.
+/// The deadline of the running call. Before every operation `on_progress`
+/// compares the coarse clock ([`clock`]) with the tick the call last saw (two
+/// atomic loads); on a new tick it reads the thread's CPU time: the first
+/// reading starts the count, a later one fails the call once the CPU time
+/// since then reaches the deadline ([`clock`] says why CPU time, not wall
+/// time). When the call returns, the count is finished: a long last native
+/// function cannot slip a value past the deadline. A call that never sees a
+/// tick (nearly every call: they take microseconds) never reads the clock.
 struct Deadline {
-    origin: Instant,
-    until_ns: AtomicU64,
+    timeout_ns: AtomicU64,
+    seen_tick: AtomicU64,
+    cpu_start_ns: AtomicU64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Deadline {
-    fn arm(&self, within: Duration) {
-        let t = self.origin.elapsed().saturating_add(within);
-        self.until_ns.store(
-            u64::try_from(t.as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+    fn new() -> Self {
+        Self {
+            timeout_ns: AtomicU64::new(u64::MAX),
+            seen_tick: AtomicU64::new(0),
+            cpu_start_ns: AtomicU64::new(NOT_YET),
+        }
     }
 
-    fn passed(&self) -> bool {
-        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        now > self.until_ns.load(Ordering::Relaxed)
+    fn arm(&self, within: Duration) {
+        self.timeout_ns.store(nanos(within), Ordering::Relaxed);
+        self.seen_tick.store(clock::now(), Ordering::Relaxed);
+        self.cpu_start_ns.store(NOT_YET, Ordering::Relaxed);
+    }
+
+    /// Whether the call must stop now (called before every operation).
+    #[inline]
+    fn passed(&self, ops: u64) -> bool {
+        let tick = clock::now();
+        if tick == self.seen_tick.load(Ordering::Relaxed) && !ops.is_multiple_of(DEADLINE_EVERY) {
+            return false;
+        }
+        self.seen_tick.store(tick, Ordering::Relaxed);
+        self.spent()
+            .is_some_and(|ns| ns >= self.timeout_ns.load(Ordering::Relaxed))
+    }
+
+    /// CPU nanoseconds used since the first reading of this call; `None` for
+    /// the first reading, which starts the count.
+    fn spent(&self) -> Option<u64> {
+        let cpu = nanos(clock::thread_cpu());
+        let start = self.cpu_start_ns.load(Ordering::Relaxed);
+        if start == NOT_YET {
+            self.cpu_start_ns.store(cpu, Ordering::Relaxed);
+            return None;
+        }
+        Some(cpu.saturating_sub(start))
+    }
+
+    /// After the call: the CPU time it was counted to use, when that reached
+    /// the deadline.
+    fn overran(&self) -> Option<Duration> {
+        if self.cpu_start_ns.load(Ordering::Relaxed) == NOT_YET {
+            return None;
+        }
+        let ns = self.spent()?;
+        (ns >= self.timeout_ns.load(Ordering::Relaxed)).then(|| Duration::from_nanos(ns))
     }
 }
 
-/// Captured `print`/`debug` output, capped.
+/// Captured `print`/`debug` output, capped, and the volume printed (kept or
+/// dropped).
 #[derive(Default)]
 struct Printed {
     text: String,
     dropped: bool,
+    lines: u64,
+    bytes: u64,
 }
 
 /// A hardened engine plus the state its callbacks share with the host.
@@ -123,7 +180,7 @@ impl Sandbox {
             .map_err(|e| parse_error(&e.0, e.1, spec, flavor))
     }
 
-    /// Calls the script function `name` under a fresh wall-clock deadline of
+    /// Calls the script function `name` under a fresh deadline ([`Deadline`]) of
     /// `timeout`, without running the top-level statements. A Rhai error is
     /// translated through `ctx`; a panic inside Rhai is caught and reported.
     pub(crate) fn call(
@@ -142,7 +199,23 @@ impl Sandbox {
             engine.call_fn_with_options::<Dynamic>(options, scope, ast, name, args)
         }));
         match result {
-            Ok(Ok(value)) => Ok(value.flatten()),
+            Ok(Ok(value)) => {
+                // Counted to the end: the last native function before
+                // returning may have run past the deadline with no operation
+                // left to notice.
+                if let Some(spent) = self.deadline.overran() {
+                    scope.clear();
+                    return Err(RewardError::new(
+                        K::Timeout,
+                        format!(
+                            "the call worked for {} ms; the limit is {} ms (slow native work on large arrays or strings?)",
+                            spent.as_millis(),
+                            timeout.as_millis()
+                        ),
+                    ));
+                }
+                Ok(value.flatten())
+            }
             Ok(Err(e)) => {
                 scope.clear();
                 Err(ctx.eval_error(&e))
@@ -192,7 +265,7 @@ fn packages() -> &'static [Shared<Module>] {
 /// Builds the engine every reward program runs in. This is the **only** place
 /// an engine is made: a raw engine plus the packages above, no module resolver
 /// (the `no_module` feature), `eval` and friends disabled, output captured,
-/// strict variables, every size and depth limit set, and a wall-clock deadline.
+/// strict variables, every size and depth limit set, and a per-call deadline.
 pub(crate) fn build_engine(spec: &StateSpec, limits: &Limits) -> Sandbox {
     let mut engine = Engine::new_raw();
     for m in packages() {
@@ -217,13 +290,10 @@ pub(crate) fn build_engine(spec: &StateSpec, limits: &Limits) -> Sandbox {
     engine.set_max_variables(1024);
     engine.set_max_functions(256);
 
-    let deadline = Arc::new(Deadline {
-        origin: Instant::now(),
-        until_ns: AtomicU64::new(u64::MAX),
-    });
+    clock::start();
+    let deadline = Arc::new(Deadline::new());
     let d = Arc::clone(&deadline);
-    engine
-        .on_progress(move |ops| (ops % DEADLINE_EVERY == 0 && d.passed()).then_some(Dynamic::UNIT));
+    engine.on_progress(move |ops| d.passed(ops).then_some(Dynamic::UNIT));
 
     let printed = Arc::new(Mutex::new(Printed::default()));
     let cap = limits.max_print_bytes;
@@ -260,6 +330,12 @@ pub(crate) fn build_engine(spec: &StateSpec, limits: &Limits) -> Sandbox {
 
 fn capture(printed: &Mutex<Printed>, cap: usize, text: &str) {
     let Ok(mut p) = printed.lock() else { return };
+    p.lines = p.lines.saturating_add(1);
+    p.bytes = p.bytes.saturating_add(
+        u64::try_from(text.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1),
+    );
     if p.text.len() + text.len() + 1 > cap {
         p.dropped = true;
         return;
@@ -478,6 +554,18 @@ impl RhaiProgram {
             text.push_str("[further output dropped]\n");
         }
         text
+    }
+
+    /// Lines and bytes the program has printed with `print`/`debug` since it
+    /// was compiled (the probe call included), counting what the cap of
+    /// [`Limits::max_print_bytes`] dropped: `(lines, bytes)`. Printing is
+    /// pointless during training but not free, so the check reports it.
+    #[must_use]
+    pub fn printed_volume(&self) -> (u64, u64) {
+        self.sandbox
+            .printed
+            .lock()
+            .map_or((0, 0), |p| (p.lines, p.bytes))
     }
 
     /// Runs `compute_reward` and returns its map.
@@ -834,19 +922,24 @@ impl RewardProgram for RhaiProgram {
                 ),
             ));
         }
+        let bound = shared.limits.max_component_abs;
+        let mut total = 0.0;
         for ((name, v), (_, idx)) in map.iter().zip(&shared.sorted) {
             let Some(x) = number(v) else {
                 return Err(shared.wrong_component_type(name, v));
             };
-            if !x.is_finite() {
-                let e = RewardError::new(
-                    K::NonFinite,
-                    format!("component `{name}` is {x}; every component must be a finite number"),
-                )
-                .in_component(name.as_str());
-                return Err(shared.at_component(e, name));
+            // The common case inline; the checks word the error.
+            if !(x.is_finite() && x.abs() <= bound) {
+                shared
+                    .limits
+                    .check_component(name, x)
+                    .map_err(|e| shared.at_component(e, name))?;
             }
+            total += x;
             out[*idx] = x;
+        }
+        if !total.is_finite() {
+            component_total(&shared.names, out)?;
         }
         Ok(())
     }

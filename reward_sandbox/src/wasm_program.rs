@@ -1,16 +1,29 @@
 #![doc = include_str!("wasm_abi.md")]
 
-use crate::limits::Limits;
+use crate::clock;
+use crate::limits::{Limits, component_total};
 use rewardsmith_core::{RewardError, RewardErrorKind as K, RewardProgram, StateSpec, StateView};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
-use wasmtime::{Config, Engine, Instance, Memory, Module, ResourceLimiter, Store, Trap, TypedFunc};
-
-/// How often the epoch advances; the per-call deadline is rounded up to it.
-const EPOCH_TICK: Duration = Duration::from_millis(2);
+use wasmtime::wasmparser::{BinaryReaderError, Operator, Parser, Payload};
+use wasmtime::{
+    Config, Engine, Instance, Memory, Module, ResourceLimiter, Store, StoreContextMut, Trap,
+    TypedFunc, UpdateDeadline,
+};
 
 /// Most component names a module may declare.
 const MAX_COMPONENTS: usize = 256;
+
+/// Stack of the thread that generates code: cranelift's recursion is bounded
+/// by the nesting limit, this leaves room to spare.
+const COMPILE_STACK: usize = 8 << 20;
+
+/// Code generations running on their own threads (abandoned ones included),
+/// for the log line when one misses its deadline.
+static RUNNING_COMPILES: AtomicUsize = AtomicUsize::new(0);
 
 /// The reward ABI as Markdown, for documentation and prompts.
 #[must_use]
@@ -18,7 +31,8 @@ pub fn wasm_abi_doc() -> &'static str {
     include_str!("wasm_abi.md")
 }
 
-/// The process-wide wasmtime engine (fuel and epochs on) and its epoch ticker.
+/// The process-wide wasmtime engine (fuel and epochs on), its epoch advanced
+/// by the sandbox's clock ([`clock::TICK`]).
 fn engine() -> Result<&'static Engine, RewardError> {
     static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
     ENGINE
@@ -29,28 +43,41 @@ fn engine() -> Result<&'static Engine, RewardError> {
                 .epoch_interruption(true)
                 .max_wasm_stack(256 * 1024);
             let engine = Engine::new(&config).map_err(|e| e.to_string())?;
-            let ticker = engine.clone();
-            // The ticker only sleeps and bumps a counter; if it cannot start,
-            // fuel still bounds every call.
-            let _ = std::thread::Builder::new()
-                .name("rewardsmith-wasm-epoch".into())
-                .spawn(move || {
-                    loop {
-                        std::thread::sleep(EPOCH_TICK);
-                        ticker.increment_epoch();
-                    }
-                });
+            // If the clock cannot start, fuel still bounds every call.
+            clock::drive_epochs(&engine);
             Ok(engine)
         })
         .as_ref()
         .map_err(|e| RewardError::new(K::Runtime, format!("cannot start WebAssembly: {e}")))
 }
 
-/// Store data: the resource limiter, which remembers why it refused growth.
+/// Store data: the resource limiter, which remembers why it refused growth,
+/// and the deadline of the running call.
 struct Host {
     max_memory: usize,
     max_table: usize,
     refused: Option<String>,
+    /// The per-call deadline, in CPU time of the calling thread.
+    timeout: Duration,
+    /// The thread's CPU time at the first clock tick the running call saw.
+    cpu_start: Option<Duration>,
+}
+
+/// Called at a check point (function entry, loop back-edge) of a running
+/// call when the clock has ticked: the first time starts counting the
+/// thread's CPU time, later ones stop the call once that count reaches the
+/// deadline (see [`clock`] for why CPU time).
+fn on_tick(mut ctx: StoreContextMut<'_, Host>) -> wasmtime::Result<UpdateDeadline> {
+    let host = ctx.data_mut();
+    let cpu = clock::thread_cpu();
+    match host.cpu_start {
+        None => host.cpu_start = Some(cpu),
+        Some(start) if cpu.saturating_sub(start) >= host.timeout => {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Some(_) => {}
+    }
+    Ok(UpdateDeadline::Continue(1))
 }
 
 impl ResourceLimiter for Host {
@@ -159,11 +186,20 @@ impl WasmProgram {
 
     /// Compiles a binary module (`.wasm`) and instantiates it.
     ///
+    /// Before any code generation, a scan of the module refuses what would
+    /// make compiling or running it slow: more functions, locals or nesting
+    /// than [`Limits`] allow, or more bulk-memory instructions than
+    /// [`Limits::wasm_max_bulk_memory_bytes`] covers. Code generation then runs
+    /// on its own thread under the compile deadline.
+    ///
     /// # Errors
     /// [`Malformed`](K::Malformed) for an invalid module or one that breaks the
-    /// ABI, [`Imports`](K::Imports) for any import, [`MemoryLimit`](K::MemoryLimit),
-    /// [`OutOfFuel`](K::OutOfFuel), [`Timeout`](K::Timeout) or [`Trap`](K::Trap)
-    /// while instantiating.
+    /// ABI, [`DataTooLarge`](K::DataTooLarge) for too many functions, locals
+    /// or bulk-memory instructions, [`ExprDepth`](K::ExprDepth) for too deep a
+    /// nesting, [`Timeout`](K::Timeout) when code generation misses the compile
+    /// deadline, [`Imports`](K::Imports) for any import,
+    /// [`MemoryLimit`](K::MemoryLimit), [`OutOfFuel`](K::OutOfFuel),
+    /// [`Timeout`](K::Timeout) or [`Trap`](K::Trap) while instantiating.
     pub fn from_binary(
         bytes: &[u8],
         spec: &StateSpec,
@@ -174,8 +210,8 @@ impl WasmProgram {
         }
         let started = Instant::now();
         let engine = engine()?;
-        let module = Module::new(engine, bytes)
-            .map_err(|e| malformed(format!("invalid WebAssembly module: {}", root_message(&e))))?;
+        scan_module(bytes, limits)?;
+        let module = compile_module(engine, bytes, limits, started)?;
         let imports: Vec<String> = module
             .imports()
             .map(|i| format!("{}::{}", i.module(), i.name()))
@@ -201,9 +237,12 @@ impl WasmProgram {
                 max_memory: limits.wasm_max_memory_bytes,
                 max_table: limits.wasm_max_table_elements,
                 refused: None,
+                timeout: limits.call_timeout(),
+                cpu_start: None,
             },
         );
         store.limiter(|h| h as &mut dyn ResourceLimiter);
+        store.epoch_deadline_callback(on_tick);
         arm(&mut store, limits)?;
         let instance = Instance::new(&mut store, &module, &[])
             .map_err(|e| call_error(&e, &mut store, limits, "instantiating"))?;
@@ -310,6 +349,166 @@ impl WasmProgram {
     }
 }
 
+fn invalid(e: &BinaryReaderError) -> RewardError {
+    malformed(format!(
+        "invalid WebAssembly module: {} (at byte {})",
+        e.message(),
+        e.offset()
+    ))
+}
+
+fn usize_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// The static checks before code generation (linear in the module's size,
+/// well under a millisecond for 64 KiB): function count, locals, nesting and
+/// the bulk-memory budget, each against its [`Limits`] field. Bytes that do
+/// not parse are a malformed module; everything else about validity is left
+/// to wasmtime's validator, which runs on the whole module when compiling.
+fn scan_module(bytes: &[u8], limits: &Limits) -> Result<(), RewardError> {
+    let mut functions: u64 = 0;
+    let mut locals: u64 = 0;
+    let mut bulk: u64 = 0;
+    // The most bytes a linear memory of the module can reach (its declared
+    // maximum; unknown means the cap).
+    let mut memory_max: Option<u64> = None;
+    let cap = usize_u64(limits.wasm_max_memory_bytes);
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| invalid(&e))? {
+            Payload::FunctionSection(r) => {
+                functions = functions.saturating_add(u64::from(r.count()));
+                if functions > usize_u64(limits.wasm_max_functions) {
+                    return Err(RewardError::new(
+                        K::DataTooLarge,
+                        format!(
+                            "the module defines {functions} functions; the limit is {} (code generation costs ~80 µs each)",
+                            limits.wasm_max_functions
+                        ),
+                    ));
+                }
+            }
+            Payload::MemorySection(r) => {
+                for m in r {
+                    let m = m.map_err(|e| invalid(&e))?;
+                    let page = 1u64 << m.page_size_log2.unwrap_or(16).min(16);
+                    let most = m.maximum.map_or(cap, |pages| pages.saturating_mul(page));
+                    memory_max = Some(memory_max.map_or(most, |b| b.max(most)));
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let mut reader = body.get_locals_reader().map_err(|e| invalid(&e))?;
+                for _ in 0..reader.get_count() {
+                    let (n, _) = reader.read().map_err(|e| invalid(&e))?;
+                    locals = locals.saturating_add(u64::from(n));
+                }
+                if locals > usize_u64(limits.wasm_max_locals) {
+                    return Err(RewardError::new(
+                        K::DataTooLarge,
+                        format!(
+                            "the module's functions declare more than {} locals together; code generation is linear in them",
+                            limits.wasm_max_locals
+                        ),
+                    ));
+                }
+                let mut ops = body.get_operators_reader().map_err(|e| invalid(&e))?;
+                let mut depth: usize = 0;
+                while !ops.eof() {
+                    match ops.read().map_err(|e| invalid(&e))? {
+                        Operator::Block { .. }
+                        | Operator::Loop { .. }
+                        | Operator::If { .. }
+                        | Operator::Try { .. }
+                        | Operator::TryTable { .. } => {
+                            depth += 1;
+                            if depth > limits.wasm_max_nesting {
+                                return Err(RewardError::new(
+                                    K::ExprDepth,
+                                    format!(
+                                        "blocks, loops and `if`s nested deeper than {} in one function (code generation slows down sharply with nesting)",
+                                        limits.wasm_max_nesting
+                                    ),
+                                ));
+                            }
+                        }
+                        Operator::End | Operator::Delegate { .. } => {
+                            depth = depth.saturating_sub(1);
+                        }
+                        Operator::MemoryFill { .. }
+                        | Operator::MemoryCopy { .. }
+                        | Operator::MemoryInit { .. } => bulk += 1,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let memory = memory_max.unwrap_or(cap).min(cap).max(1);
+    if bulk.saturating_mul(memory) > limits.wasm_max_bulk_memory_bytes {
+        let most = limits.wasm_max_bulk_memory_bytes / memory;
+        return Err(RewardError::new(
+            K::DataTooLarge,
+            format!(
+                "the module has {bulk} bulk-memory instructions (memory.fill, memory.copy, memory.init); each may touch the whole {memory}-byte memory with no deadline check in between, so at most {most} are allowed (one inside a loop counts once; a smaller memory maximum allows more)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Generates code for a module on its own thread, waiting at most until the
+/// compile deadline (counted from `started`). Code generation cannot be
+/// interrupted: past the deadline it is abandoned and finishes in the
+/// background, which the static scan makes rare.
+fn compile_module(
+    engine: &Engine,
+    bytes: &[u8],
+    limits: &Limits,
+    started: Instant,
+) -> Result<Module, RewardError> {
+    let invalid_module =
+        |e: &wasmtime::Error| malformed(format!("invalid WebAssembly module: {}", root_message(e)));
+    let (tx, rx) = sync_channel(1);
+    let (engine_copy, bytes_copy) = (engine.clone(), bytes.to_vec());
+    let spawned = std::thread::Builder::new()
+        .name("rewardsmith-wasm-compile".into())
+        .stack_size(COMPILE_STACK)
+        .spawn(move || {
+            RUNNING_COMPILES.fetch_add(1, Ordering::Relaxed);
+            let compiled =
+                catch_unwind(AssertUnwindSafe(|| Module::new(&engine_copy, &bytes_copy)));
+            RUNNING_COMPILES.fetch_sub(1, Ordering::Relaxed);
+            let _ = tx.send(compiled);
+        });
+    if spawned.is_err() {
+        // No thread to be had: compile here (the static scan bounds it).
+        return Module::new(engine, bytes).map_err(|e| invalid_module(&e));
+    }
+    let remaining = limits.compile_timeout().saturating_sub(started.elapsed());
+    match rx.recv_timeout(remaining) {
+        Ok(Ok(Ok(module))) => Ok(module),
+        Ok(Ok(Err(e))) => Err(invalid_module(&e)),
+        Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(RewardError::new(
+            K::Runtime,
+            "the sandbox caught an internal panic while compiling",
+        )),
+        Err(RecvTimeoutError::Timeout) => {
+            tracing::warn!(
+                running = RUNNING_COMPILES.load(Ordering::Relaxed),
+                "WebAssembly code generation missed its deadline; it finishes in the background"
+            );
+            Err(RewardError::new(
+                K::Timeout,
+                format!(
+                    "compiling did not finish within {} ms (the module is too costly to compile: split huge functions)",
+                    limits.compile_timeout_ms
+                ),
+            ))
+        }
+    }
+}
+
 fn too_large(n: usize, limits: &Limits) -> RewardError {
     RewardError::new(
         K::DataTooLarge,
@@ -320,13 +519,14 @@ fn too_large(n: usize, limits: &Limits) -> RewardError {
     )
 }
 
-/// Refills the fuel and resets the deadline before a call.
+/// Refills the fuel and resets the deadline before a call: [`on_tick`] runs
+/// at the first check point after the next tick.
 fn arm(store: &mut Store<Host>, limits: &Limits) -> Result<(), RewardError> {
     store
         .set_fuel(limits.wasm_fuel)
         .map_err(|e| RewardError::new(K::Runtime, format!("cannot set fuel: {e}")))?;
-    let ticks = limits.call_timeout().as_micros() / EPOCH_TICK.as_micros() + 1;
-    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+    store.data_mut().cpu_start = None;
+    store.set_epoch_deadline(1);
     Ok(())
 }
 
@@ -404,10 +604,23 @@ impl RewardProgram for WasmProgram {
         let to_i32 = |x: usize| i32::try_from(x).unwrap_or(i32::MAX);
         let args = (to_i32(base), to_i32(base + 8 * n), to_i32(base + 16 * n));
         let (func, store) = (&self.func, &mut self.store);
-        let called =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func.call(store, args)));
+        let called = catch_unwind(AssertUnwindSafe(|| func.call(store, args)));
         match called {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                // Counted to the end: straight-line code after the last check
+                // point (bulk memory) may have run past the deadline.
+                if let Some(start) = self.store.data().cpu_start
+                    && clock::thread_cpu().saturating_sub(start) >= self.limits.call_timeout()
+                {
+                    return Err(RewardError::new(
+                        K::Timeout,
+                        format!(
+                            "compute_reward worked past its {} ms deadline (counted when it returned)",
+                            self.limits.call_timeout_ms
+                        ),
+                    ));
+                }
+            }
             Ok(Err(e)) => {
                 return Err(call_error(
                     &e,
@@ -428,18 +641,21 @@ impl RewardProgram for WasmProgram {
         let Some(values) = data.get(start..start + 8 * c) else {
             return Err(malformed("the output area is outside linear memory"));
         };
+        let bound = self.limits.max_component_abs;
+        let mut total = 0.0;
         for ((o, chunk), name) in out.iter_mut().zip(values.chunks_exact(8)).zip(&self.names) {
             let mut b = [0u8; 8];
             b.copy_from_slice(chunk);
             let x = f64::from_le_bytes(b);
-            if !x.is_finite() {
-                return Err(RewardError::new(
-                    K::NonFinite,
-                    format!("component `{name}` is {x}; every component must be a finite number"),
-                )
-                .in_component(name.as_str()));
+            // The common case inline; the checks word the error.
+            if !(x.is_finite() && x.abs() <= bound) {
+                self.limits.check_component(name, x)?;
             }
+            total += x;
             *o = x;
+        }
+        if !total.is_finite() {
+            component_total(&self.names, out)?;
         }
         Ok(())
     }

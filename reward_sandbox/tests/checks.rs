@@ -57,7 +57,24 @@ fn report_serialises_to_the_documented_shape() {
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     let mut sorted = keys.clone();
     sorted.sort_unstable();
-    assert_eq!(sorted, ["components", "errors", "ok", "warnings"]);
+    assert_eq!(
+        sorted,
+        [
+            "call_us_max",
+            "call_us_mean",
+            "calls",
+            "components",
+            "errors",
+            "ok",
+            "printed_bytes",
+            "printed_lines",
+            "warnings"
+        ]
+    );
+    assert_eq!(v["calls"], 50);
+    assert!(v["call_us_mean"].as_f64().unwrap() > 0.0);
+    assert!(v["call_us_max"].as_f64().unwrap() >= v["call_us_mean"].as_f64().unwrap());
+    assert_eq!(v["printed_lines"], 0);
     assert_eq!(v["ok"], true);
     let c = v["components"][0].as_object().unwrap();
     let mut ck: Vec<&str> = c.keys().map(String::as_str).collect();

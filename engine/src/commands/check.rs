@@ -14,13 +14,18 @@ pub(crate) const DRY_RUN_PAIRS: usize = 512;
 pub(crate) fn run(registry: &Registry, args: &CheckArgs) -> Result<(), CliError> {
     let task = registry.task(&args.task)?;
     let source = ProgramSource::from_path(&args.file).map_err(CliError::usage)?;
+    // The env's own cost per step on this machine, for judging the program's
+    // (sampling steps the env DRY_RUN_PAIRS times, resets included).
+    let started = std::time::Instant::now();
     let samples = sample_states(task, DRY_RUN_PAIRS, args.seed);
-    let report = check_source(
+    let env_step_us = started.elapsed().as_secs_f64() * 1e6 / samples.len().max(1) as f64;
+    let mut report = check_source(
         &source,
         &task.env_spec().state,
         &samples,
         &Limits::default(),
     );
+    report.judge_cost(env_step_us);
     if args.json {
         print_json(&serde_json::to_value(&report).map_err(CliError::failure)?);
     } else {
@@ -41,6 +46,13 @@ pub(crate) fn run(registry: &Registry, args: &CheckArgs) -> Result<(), CliError>
                     c.name, c.mean, c.std, c.min, c.max
                 );
             }
+        }
+        if report.calls > 0 {
+            println!(
+                "cost: {:.1} µs per call on average, {:.1} µs at worst, over {} calls; one env \
+                 step costs {env_step_us:.1} µs here",
+                report.call_us_mean, report.call_us_max, report.calls
+            );
         }
         println!(
             "{}: {} for `{}` ({} dry-run steps)",
