@@ -4,7 +4,7 @@
 //! `rewardsmith train`, every search candidate (`eval-candidate` too) and the
 //! final evaluation all train through [`train_reward`].
 
-use crate::search::write_atomic;
+use crate::search::{files, write_atomic};
 use rewardsmith_core::Task;
 use rewardsmith_envs::rollout::sample_states;
 use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, Progress, Trained, train};
@@ -85,7 +85,7 @@ pub fn dry_check(task: &Task, source: &ProgramSource, seed: u64) -> (CheckReport
 #[must_use]
 pub fn reward_file_name(source: &ProgramSource) -> &'static str {
     match source {
-        ProgramSource::Rhai(_) => "reward.rhai",
+        ProgramSource::Rhai(_) => files::REWARD_RHAI,
         ProgramSource::Wat(_) => "reward.wat",
         ProgramSource::Wasm(_) => "reward.wasm",
     }

@@ -8,6 +8,7 @@ use crate::error::CliError;
 use crate::feedback::{FeedbackError, FeedbackSource, JsonLinesFeedback, TerminalFeedback};
 use crate::llm::Backend;
 use crate::progress::{self, JsonProgress, PlainProgress, RunProgress};
+use crate::search::files;
 use crate::search::{
     CandidateSpec, DescribedTask, FeedbackMode, FileConfig, RunRecord, RunSummary, create_run,
     evaluate_candidate, open_run, read_json, run_search_with, write_json,
@@ -27,14 +28,21 @@ fn finish(summary: &RunSummary, json: bool) -> Result<(), CliError> {
                 b.generation,
                 b.candidate,
                 b.fitness,
-                summary.run_dir.join("best/reward.rhai").display()
+                summary
+                    .run_dir
+                    .join(files::BEST_DIR)
+                    .join(files::REWARD_RHAI)
+                    .display()
             ),
             None => println!("no candidate trained successfully"),
         }
         if let Some(f) = &summary.final_eval {
             println!("final: {}", f.line());
         }
-        println!("report: {}", summary.run_dir.join("report.html").display());
+        println!(
+            "report: {}",
+            summary.run_dir.join(files::REPORT_HTML).display()
+        );
     }
     if summary.best.is_none() {
         return Err(CliError::failure(anyhow!(
@@ -272,7 +280,7 @@ pub(crate) fn eval_candidate(
     };
     registry.task(&spec.task)?;
     let outcome = evaluate_candidate(registry, &spec, &args.out).map_err(CliError::failure)?;
-    write_json(&args.out.join("result.json"), &outcome).map_err(CliError::failure)?;
+    write_json(&args.out.join(files::RESULT), &outcome).map_err(CliError::failure)?;
     let value = serde_json::json!({
         "out_dir": args.out,
         "fitness": outcome.fitness(),

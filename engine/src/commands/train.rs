@@ -4,7 +4,7 @@
 use super::{print_json, thread_count};
 use crate::cli::TrainArgs;
 use crate::error::CliError;
-use crate::search::write_atomic;
+use crate::search::{files, write_atomic};
 use crate::training::{TrainError, TrainRequest, TrainedReward, train_reward};
 use anyhow::anyhow;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -171,7 +171,7 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
         "out_dir": out_dir,
     });
     let pretty = serde_json::to_vec_pretty(&summary).map_err(CliError::failure)?;
-    write_atomic(&out_dir.join("report.json"), &pretty).map_err(CliError::failure)?;
+    write_atomic(&out_dir.join(files::TRAIN_REPORT), &pretty).map_err(CliError::failure)?;
     if args.json {
         print_json(&summary);
     } else {

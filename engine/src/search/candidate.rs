@@ -3,7 +3,7 @@
 
 use super::analyzer::{TrajectorySummary, analyse};
 use super::described::DescribedTask;
-use super::store::{write_atomic, write_json};
+use super::store::{files, write_atomic, write_json};
 use crate::training::{self, StatePairs, TrainError, TrainRequest, TrainedReward, train_checked};
 use rewardsmith_core::{Registry, TrainReport};
 use rewardsmith_rl::PpoOverrides;
@@ -135,16 +135,16 @@ pub fn evaluate_candidate_with(
     on_steps: &dyn Fn(u64),
 ) -> anyhow::Result<Outcome> {
     let task = registry.task(&spec.task)?;
-    write_atomic(&out.join("reward.rhai"), spec.reward.as_bytes())?;
+    write_atomic(&out.join(files::REWARD_RHAI), spec.reward.as_bytes())?;
     let source = ProgramSource::Rhai(spec.reward.clone());
     let (check, samples) = dry_check(task, &spec.reward, spec.seed);
-    write_json(&out.join("check.json"), &check)?;
+    write_json(&out.join(files::CHECK), &check)?;
     let outcome = if check.ok {
         train_candidate(task, spec, &source, &samples, check, out, on_steps)?
     } else {
         Outcome::Rejected { check }
     };
-    write_json(&out.join("result.json"), &outcome)?;
+    write_json(&out.join(files::RESULT), &outcome)?;
     Ok(outcome)
 }
 

@@ -14,7 +14,7 @@ use rewardsmith_sandbox::{FitnessProgram, Limits, SampleEpisode, check_fitness, 
 use serde::{Deserialize, Serialize};
 
 /// The file in the run folder holding the machine-written fitness program.
-pub const FITNESS_FILE: &str = "fitness.rhai";
+pub const FITNESS_FILE: &str = super::store::files::FITNESS;
 
 /// Attempts at a fitness program that passes the checks before the run stops.
 const FITNESS_ATTEMPTS: usize = 3;

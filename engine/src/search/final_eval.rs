@@ -3,7 +3,7 @@
 //! the same seeds and budget, and the human-normalised score.
 
 use super::record::{FinalReport, RunRecord, SeedStats};
-use super::store::{RunStore, write_json};
+use super::store::{RunStore, files, write_json};
 use crate::events::RunEvent;
 use crate::progress::RunProgress;
 use crate::training::{TrainRequest, train_reward};
@@ -132,6 +132,6 @@ pub fn final_evaluation(
         progress,
         format!("final ({per} seeds × {budget} steps): {}", report.line()),
     )?;
-    write_json(&store.best_dir().join("final.json"), &report)?;
+    write_json(&store.best_dir().join(files::FINAL), &report)?;
     Ok(report)
 }

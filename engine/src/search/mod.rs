@@ -24,4 +24,4 @@ pub use record::{
 pub use reflection::{all_failed, reflect};
 pub use report::write_reports;
 pub use runner::{create_run, open_run, run_search, run_search_with};
-pub use store::{RunStore, quiesce, read_json, write_atomic, write_json};
+pub use store::{RunStore, files, quiesce, read_json, write_atomic, write_json};

@@ -9,7 +9,7 @@
 
 use super::candidate::Outcome;
 use super::record::{CandidateLine, RunRecord, RunSummary};
-use super::store::{RunStore, read_json, write_atomic};
+use super::store::{RunStore, files, read_json, write_atomic};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rewardsmith_core::{Task, TrainReport};
@@ -320,7 +320,7 @@ pub fn write_reports(
         let result: Option<Outcome> = read_json(
             &store
                 .candidate_dir(b.generation, b.candidate)
-                .join("result.json"),
+                .join(files::RESULT),
         )?;
         if let Some(Outcome::Trained {
             report, analysis, ..
@@ -376,7 +376,7 @@ pub fn write_reports(
             pictures.join("")
         ));
     }
-    write_atomic(&store.root().join("report.md"), md.as_bytes())?;
+    write_atomic(&store.root().join(files::REPORT_MD), md.as_bytes())?;
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>rewardsmith: {}</title>\
          <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}pre{{background:#f4f4f4;padding:1em;overflow:auto}}</style>\
@@ -385,7 +385,7 @@ pub fn write_reports(
         charts.join(""),
         esc(&md)
     );
-    write_atomic(&store.root().join("report.html"), html.as_bytes())
+    write_atomic(&store.root().join(files::REPORT_HTML), html.as_bytes())
 }
 
 /// Every candidate with a rendered rollout: generation, candidate, and the

@@ -7,7 +7,7 @@ use super::described::{DescribedTask, fitness_program};
 use super::final_eval::final_evaluation;
 use super::record::{BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, Timing};
 use super::reflection::{all_failed, reflect};
-use super::store::{RunStore, read_json, write_atomic, write_json};
+use super::store::{RunStore, files, read_json, write_atomic, write_json};
 use crate::events::RunEvent;
 use crate::extract::{Extracted, Review, Verdict, extract_code, extract_review};
 use crate::feedback::{FeedbackAnswer, FeedbackSource, FeedbackTable, HumanTurn, human_turn};
@@ -31,7 +31,7 @@ pub fn create_run(
     record: &RunRecord,
     force: bool,
 ) -> anyhow::Result<RunStore> {
-    if dir.join("run.toml").exists() && !force {
+    if dir.join(files::RUN).exists() && !force {
         bail!(
             "{} already holds a run: continue it with `rewardsmith resume {}`, or pass --force to start over",
             dir.display(),
@@ -43,7 +43,7 @@ pub fn create_run(
     }
     let store = RunStore::open(dir)?;
     let text = toml::to_string_pretty(record).context("cannot serialise the configuration")?;
-    write_atomic(&dir.join("run.toml"), text.as_bytes())?;
+    write_atomic(&store.run_file(), text.as_bytes())?;
     store.event(&RunEvent::RunStarted {
         task: record.task.clone(),
         resumed: false,
@@ -56,7 +56,7 @@ pub fn create_run(
 /// # Errors
 /// No run there, or a corrupt `run.toml` (named).
 pub fn open_run(dir: &std::path::Path) -> anyhow::Result<(RunStore, RunRecord)> {
-    let path = dir.join("run.toml");
+    let path = dir.join(files::RUN);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("{} holds no run (no readable run.toml)", dir.display()))?;
     let record: RunRecord = toml::from_str(&text)
@@ -146,7 +146,7 @@ pub fn run_search_with(
     for g in 0..record.search.generations {
         let gen_dir = store.generation_dir(g);
         let previous = generations.last();
-        let done: Option<GenerationRecord> = read_json(&gen_dir.join("generation.json"))?;
+        let done: Option<GenerationRecord> = read_json(&gen_dir.join(files::GENERATION))?;
         let (gen_record, outcomes) = if let Some(done) = done {
             let outcomes = load_outcomes(store, g, done.candidates.len())?;
             store.emit(
@@ -233,7 +233,7 @@ pub fn run_search_with(
                             i,
                             text,
                         };
-                        let fresh = !store.candidate_dir(g, i).join("result.json").exists();
+                        let fresh = !store.candidate_file(g, i, files::RESULT).exists();
                         let started = Instant::now();
                         if fresh {
                             store.emit(
@@ -286,7 +286,7 @@ pub fn run_search_with(
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let gen_record = conclude(&prompts, g, &texts, &outcomes, record, previous)?;
-            write_json(&gen_dir.join("generation.json"), &gen_record)?;
+            write_json(&gen_dir.join(files::GENERATION), &gen_record)?;
             store.event(&RunEvent::GenerationFinished {
                 generation: g,
                 fitness: gen_record.candidates.iter().map(|c| c.fitness).collect(),
@@ -299,8 +299,9 @@ pub fn run_search_with(
         {
             let fitness = report.final_fitness;
             if best.as_ref().is_none_or(|cur| fitness > cur.fitness) {
-                let reward = std::fs::read_to_string(store.candidate_dir(g, b).join("reward.rhai"))
-                    .context("cannot read the best reward")?;
+                let reward =
+                    std::fs::read_to_string(store.candidate_file(g, b, files::REWARD_RHAI))
+                        .context("cannot read the best reward")?;
                 best_context = Some(BestProgram {
                     source: reward.clone(),
                     fitness: (!record.hide_fitness).then_some(fitness),
@@ -390,7 +391,7 @@ pub fn run_search_with(
         stopped,
         timing,
     };
-    write_json(&store.root().join("summary.json"), &summary)?;
+    write_json(&store.summary_file(), &summary)?;
     super::report::write_reports(store, task, record, &summary)?;
     store.event(&RunEvent::RunFinished {
         stopped: summary.stopped.clone(),
@@ -407,7 +408,7 @@ fn human_answer(
     source: Option<&mut dyn FeedbackSource>,
     progress: &dyn RunProgress,
 ) -> anyhow::Result<FeedbackAnswer> {
-    let path = store.generation_dir(g).join("feedback.json");
+    let path = store.generation_file(g, files::FEEDBACK);
     if let Some(answer) = read_json::<FeedbackAnswer>(&path)? {
         store.note(
             progress,
@@ -450,7 +451,7 @@ fn completions(
     best: &Option<BestProgram>,
     previous: Option<&GenerationRecord>,
 ) -> anyhow::Result<Vec<String>> {
-    let path = store.generation_dir(g).join("completions.json");
+    let path = store.generation_file(g, files::COMPLETIONS);
     if let Some(texts) = read_json::<Vec<String>>(&path)? {
         return Ok(texts);
     }
@@ -466,10 +467,7 @@ fn completions(
     let request = LlmRequest::new(messages.to_vec(), record.search.samples)
         .temperature(record.llm.temperature)
         .context(ctx);
-    write_json(
-        &store.generation_dir(g).join("request.json"),
-        &request.messages,
-    )?;
+    write_json(&store.generation_file(g, files::REQUEST), &request.messages)?;
     let response = llm.complete(&request).context("the LLM request failed")?;
     let texts: Vec<String> = response.completions.into_iter().map(|c| c.text).collect();
     if texts.is_empty() {
@@ -496,11 +494,11 @@ fn critic(
     progress: &dyn RunProgress,
 ) -> anyhow::Result<Option<Review>> {
     let dir = store.candidate_dir(g, i);
-    let path = dir.join("critic.json");
+    let path = dir.join(files::CRITIC);
     if let Some(review) = read_json::<Review>(&path)? {
         return Ok(Some(review));
     }
-    if dir.join("result.json").exists() {
+    if dir.join(files::RESULT).exists() {
         return Ok(None);
     }
     let Some(source) = extract_code(text).source().map(str::to_string) else {
@@ -546,7 +544,7 @@ fn critic(
     };
     store.note(progress, format!("  cand {i:02}: the LLM critic {verdict}"))?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_atomic(&dir.join("critic.txt"), answer.as_bytes())?;
+    write_atomic(&dir.join(files::CRITIC_TEXT), answer.as_bytes())?;
     write_json(&path, &review)?;
     Ok(Some(review))
 }
@@ -600,22 +598,22 @@ fn run_candidate(
         text,
     } = *job;
     let dir = store.candidate_dir(g, i);
-    if let Some(done) = read_json::<Outcome>(&dir.join("result.json"))? {
+    if let Some(done) = read_json::<Outcome>(&dir.join(files::RESULT))? {
         // A run killed while picturing this candidate pictures it now.
         if record.render
             && done.fitness().is_some()
             && !dir.join(crate::feedback::ROLLOUT_GIF).exists()
-            && let Some(spec) = read_json::<CandidateSpec>(&dir.join("spec.json"))?
+            && let Some(spec) = read_json::<CandidateSpec>(&dir.join(files::SPEC))?
         {
             picture_candidate(registry, store, &spec, &dir, g, i)?;
         }
         return Ok(done);
     }
-    write_atomic(&dir.join("completion.txt"), text.as_bytes())?;
+    write_atomic(&dir.join(files::COMPLETION), text.as_bytes())?;
     let outcome = match extract_code(text) {
         Extracted::NoCode { reason } => {
             let o = Outcome::NoCode { reason };
-            write_json(&dir.join("result.json"), &o)?;
+            write_json(&dir.join(files::RESULT), &o)?;
             o
         }
         Extracted::Code { source, .. } => {
@@ -628,17 +626,17 @@ fn run_candidate(
                 analysis_episodes: record.search.analysis_episodes,
                 described: described.cloned(),
             };
-            write_json(&dir.join("spec.json"), &spec)?;
+            write_json(&dir.join(files::SPEC), &spec)?;
             let outcome = match review {
                 Some(r) if r.verdict == Verdict::Reject => {
                     let task = registry.task(&spec.task)?;
-                    write_atomic(&dir.join("reward.rhai"), spec.reward.as_bytes())?;
+                    write_atomic(&dir.join(files::REWARD_RHAI), spec.reward.as_bytes())?;
                     let (check, _) = dry_check(task, &spec.reward, spec.seed);
                     let o = Outcome::Criticised {
                         check,
                         reasons: r.reasons.clone(),
                     };
-                    write_json(&dir.join("result.json"), &o)?;
+                    write_json(&dir.join(files::RESULT), &o)?;
                     o
                 }
                 _ => evaluate_candidate_with(registry, &spec, &dir, on_steps)?,
@@ -694,7 +692,7 @@ fn picture_candidate(
 fn load_outcomes(store: &RunStore, g: usize, n: usize) -> anyhow::Result<Vec<Outcome>> {
     (0..n)
         .map(|i| {
-            let path = store.candidate_dir(g, i).join("result.json");
+            let path = store.candidate_file(g, i, files::RESULT);
             read_json::<Outcome>(&path)?
                 .ok_or_else(|| anyhow!("{} is missing; the run folder is damaged", path.display()))
         })
@@ -793,15 +791,7 @@ fn copy_best(store: &RunStore, best: &BestRecord) -> anyhow::Result<()> {
     let from = store.candidate_dir(best.generation, best.candidate);
     let to = store.best_dir();
     std::fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
-    for name in [
-        "reward.rhai",
-        "policy.safetensors",
-        "policy.json",
-        "metrics.csv",
-        "result.json",
-        "rollout.gif",
-        "rollout.png",
-    ] {
+    for name in files::BEST {
         let src = from.join(name);
         if src.exists() {
             let bytes =

@@ -20,8 +20,67 @@ use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
-/// The event log's file name.
-const EVENTS_FILE: &str = "events.jsonl";
+/// The names of the run folder's files: the one place they are spelled.
+pub mod files {
+    /// The best candidate's copy and the final evaluation.
+    pub const BEST_DIR: &str = "best";
+    /// Every LLM request and answer.
+    pub const LLM_DIR: &str = "llm";
+    /// The resolved configuration.
+    pub const RUN: &str = "run.toml";
+    /// The event log.
+    pub const EVENTS: &str = "events.jsonl";
+    /// The summary of a finished run.
+    pub const SUMMARY: &str = "summary.json";
+    /// The report for people, as Markdown.
+    pub const REPORT_MD: &str = "report.md";
+    /// The report for people, as a page.
+    pub const REPORT_HTML: &str = "report.html";
+    /// A generation's record.
+    pub const GENERATION: &str = "generation.json";
+    /// A generation's completions (the LLM's answers).
+    pub const COMPLETIONS: &str = "completions.json";
+    /// A generation's request messages.
+    pub const REQUEST: &str = "request.json";
+    /// The person's answer after a generation.
+    pub const FEEDBACK: &str = "feedback.json";
+    /// A candidate's completion text.
+    pub const COMPLETION: &str = "completion.txt";
+    /// A candidate's self-contained spec (`eval-candidate`).
+    pub const SPEC: &str = "spec.json";
+    /// A candidate's outcome.
+    pub const RESULT: &str = "result.json";
+    /// A candidate's check report.
+    pub const CHECK: &str = "check.json";
+    /// The LLM critic's review, parsed.
+    pub const CRITIC: &str = "critic.json";
+    /// The LLM critic's answer, as written.
+    pub const CRITIC_TEXT: &str = "critic.txt";
+    /// A Rhai reward program.
+    pub const REWARD_RHAI: &str = "reward.rhai";
+    /// The final evaluation's table (in `best/`).
+    pub const FINAL: &str = "final.json";
+    /// A rollout picture, animated.
+    pub const ROLLOUT_GIF: &str = "rollout.gif";
+    /// A rollout picture, as a filmstrip.
+    pub const ROLLOUT_PNG: &str = "rollout.png";
+    /// A described task's fitness program.
+    pub const FITNESS: &str = "fitness.rhai";
+    /// The report `rewardsmith train` leaves.
+    pub const TRAIN_REPORT: &str = "report.json";
+    /// What `best/` copies of the best candidate's folder.
+    pub const BEST: [&str; 7] = [
+        REWARD_RHAI,
+        rewardsmith_rl::WEIGHTS_FILE,
+        rewardsmith_rl::META_FILE,
+        rewardsmith_rl::CSV_FILE,
+        RESULT,
+        ROLLOUT_GIF,
+        ROLLOUT_PNG,
+    ];
+}
+
+use files::EVENTS as EVENTS_FILE;
 
 /// A run's folder.
 #[derive(Clone, Debug)]
@@ -62,6 +121,30 @@ impl RunStore {
         self.started
     }
 
+    /// `run.toml`.
+    #[must_use]
+    pub fn run_file(&self) -> PathBuf {
+        self.root.join(files::RUN)
+    }
+
+    /// `summary.json`.
+    #[must_use]
+    pub fn summary_file(&self) -> PathBuf {
+        self.root.join(files::SUMMARY)
+    }
+
+    /// A file of generation `generation`'s folder, e.g. [`files::GENERATION`].
+    #[must_use]
+    pub fn generation_file(&self, generation: usize, name: &str) -> PathBuf {
+        self.generation_dir(generation).join(name)
+    }
+
+    /// A file of a candidate's folder, e.g. [`files::RESULT`].
+    #[must_use]
+    pub fn candidate_file(&self, generation: usize, candidate: usize, name: &str) -> PathBuf {
+        self.candidate_dir(generation, candidate).join(name)
+    }
+
     /// `gen-NNN/`.
     #[must_use]
     pub fn generation_dir(&self, generation: usize) -> PathBuf {
@@ -78,13 +161,13 @@ impl RunStore {
     /// `best/`.
     #[must_use]
     pub fn best_dir(&self) -> PathBuf {
-        self.root.join("best")
+        self.root.join(files::BEST_DIR)
     }
 
     /// `llm/`.
     #[must_use]
     pub fn llm_dir(&self) -> PathBuf {
-        self.root.join("llm")
+        self.root.join(files::LLM_DIR)
     }
 
     /// Writes `event` to the log (when it belongs there) and tells `progress`:
