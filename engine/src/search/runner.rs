@@ -96,32 +96,14 @@ pub fn run_search_with(
     mut feedback: Option<&mut dyn FeedbackSource>,
     progress: &dyn RunProgress,
 ) -> anyhow::Result<RunSummary> {
-    let prompts = Prompts::load(record.prompts.as_deref())?;
     let run_started = Instant::now();
-    let mut timing = Timing::default();
+    let prompts = Prompts::load(record.prompts.as_deref())?;
     let llm = build_recorded_client(&record.llm, record.search.seed, &store.llm_dir())?;
+    let mut state = SearchState::default();
     // A described task first needs the program that measures it.
-    let described = match &record.described {
-        Some(d) => {
-            let asked = Instant::now();
-            let source = fitness_program(
-                registry,
-                store,
-                d,
-                &prompts,
-                &llm,
-                record.search.seed,
-                record.llm.temperature,
-                progress,
-            )?;
-            timing.llm_s += asked.elapsed().as_secs_f64();
-            Some(DescribedTask {
-                fitness: Some(source),
-                ..d.clone()
-            })
-        }
-        None => None,
-    };
+    let described = describe(
+        registry, store, record, &prompts, &llm, &mut state, progress,
+    )?;
     let augmented;
     let registry = match &described {
         Some(d) => {
@@ -131,195 +113,359 @@ pub fn run_search_with(
         None => registry,
     };
     let task = registry.task(&record.task)?;
-    let initial =
-        prompts.initial_messages(&task.describe(), &rewardsmith_sandbox::helpers_doc())?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(record.concurrent)
-        .build()
-        .map_err(|e| anyhow!("cannot start {} worker threads: {e}", record.concurrent))?;
-    let mut generations: Vec<GenerationRecord> = Vec::new();
-    let mut best: Option<BestRecord> = None;
-    let mut best_context: Option<BestProgram> = None;
-    let mut failed_in_a_row = 0;
-    let mut stopped = None;
-    let mut human: Option<HumanTurn> = None;
+    let search = Search {
+        registry,
+        store,
+        record,
+        initial: prompts.initial_messages(&task.describe(), &rewardsmith_sandbox::helpers_doc())?,
+        prompts,
+        llm,
+        task,
+        described,
+        pool: rayon::ThreadPoolBuilder::new()
+            .num_threads(record.concurrent)
+            .build()
+            .map_err(|e| anyhow!("cannot start {} worker threads: {e}", record.concurrent))?,
+        progress,
+    };
     for g in 0..record.search.generations {
-        let gen_dir = store.generation_dir(g);
-        let previous = generations.last();
-        let done: Option<GenerationRecord> = read_json(&gen_dir.join(files::GENERATION))?;
-        let (gen_record, outcomes) = if let Some(done) = done {
-            let outcomes = load_outcomes(store, g, done.candidates.len())?;
-            store.emit(
-                progress,
-                RunEvent::Note {
-                    text: format!("generation {g}: already finished, resumed from disk"),
-                },
-            )?;
-            for c in &done.candidates {
-                match (c.fitness, &c.failure) {
-                    (Some(f), _) => {
-                        store.note(progress, format!("  cand {:02}: fitness {f:.4}", c.index))?
-                    }
-                    (None, Some(e)) => {
-                        store.note(
-                            progress,
-                            format!("  cand {:02}: failed: {}", c.index, first_line(e)),
-                        )?;
-                    }
-                    (None, None) => {}
-                }
+        let (gen_record, outcomes) = match search.resumed(g)? {
+            Some(done) => done,
+            None => {
+                let texts = search.propose(g, &mut state)?;
+                let reviews = search.check(g, &texts, &mut state)?;
+                let outcomes = search.evaluate(g, &texts, &reviews, &mut state)?;
+                let gen_record = search.conclude(g, &texts, &outcomes, &state)?;
+                (gen_record, outcomes)
             }
-            (done, outcomes)
-        } else {
-            let messages = match previous {
-                Some(p) => {
-                    let (answer, text) = match &human {
-                        Some(h) => (
-                            h.answer.as_ref().or(p.next_answer.as_ref()),
-                            h.feedback.as_str(),
-                        ),
-                        None => (p.next_answer.as_ref(), p.next_feedback.as_str()),
-                    };
-                    Prompts::follow_up(
-                        &initial,
-                        answer.map_or("(no usable answer yet)", String::as_str),
-                        text,
-                    )
+        };
+        if !search.keep(g, gen_record, &outcomes, &mut state)? {
+            break;
+        }
+        let source = feedback
+            .as_mut()
+            .map(|s| &mut **s as &mut dyn FeedbackSource);
+        if !search.feedback(g, &outcomes, source, &mut state)? {
+            break;
+        }
+    }
+    search.finish(state, run_started)
+}
+
+/// What a search carries from one generation to the next: everything else is
+/// on disk, so this is what a resumed run rebuilds by replaying its folder.
+#[derive(Default)]
+struct SearchState {
+    /// Every concluded generation.
+    generations: Vec<GenerationRecord>,
+    /// The best candidate so far.
+    best: Option<BestRecord>,
+    /// The best program as the designer sees it.
+    best_context: Option<BestProgram>,
+    /// Generations in a row in which every candidate failed.
+    failed_in_a_row: usize,
+    /// Why the search stopped early.
+    stopped: Option<String>,
+    /// The person's last turn (`--feedback human`).
+    human: Option<HumanTurn>,
+    /// Where the wall time went.
+    timing: Timing,
+}
+
+/// A search's fixed parts: what every step reads.
+struct Search<'a> {
+    registry: &'a Registry,
+    store: &'a RunStore,
+    record: &'a RunRecord,
+    prompts: Prompts,
+    llm: crate::llm::RecordingClient<Box<dyn LlmClient>>,
+    task: &'a Task,
+    described: Option<DescribedTask>,
+    initial: Vec<Message>,
+    pool: rayon::ThreadPool,
+    progress: &'a dyn RunProgress,
+}
+
+/// A described task's fitness program, asked of the designer (or read back
+/// from the run folder).
+fn describe(
+    registry: &Registry,
+    store: &RunStore,
+    record: &RunRecord,
+    prompts: &Prompts,
+    llm: &dyn LlmClient,
+    state: &mut SearchState,
+    progress: &dyn RunProgress,
+) -> anyhow::Result<Option<DescribedTask>> {
+    let Some(d) = &record.described else {
+        return Ok(None);
+    };
+    let asked = Instant::now();
+    let source = fitness_program(
+        registry,
+        store,
+        d,
+        prompts,
+        llm,
+        record.search.seed,
+        record.llm.temperature,
+        progress,
+    )?;
+    state.timing.llm_s += asked.elapsed().as_secs_f64();
+    Ok(Some(DescribedTask {
+        fitness: Some(source),
+        ..d.clone()
+    }))
+}
+
+impl Search<'_> {
+    /// Generation `g` as a previous process finished it, if it did.
+    fn resumed(&self, g: usize) -> anyhow::Result<Option<(GenerationRecord, Vec<Outcome>)>> {
+        let (store, progress) = (self.store, self.progress);
+        let Some(done) =
+            read_json::<GenerationRecord>(&store.generation_file(g, files::GENERATION))?
+        else {
+            return Ok(None);
+        };
+        let outcomes = load_outcomes(store, g, done.candidates.len())?;
+        store.note(
+            progress,
+            format!("generation {g}: already finished, resumed from disk"),
+        )?;
+        for c in &done.candidates {
+            match (c.fitness, &c.failure) {
+                (Some(f), _) => {
+                    store.note(progress, format!("  cand {:02}: fitness {f:.4}", c.index))?;
                 }
-                None => initial.clone(),
-            };
-            let asked = Instant::now();
-            let texts = completions(
-                store,
-                g,
-                &llm,
-                task,
-                record,
-                &messages,
-                &best_context,
-                previous,
-            )?;
+                (None, Some(e)) => {
+                    store.note(
+                        progress,
+                        format!("  cand {:02}: failed: {}", c.index, first_line(e)),
+                    )?;
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(Some((done, outcomes)))
+    }
+
+    /// Propose: the designer's candidates for generation `g`, from the
+    /// conversation so far (the feedback of the previous generation, or the
+    /// person's turn).
+    fn propose(&self, g: usize, state: &mut SearchState) -> anyhow::Result<Vec<String>> {
+        let previous = state.generations.last();
+        let messages = match previous {
+            Some(p) => {
+                let (answer, text) = match &state.human {
+                    Some(h) => (
+                        h.answer.as_ref().or(p.next_answer.as_ref()),
+                        h.feedback.as_str(),
+                    ),
+                    None => (p.next_answer.as_ref(), p.next_feedback.as_str()),
+                };
+                Prompts::follow_up(
+                    &self.initial,
+                    answer.map_or("(no usable answer yet)", String::as_str),
+                    text,
+                )
+            }
+            None => self.initial.clone(),
+        };
+        let asked = Instant::now();
+        let texts = completions(
+            self.store,
+            g,
+            &self.llm,
+            self.task,
+            self.record,
+            &messages,
+            &state.best_context,
+            previous,
+        )?;
+        state.timing.llm_s += asked.elapsed().as_secs_f64();
+        self.store.emit(
+            self.progress,
+            RunEvent::GenerationStarted {
+                generation: g,
+                generations: self.record.search.generations,
+                candidates: texts.len(),
+            },
+        )?;
+        Ok(texts)
+    }
+
+    /// Check: the LLM critic's reviews (`--llm-critic`); the sandbox's checks
+    /// run with each candidate's evaluation.
+    fn check(
+        &self,
+        g: usize,
+        texts: &[String],
+        state: &mut SearchState,
+    ) -> anyhow::Result<Vec<Option<Review>>> {
+        if !self.record.search.llm_critic {
+            return Ok(vec![None; texts.len()]);
+        }
+        let asked = Instant::now();
+        let reviews = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                critic(
+                    self.store,
+                    &self.llm,
+                    &self.prompts,
+                    self.task,
+                    self.record,
+                    g,
+                    i,
+                    text,
+                    self.progress,
+                )
+            })
+            .collect::<anyhow::Result<_>>()?;
+        state.timing.llm_s += asked.elapsed().as_secs_f64();
+        Ok(reviews)
+    }
+
+    /// Evaluate: every candidate checked, trained and scored, in parallel.
+    fn evaluate(
+        &self,
+        g: usize,
+        texts: &[String],
+        reviews: &[Option<Review>],
+        state: &mut SearchState,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        let phase = Instant::now();
+        let evaluated: Vec<anyhow::Result<Evaluated>> = self.pool.install(|| {
+            texts
+                .par_iter()
+                .zip(reviews)
+                .enumerate()
+                .map(|(i, (text, review))| self.evaluate_one(g, i, text, review.as_ref()))
+                .collect()
+        });
+        let timing = &mut state.timing;
+        timing.candidates_s += phase.elapsed().as_secs_f64();
+        evaluated
+            .into_iter()
+            .map(|r| {
+                r.map(|(o, spent)| {
+                    if let Some((all, train)) = spent {
+                        timing.candidate_thread_s += all;
+                        timing.train_thread_s += train;
+                    }
+                    o
+                })
+            })
+            .collect()
+    }
+
+    /// One candidate of [`evaluate`](Self::evaluate), with its events.
+    fn evaluate_one(
+        &self,
+        g: usize,
+        i: usize,
+        text: &str,
+        review: Option<&Review>,
+    ) -> anyhow::Result<Evaluated> {
+        let (store, progress) = (self.store, self.progress);
+        let job = Job {
+            described: self.described.as_ref(),
+            review,
+            g,
+            i,
+            text,
+        };
+        let fresh = !store.candidate_file(g, i, files::RESULT).exists();
+        let started = Instant::now();
+        if fresh {
             store.emit(
                 progress,
-                RunEvent::GenerationStarted {
+                RunEvent::CandidateStarted {
                     generation: g,
-                    generations: record.search.generations,
-                    candidates: texts.len(),
+                    candidate: i,
+                    budget: self.record.budget,
                 },
             )?;
-            let reviews: Vec<Option<Review>> = if record.search.llm_critic {
-                texts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, text)| {
-                        critic(store, &llm, &prompts, task, record, g, i, text, progress)
-                    })
-                    .collect::<anyhow::Result<_>>()?
-            } else {
-                vec![None; texts.len()]
-            };
-            timing.llm_s += asked.elapsed().as_secs_f64();
-            let phase = Instant::now();
-            let outcomes: Vec<anyhow::Result<Evaluated>> = pool.install(|| {
-                texts
-                    .par_iter()
-                    .zip(&reviews)
-                    .enumerate()
-                    .map(|(i, (text, review))| {
-                        let job = Job {
-                            described: described.as_ref(),
-                            review: review.as_ref(),
-                            g,
-                            i,
-                            text,
-                        };
-                        let fresh = !store.candidate_file(g, i, files::RESULT).exists();
-                        let started = Instant::now();
-                        if fresh {
-                            store.emit(
-                                progress,
-                                RunEvent::CandidateStarted {
-                                    generation: g,
-                                    candidate: i,
-                                    budget: record.budget,
-                                },
-                            )?;
-                        }
-                        let outcome = run_candidate(registry, store, record, &job, &|steps| {
-                            progress.event(&RunEvent::TrainingSteps {
-                                generation: g,
-                                candidate: i,
-                                steps,
-                            });
-                        })?;
-                        store.emit(
-                            progress,
-                            RunEvent::CandidateFinished {
-                                generation: g,
-                                candidate: i,
-                                fitness: outcome.fitness(),
-                                failure: outcome.failure().map(|f| first_line(&f).to_string()),
-                            },
-                        )?;
-                        let spent = match &outcome {
-                            Outcome::Trained { report, .. } if fresh => {
-                                Some((started.elapsed().as_secs_f64(), report.wall_s))
-                            }
-                            _ if fresh => Some((started.elapsed().as_secs_f64(), 0.0)),
-                            _ => None,
-                        };
-                        Ok((outcome, spent))
-                    })
-                    .collect()
-            });
-            timing.candidates_s += phase.elapsed().as_secs_f64();
-            let outcomes = outcomes
-                .into_iter()
-                .map(|r| {
-                    r.map(|(o, spent)| {
-                        if let Some((all, train)) = spent {
-                            timing.candidate_thread_s += all;
-                            timing.train_thread_s += train;
-                        }
-                        o
-                    })
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let gen_record = conclude(&prompts, g, &texts, &outcomes, record, previous)?;
-            write_json(&gen_dir.join(files::GENERATION), &gen_record)?;
-            store.event(&RunEvent::GenerationFinished {
+        }
+        let outcome = run_candidate(self.registry, store, self.record, &job, &|steps| {
+            progress.event(&RunEvent::TrainingSteps {
                 generation: g,
-                fitness: gen_record.candidates.iter().map(|c| c.fitness).collect(),
-                best: gen_record.best,
-            })?;
-            (gen_record, outcomes)
+                candidate: i,
+                steps,
+            });
+        })?;
+        store.emit(
+            progress,
+            RunEvent::CandidateFinished {
+                generation: g,
+                candidate: i,
+                fitness: outcome.fitness(),
+                failure: outcome.failure().map(|f| first_line(&f).to_string()),
+            },
+        )?;
+        let spent = match &outcome {
+            Outcome::Trained { report, .. } if fresh => {
+                Some((started.elapsed().as_secs_f64(), report.wall_s))
+            }
+            _ if fresh => Some((started.elapsed().as_secs_f64(), 0.0)),
+            _ => None,
         };
+        Ok((outcome, spent))
+    }
+
+    /// Conclude: the generation's record (its best, the reflection for the
+    /// next request), saved.
+    fn conclude(
+        &self,
+        g: usize,
+        texts: &[String],
+        outcomes: &[Outcome],
+        state: &SearchState,
+    ) -> anyhow::Result<GenerationRecord> {
+        let gen_record = conclude(
+            &self.prompts,
+            g,
+            texts,
+            outcomes,
+            self.record,
+            state.generations.last(),
+        )?;
+        write_json(
+            &self.store.generation_file(g, files::GENERATION),
+            &gen_record,
+        )?;
+        self.store.event(&RunEvent::GenerationFinished {
+            generation: g,
+            fitness: gen_record.candidates.iter().map(|c| c.fitness).collect(),
+            best: gen_record.best,
+        })?;
+        Ok(gen_record)
+    }
+
+    /// Keeps generation `g` in the state (a new best, the failure count);
+    /// `false` when too many generations in a row failed and the search stops.
+    fn keep(
+        &self,
+        g: usize,
+        gen_record: GenerationRecord,
+        outcomes: &[Outcome],
+        state: &mut SearchState,
+    ) -> anyhow::Result<bool> {
         if let Some(b) = gen_record.best
             && let Outcome::Trained { report, .. } = &outcomes[b]
         {
             let fitness = report.final_fitness;
-            if best.as_ref().is_none_or(|cur| fitness > cur.fitness) {
+            if state.best.as_ref().is_none_or(|cur| fitness > cur.fitness) {
                 let reward =
-                    std::fs::read_to_string(store.candidate_file(g, b, files::REWARD_RHAI))
+                    std::fs::read_to_string(self.store.candidate_file(g, b, files::REWARD_RHAI))
                         .context("cannot read the best reward")?;
-                best_context = Some(BestProgram {
-                    source: reward.clone(),
-                    fitness: (!record.hide_fitness).then_some(fitness),
-                    components: report
-                        .component_curves()
-                        .into_iter()
-                        .map(|c| {
-                            let n = c.curve.len().max(1) as f64;
-                            ComponentSummary {
-                                name: c.name,
-                                mean: c.curve.iter().sum::<f64>() / n,
-                                min: c.curve.iter().copied().fold(f64::INFINITY, f64::min),
-                                max: c.curve.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                            }
-                        })
-                        .collect(),
-                });
-                best = Some(BestRecord {
+                state.best_context = Some(best_program(
+                    &reward,
+                    report,
+                    (!self.record.hide_fitness).then_some(fitness),
+                ));
+                state.best = Some(BestRecord {
                     generation: g,
                     candidate: b,
                     fitness,
@@ -327,76 +473,120 @@ pub fn run_search_with(
                 });
             }
         }
-        failed_in_a_row = if gen_record.best.is_some() {
+        state.failed_in_a_row = if gen_record.best.is_some() {
             0
         } else {
-            failed_in_a_row + 1
+            state.failed_in_a_row + 1
         };
-        let gen_best = gen_record.best;
-        generations.push(gen_record);
-        if failed_in_a_row >= record.search.max_failed_generations {
+        state.generations.push(gen_record);
+        if state.failed_in_a_row >= self.record.search.max_failed_generations {
             let msg = format!(
-                "stopped after {failed_in_a_row} generations in a row in which every candidate failed; see the errors in {}",
-                store.root().display()
+                "stopped after {} generations in a row in which every candidate failed; see the errors in {}",
+                state.failed_in_a_row,
+                self.store.root().display()
             );
-            store.note(progress, &msg)?;
-            stopped = Some(msg);
-            break;
+            self.store.note(self.progress, &msg)?;
+            state.stopped = Some(msg);
+            return Ok(false);
         }
-        human = None;
-        if record.feedback == FeedbackMode::Human && g + 1 < record.search.generations {
-            let asked = Instant::now();
-            let answer = human_answer(
-                store,
-                g,
-                &outcomes,
-                feedback
-                    .as_mut()
-                    .map(|s| &mut **s as &mut dyn FeedbackSource),
-                progress,
-            )?;
-            timing.human_s += asked.elapsed().as_secs_f64();
-            if answer == FeedbackAnswer::Stop {
-                let msg = format!("stopped by the person after generation {g}");
-                store.note(progress, &msg)?;
-                stopped = Some(msg);
-                break;
-            }
-            human = human_turn(&prompts, store, g, &answer, gen_best)?;
-        }
+        Ok(true)
     }
-    let final_eval = match &best {
-        Some(b) => {
-            copy_best(store, b)?;
-            if record.search.final_eval {
-                let started = Instant::now();
-                let report = final_evaluation(registry, store, record, &b.reward, progress)?;
-                timing.final_s = started.elapsed().as_secs_f64();
-                Some(report)
-            } else {
-                None
-            }
+
+    /// Feedback: in human-feedback mode, the person's answer after generation
+    /// `g` (not after the last); `false` when the person stops the search.
+    fn feedback(
+        &self,
+        g: usize,
+        outcomes: &[Outcome],
+        source: Option<&mut dyn FeedbackSource>,
+        state: &mut SearchState,
+    ) -> anyhow::Result<bool> {
+        state.human = None;
+        if self.record.feedback != FeedbackMode::Human || g + 1 >= self.record.search.generations {
+            return Ok(true);
         }
-        None => None,
-    };
-    timing.total_s = run_started.elapsed().as_secs_f64();
-    store.note(progress, timing.line())?;
-    let summary = RunSummary {
-        run_dir: store.root().to_path_buf(),
-        task: task.name.clone(),
-        best,
-        generations,
-        final_eval,
-        llm: llm.totals(),
-        stopped,
-        timing,
-    };
-    write_json(&store.summary_file(), &summary)?;
-    super::report::write_reports(store, task, record, &summary)?;
-    store.event(&RunEvent::RunFinished {
-        stopped: summary.stopped.clone(),
-    })?;
-    Ok(summary)
+        let asked = Instant::now();
+        let answer = human_answer(self.store, g, outcomes, source, self.progress)?;
+        state.timing.human_s += asked.elapsed().as_secs_f64();
+        if answer == FeedbackAnswer::Stop {
+            let msg = format!("stopped by the person after generation {g}");
+            self.store.note(self.progress, &msg)?;
+            state.stopped = Some(msg);
+            return Ok(false);
+        }
+        let gen_best = state.generations.last().and_then(|r| r.best);
+        state.human = human_turn(&self.prompts, self.store, g, &answer, gen_best)?;
+        Ok(true)
+    }
+
+    /// The final evaluation of the best reward, the summary and the reports.
+    fn finish(self, mut state: SearchState, run_started: Instant) -> anyhow::Result<RunSummary> {
+        let store = self.store;
+        let final_eval = match &state.best {
+            Some(b) => {
+                copy_best(store, b)?;
+                if self.record.search.final_eval {
+                    let started = Instant::now();
+                    let report = final_evaluation(
+                        self.registry,
+                        store,
+                        self.record,
+                        &b.reward,
+                        self.progress,
+                    )?;
+                    state.timing.final_s = started.elapsed().as_secs_f64();
+                    Some(report)
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
+        state.timing.total_s = run_started.elapsed().as_secs_f64();
+        store.note(self.progress, state.timing.line())?;
+        let summary = RunSummary {
+            run_dir: store.root().to_path_buf(),
+            task: self.task.name.clone(),
+            best: state.best,
+            generations: state.generations,
+            final_eval,
+            llm: self.llm.totals(),
+            stopped: state.stopped,
+            timing: state.timing,
+        };
+        write_json(&store.summary_file(), &summary)?;
+        super::report::write_reports(store, self.task, self.record, &summary)?;
+        store.event(&RunEvent::RunFinished {
+            stopped: summary.stopped.clone(),
+        })?;
+        Ok(summary)
+    }
+}
+
+/// The best program as the designer sees it: its source, fitness (unless
+/// hidden) and each component's mean, min and max over training.
+fn best_program(
+    reward: &str,
+    report: &rewardsmith_core::TrainReport,
+    fitness: Option<f64>,
+) -> BestProgram {
+    BestProgram {
+        source: reward.to_string(),
+        fitness,
+        components: report
+            .component_curves()
+            .into_iter()
+            .map(|c| {
+                let n = c.curve.len().max(1) as f64;
+                ComponentSummary {
+                    name: c.name,
+                    mean: c.curve.iter().sum::<f64>() / n,
+                    min: c.curve.iter().copied().fold(f64::INFINITY, f64::min),
+                    max: c.curve.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                }
+            })
+            .collect(),
+    }
 }
 
 /// The person's answer for generation `g`: replayed from `gen-NNN/feedback.json`
