@@ -73,39 +73,93 @@ pub fn final_evaluation(
             .enumerate()
             .map(|(k, &(r, s))| {
                 let (name, source) = &sources[r];
-                let seed = derive_seed(record.search.seed, 1_000_000 + s as u64);
-                let source = ProgramSource::Rhai(source.clone());
-                let request = TrainRequest {
-                    task,
-                    source: &source,
-                    overrides: &overrides,
-                    seed,
-                    threads: record.threads_per_candidate,
-                    out: None,
+                let job = FinalJob {
+                    k,
+                    name,
+                    seed_index: s,
+                    source,
                 };
-                let trained = train_reward(&request, &mut |p| {
-                    progress.event(&RunEvent::FinalTrainingSteps {
-                        training: k,
-                        steps: p.env_steps,
-                    });
-                })
-                .map_err(|e| anyhow!("training the {name} reward failed: {e}"))?
-                .trained;
-                let fitness = trained.report.final_fitness;
-                store.emit(
-                    progress,
-                    RunEvent::FinalTrainingFinished {
-                        training: k,
-                        label: format!("{name} reward, seed {s}"),
-                        fitness,
-                    },
-                )?;
-                Ok(fitness)
+                final_training(task, store, record, &overrides, &job, progress)
             })
             .collect()
     });
     let values = results.into_iter().collect::<anyhow::Result<Vec<f64>>>()?;
     let per = record.search.final_seeds;
+    let report = final_report(budget, &sources, &values, per)?;
+    store.note(
+        progress,
+        format!("final ({per} seeds × {budget} steps): {}", report.line()),
+    )?;
+    write_json(&store.best_dir().join(files::FINAL), &report)?;
+    Ok(report)
+}
+
+/// One training of the final evaluation.
+struct FinalJob<'a> {
+    /// Its index among the final trainings.
+    k: usize,
+    /// `best`, `human` or `sparse`.
+    name: &'a str,
+    /// Which of the final seeds.
+    seed_index: usize,
+    /// The reward program (Rhai).
+    source: &'a str,
+}
+
+/// Trains one reward with one final seed through the training pipeline and
+/// returns its fitness.
+fn final_training(
+    task: &rewardsmith_core::Task,
+    store: &RunStore,
+    record: &RunRecord,
+    overrides: &PpoOverrides,
+    job: &FinalJob<'_>,
+    progress: &dyn RunProgress,
+) -> anyhow::Result<f64> {
+    let FinalJob {
+        k,
+        name,
+        seed_index,
+        source,
+    } = *job;
+    let seed = derive_seed(record.search.seed, 1_000_000 + seed_index as u64);
+    let source = ProgramSource::Rhai(source.to_string());
+    let request = TrainRequest {
+        task,
+        source: &source,
+        overrides,
+        seed,
+        threads: record.threads_per_candidate,
+        out: None,
+    };
+    let trained = train_reward(&request, &mut |p| {
+        progress.event(&RunEvent::FinalTrainingSteps {
+            training: k,
+            steps: p.env_steps,
+        });
+    })
+    .map_err(|e| anyhow!("training the {name} reward failed: {e}"))?
+    .trained;
+    let fitness = trained.report.final_fitness;
+    store.emit(
+        progress,
+        RunEvent::FinalTrainingFinished {
+            training: k,
+            label: format!("{name} reward, seed {seed_index}"),
+            fitness,
+        },
+    )?;
+    Ok(fitness)
+}
+
+/// The table from every training's fitness (`values`, `per` seeds per reward
+/// in the order of `sources`) and the human-normalised score.
+fn final_report(
+    budget: u64,
+    sources: &[(&str, String)],
+    values: &[f64],
+    per: usize,
+) -> anyhow::Result<FinalReport> {
     let stats = |name: &str| {
         sources
             .iter()
@@ -121,17 +175,41 @@ pub fn final_evaluation(
         }
         _ => None,
     };
-    let report = FinalReport {
+    Ok(FinalReport {
         budget,
         best,
         human,
         sparse,
         normalized_score,
-    };
-    store.note(
-        progress,
-        format!("final ({per} seeds × {budget} steps): {}", report.line()),
-    )?;
-    write_json(&store.best_dir().join(files::FINAL), &report)?;
-    Ok(report)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_final_table_and_its_normalised_score_are_hand_computed_figures() {
+        let sources = [
+            ("best", String::new()),
+            ("human", String::new()),
+            ("sparse", String::new()),
+        ];
+        // Two seeds each: best 0.8, 0.6; human 1.0, 1.0; sparse 0.2, 0.4.
+        let values = [0.8, 0.6, 1.0, 1.0, 0.2, 0.4];
+        let report = final_report(1000, &sources, &values, 2).unwrap();
+        assert!((report.best.mean - 0.7).abs() < 1e-12);
+        assert_eq!(report.human.as_ref().unwrap().std, 0.0);
+        let sparse = report.sparse.as_ref().unwrap();
+        assert!((sparse.mean - 0.3).abs() < 1e-12);
+        // (0.7 − 0.3) / |1.0 − 0.3| = 0.571428…
+        assert!((report.normalized_score.unwrap() - 0.4 / 0.7).abs() < 1e-12);
+        // Human and sparse tie: no score.
+        let tie = final_report(1000, &sources, &[0.5, 0.5, 0.3, 0.3, 0.3, 0.3], 2).unwrap();
+        assert_eq!(tie.normalized_score, None);
+        assert!(tie.score_text().contains("tie"));
+        // A described task has no baselines.
+        let alone = final_report(1000, &sources[..1], &[0.1, 0.3], 2).unwrap();
+        assert!(alone.human.is_none() && alone.normalized_score.is_none());
+    }
 }
