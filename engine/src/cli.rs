@@ -1,8 +1,64 @@
 //! The command line, as clap derive types: raw arguments only, validated by the
-//! commands that use them.
+//! commands that use them. Every number is parsed by a parser of this module
+//! that knows its documented range (the `MAX_*` constants of
+//! [`SearchConfig`] and here), so `--budget -1` or `--generations 10000000`
+//! is told the flag, the value and the range instead of being accepted or
+//! taken for another argument.
 
+use crate::search::SearchConfig;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+
+/// Most episodes `render` draws: 100 (each becomes frames of a GIF).
+pub const MAX_RENDER_EPISODES: usize = 100;
+
+/// Most US dollars `--max-cost` may name: 10 000.
+pub const MAX_COST_USD: f64 = 10_000.0;
+
+/// A whole number from `LO` to `HI` (a seed, a budget): the message names the
+/// range, also for a negative number or a word.
+fn u64_in<const LO: u64, const HI: u64>(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|v| (LO..=HI).contains(v))
+        .ok_or_else(|| format!("must be a whole number from {LO} to {HI}"))
+}
+
+/// A count from `LO` to `HI` (generations, samples, episodes).
+fn usize_in<const LO: usize, const HI: usize>(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|v| (LO..=HI).contains(v))
+        .ok_or_else(|| format!("must be a whole number from {LO} to {HI}"))
+}
+
+/// A worker-thread count: from 1 to [`SearchConfig::max_threads`] (a few per
+/// core of this machine).
+fn threads(text: &str) -> Result<usize, String> {
+    let max = SearchConfig::max_threads();
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|v| (1..=max).contains(v))
+        .ok_or_else(|| {
+            format!(
+                "must be a whole number from 1 to {max} ({} × the {} cores here)",
+                SearchConfig::THREADS_PER_CORE,
+                max / SearchConfig::THREADS_PER_CORE
+            )
+        })
+}
+
+/// US dollars: a finite number from 0 to [`MAX_COST_USD`].
+fn dollars(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=MAX_COST_USD).contains(v))
+        .ok_or_else(|| format!("must be a number of US dollars from 0 to {MAX_COST_USD}"))
+}
 
 /// rewardsmith writes reward functions with an LLM and proves each one by
 /// training a policy on it.
@@ -102,17 +158,17 @@ pub struct RenderArgs {
     /// The GIF to write; the filmstrip goes beside it as `.png`.
     #[arg(long)]
     pub out: PathBuf,
-    /// Episodes, one after the other.
-    #[arg(long, default_value_t = 1)]
+    /// Episodes, one after the other, 1 to 100.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = usize_in::<1, MAX_RENDER_EPISODES>)]
     pub episodes: usize,
     /// Seed of the episodes (and of the random policy).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = u64_in::<0, { u64::MAX }>)]
     pub seed: u64,
-    /// Frame width, pixels.
-    #[arg(long, default_value_t = 320)]
+    /// Frame width, pixels, 16 to 4096.
+    #[arg(long, default_value_t = 320, allow_negative_numbers = true, value_parser = usize_in::<16, 4096>)]
     pub width: usize,
-    /// Frame height, pixels.
-    #[arg(long, default_value_t = 240)]
+    /// Frame height, pixels, 16 to 4096.
+    #[arg(long, default_value_t = 240, allow_negative_numbers = true, value_parser = usize_in::<16, 4096>)]
     pub height: usize,
     /// Print one JSON object on stdout.
     #[arg(long)]
@@ -148,20 +204,20 @@ pub struct RunArgs {
     /// Transcript to replay (a run's `llm/` folder or a JSONL file).
     #[arg(long)]
     pub replay: Option<PathBuf>,
-    /// Reward candidates per generation (default 8).
-    #[arg(long)]
+    /// Reward candidates per generation, 1 to 64 (default 8).
+    #[arg(long, allow_negative_numbers = true, value_parser = usize_in::<1, { SearchConfig::MAX_SAMPLES }>)]
     pub samples: Option<usize>,
-    /// Generations (default 5).
-    #[arg(long)]
+    /// Generations, 1 to 1000 (default 5).
+    #[arg(long, allow_negative_numbers = true, value_parser = usize_in::<1, { SearchConfig::MAX_GENERATIONS }>)]
     pub generations: Option<usize>,
-    /// Env steps per candidate (default: the task's search budget).
-    #[arg(long)]
+    /// Env steps per candidate, 1 to 10⁹ (default: the task's search budget).
+    #[arg(long, allow_negative_numbers = true, value_parser = u64_in::<1, { SearchConfig::MAX_STEPS }>)]
     pub budget: Option<u64>,
     /// Seed of the run.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = u64_in::<0, { u64::MAX }>)]
     pub seed: Option<u64>,
-    /// Worker threads in all (default: every core).
-    #[arg(long)]
+    /// Worker threads in all, 1 to 4 × the cores (default: every core).
+    #[arg(long, allow_negative_numbers = true, value_parser = threads)]
     pub threads: Option<usize>,
     /// Run folder (default: `runs/TASK-seedS`).
     #[arg(long)]
@@ -177,11 +233,11 @@ pub struct RunArgs {
     /// Skip the final multi-seed evaluation.
     #[arg(long)]
     pub no_final_eval: bool,
-    /// Env steps per final training (default: the task's full budget).
-    #[arg(long)]
+    /// Env steps per final training, 1 to 10⁹ (default: the task's full budget).
+    #[arg(long, allow_negative_numbers = true, value_parser = u64_in::<1, { SearchConfig::MAX_STEPS }>)]
     pub final_budget: Option<u64>,
-    /// Seeds of the final evaluation (default 3).
-    #[arg(long)]
+    /// Seeds of the final evaluation, 1 to 100 (default 3).
+    #[arg(long, allow_negative_numbers = true, value_parser = usize_in::<1, { SearchConfig::MAX_FINAL_SEEDS }>)]
     pub final_seeds: Option<usize>,
     /// Never show the task fitness to the LLM.
     #[arg(long)]
@@ -205,8 +261,8 @@ pub struct RunArgs {
     /// Do not render a rollout picture of every trained candidate.
     #[arg(long)]
     pub no_render: bool,
-    /// Stop sampling once the LLM cost reaches this many US dollars.
-    #[arg(long)]
+    /// Stop sampling once the LLM cost reaches this many US dollars (0 to 10 000).
+    #[arg(long, allow_negative_numbers = true, value_parser = dollars)]
     pub max_cost: Option<f64>,
     /// Folder of prompt templates overriding the embedded ones.
     #[arg(long)]
@@ -238,14 +294,14 @@ pub struct TrainArgs {
     /// `human` or `sparse` (the task's own baselines), or a reward program file.
     #[arg(long)]
     pub reward: String,
-    /// Env steps to train for (default: the task's budget).
-    #[arg(long)]
+    /// Env steps to train for, 1 to 10⁹ (default: the task's budget).
+    #[arg(long, allow_negative_numbers = true, value_parser = u64_in::<1, { SearchConfig::MAX_STEPS }>)]
     pub steps: Option<u64>,
     /// Seed of everything random in training.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = u64_in::<0, { u64::MAX }>)]
     pub seed: u64,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
+    /// Worker threads, 1 to 4 × the cores (default: all cores).
+    #[arg(long, allow_negative_numbers = true, value_parser = threads)]
     pub threads: Option<usize>,
     /// Output folder (default: `runs/train-TASK-seedS`).
     #[arg(long)]
@@ -268,7 +324,7 @@ pub struct CheckArgs {
     /// The reward program.
     pub file: PathBuf,
     /// Seed of the random-policy episodes the dry run uses.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = u64_in::<0, { u64::MAX }>)]
     pub seed: u64,
     /// Print one JSON object on stdout.
     #[arg(long)]
@@ -284,14 +340,14 @@ pub struct RolloutArgs {
     /// `random`, `zero`, or the path of a saved policy (the folder `train --out` wrote).
     #[arg(long, default_value = "random")]
     pub policy: String,
-    /// Number of episodes.
-    #[arg(long, default_value_t = 8)]
+    /// Number of episodes, 1 to 10 000.
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = usize_in::<1, { SearchConfig::MAX_EPISODES }>)]
     pub episodes: usize,
     /// Seed of the episodes and of the random policy.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = u64_in::<0, { u64::MAX }>)]
     pub seed: u64,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
+    /// Worker threads, 1 to 4 × the cores (default: all cores).
+    #[arg(long, allow_negative_numbers = true, value_parser = threads)]
     pub threads: Option<usize>,
     /// Print one JSON object on stdout.
     #[arg(long)]

@@ -16,6 +16,7 @@
 //!
 //! Candidate numbers are those of the table: 1-based, `#1` is `cand-00`.
 
+use crate::progress::terminal_safe;
 use crate::prompts::{PromptRole, Prompts};
 use crate::search::{Outcome, RunStore};
 use anyhow::Context;
@@ -272,7 +273,9 @@ impl FeedbackTable {
         Self { generation, rows }
     }
 
-    /// The table as text for a terminal.
+    /// The table as text for a terminal: component names and failure reasons
+    /// (the reward program's and the LLM's words) escaped by
+    /// [`terminal_safe`].
     #[must_use]
     pub fn render(&self) -> String {
         let mut out = format!(
@@ -286,7 +289,7 @@ impl FeedbackTable {
                     let comps = r
                         .components
                         .iter()
-                        .map(|(n, v)| format!("{n} {v:.3}"))
+                        .map(|(n, v)| format!("{} {v:.3}", terminal_safe(n)))
                         .collect::<Vec<_>>()
                         .join(", ");
                     let _ = writeln!(out, "      final means: {comps}");
@@ -308,7 +311,7 @@ impl FeedbackTable {
                         out,
                         "  #{}  failed: {}",
                         r.number,
-                        why.lines().next().unwrap_or(why)
+                        terminal_safe(why.lines().next().unwrap_or(why))
                     );
                 }
             }
@@ -380,18 +383,27 @@ impl std::fmt::Debug for JsonLinesFeedback {
 }
 
 impl JsonLinesFeedback {
+    /// Largest feedback file read, in bytes: 16 MiB (a line per generation).
+    pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
     /// Reads and checks a whole feedback file at once, so a malformed line is
-    /// reported before any training.
+    /// reported before any training. The file must be a regular file of at
+    /// most [`MAX_FILE_BYTES`](Self::MAX_FILE_BYTES) (a FIFO or a device is
+    /// refused before it is opened); a leading byte-order mark is dropped.
     ///
     /// # Errors
     /// [`FeedbackError::Io`] or [`FeedbackError::Malformed`] naming the line.
     pub fn open(path: &Path) -> Result<Self, FeedbackError> {
         let name = format!("feedback file {}", path.display());
-        let file = std::fs::File::open(path).map_err(|e| FeedbackError::Io {
+        let mut bytes = crate::error::read_user_file(path, Self::MAX_FILE_BYTES, "feedback file")
+            .map_err(|e| FeedbackError::Io {
             source_name: name.clone(),
             message: e.to_string(),
         })?;
-        let mut source = Self::from_reader(name, Box::new(std::io::BufReader::new(file)));
+        if bytes.starts_with("\u{feff}".as_bytes()) {
+            bytes.drain(..3);
+        }
+        let mut source = Self::from_reader(name, Box::new(std::io::Cursor::new(bytes)));
         source.read_all()?;
         Ok(source)
     }

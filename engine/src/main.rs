@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use rewardsmith::cli::Cli;
+use rewardsmith::progress::terminal_safe;
 use rewardsmith::{ExitCode, commands};
 
 fn main() -> std::process::ExitCode {
@@ -31,7 +32,9 @@ fn main() -> std::process::ExitCode {
     match commands::run(cli, &registry) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // The message may quote a reward program or an LLM: escaped for
+            // the terminal here, exact in the JSON below.
+            eprintln!("error: {}", terminal_safe(&e.to_string()));
             if json && !commands::json_printed() {
                 let kind = match e.code {
                     ExitCode::Usage => "usage",

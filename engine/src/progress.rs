@@ -1,6 +1,11 @@
 //! Progress views for `rewardsmith run`: bars on a terminal, plain lines when
 //! piped, JSON lines (`--progress json`), nothing under `--json`.
 //!
+//! Text that came from a reward program or an LLM (candidate failure reasons,
+//! notes quoting a program) is shown through [`terminal_safe`], so it cannot
+//! move the cursor, retitle the terminal or reorder a line; the JSON views
+//! keep it exact.
+//!
 //! Every view hears the run's one event stream through
 //! [`RunProgress::event`] ([`RunEvent`]), from many threads (candidates train
 //! in parallel), so every method takes `&self`. Everything goes to stderr;
@@ -25,9 +30,49 @@ use crate::events::{RunEvent, Stamped};
 use indicatif::{
     HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
 };
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// `text` made safe to show on a terminal: every control character (C0 such
+/// as ESC, CR, NUL and backspace, DEL, and C1) and every bidirectional
+/// formatting character (U+061C, U+200E, U+200F, U+202A–U+202E,
+/// U+2066–U+2069) is written visibly as a Rust escape (`\u{1b}`). Line feeds
+/// and tabs stay: they only move on, never back. Borrowed when there is
+/// nothing to escape. For human output only; JSON output stays exact.
+///
+/// ```
+/// use rewardsmith::progress::terminal_safe;
+///
+/// assert_eq!(terminal_safe("upright"), "upright");
+/// assert_eq!(terminal_safe("a\u{1b}]0;pwned\u{7}b\rc"), "a\\u{1b}]0;pwned\\u{7}b\\u{d}c");
+/// assert_eq!(terminal_safe("x\u{202e}y"), "x\\u{202e}y");
+/// assert_eq!(terminal_safe("two\nlines"), "two\nlines");
+/// ```
+#[must_use]
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(
+                c,
+                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            )
+    }
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            // Writing to a String cannot fail.
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// What the search reports as it goes.
 ///
@@ -380,7 +425,7 @@ impl TerminalProgress {
 
     fn println(&self, text: &str) {
         // Stderr gone: nothing useful to do about it.
-        let _ = self.multi.println(text);
+        let _ = self.multi.println(terminal_safe(text));
     }
 
     /// The bar of `job`, made with `len` when it has none yet and `len` is known.
@@ -644,7 +689,7 @@ impl PlainProgress {
 impl PlainState {
     fn write(&mut self, text: &str) {
         // Stderr gone: nothing useful to do about it.
-        let _ = writeln!(self.out, "{text}");
+        let _ = writeln!(self.out, "{}", terminal_safe(text));
         let _ = self.out.flush();
     }
 }
@@ -1132,6 +1177,21 @@ mod tests {
                 "a line for people",
                 "final evaluation: 3 trainings of 1,000,000 steps",
                 "final",
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_lines_escape_control_characters() {
+        let out = Captured::default();
+        let p = PlainProgress::to_writer(Box::new(out.clone()));
+        p.candidate_finished(0, 1, Err("bad \u{1b}[2J\r\u{2067}name"));
+        p.line("note \u{0}\u{9b}31m");
+        assert_eq!(
+            out.lines(),
+            [
+                "  cand 01: failed: bad \\u{1b}[2J\\u{d}\\u{2067}name",
+                "note \\u{0}\\u{9b}31m"
             ]
         );
     }

@@ -235,11 +235,19 @@ impl Prompts {
         }
     }
 
+    /// Largest prompt template read from a folder, in bytes: 1 MiB (the
+    /// embedded ones are a few kilobytes; every byte goes to the LLM).
+    pub const MAX_TEMPLATE_BYTES: u64 = 1 << 20;
+
     /// The embedded templates, with those found in `dir` (same file names)
-    /// taking their place; `None` gives the embedded set.
+    /// taking their place; `None` gives the embedded set. `dir` must be a
+    /// folder and each template in it a regular file of at most
+    /// [`MAX_TEMPLATE_BYTES`](Self::MAX_TEMPLATE_BYTES) of UTF-8 (a leading
+    /// byte-order mark is dropped).
     ///
     /// # Errors
-    /// [`PromptError::Io`] for an unreadable file, and
+    /// [`PromptError::Io`] for a `dir` that is not a folder or a template that
+    /// cannot be read, is not a regular file or is too large, and
     /// [`PromptError::UnknownPlaceholder`] for a template using a placeholder
     /// its role does not define.
     pub fn load(dir: Option<&Path>) -> Result<Self, PromptError> {
@@ -247,9 +255,28 @@ impl Prompts {
         let Some(dir) = dir else {
             return Ok(prompts);
         };
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(meta) => {
+                let kind = crate::error::special_kind(meta.file_type()).unwrap_or("a file");
+                return Err(PromptError::Io {
+                    path: dir.to_path_buf(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("is {kind}, not a folder of prompt templates"),
+                    ),
+                });
+            }
+            Err(source) => {
+                return Err(PromptError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
+        }
         for (role, text, source) in &mut prompts.templates {
             let path = dir.join(role.file_name());
-            match std::fs::read_to_string(&path) {
+            match crate::error::read_user_text(&path, Self::MAX_TEMPLATE_BYTES, "prompt template") {
                 Ok(t) => {
                     *text = t;
                     *source = path.display().to_string();

@@ -1,8 +1,11 @@
 //! `rewardsmith check --task T FILE`: compile and dry-run a reward program.
+//! The human output shows the program's words (component names, errors,
+//! printed text) through [`terminal_safe`]; `--json` keeps them exact.
 
 use super::print_json;
 use crate::cli::CheckArgs;
 use crate::error::CliError;
+use crate::progress::terminal_safe;
 use anyhow::anyhow;
 use rewardsmith_core::Registry;
 use rewardsmith_envs::rollout::sample_states;
@@ -30,10 +33,10 @@ pub(crate) fn run(registry: &Registry, args: &CheckArgs) -> Result<(), CliError>
         print_json(&serde_json::to_value(&report).map_err(CliError::failure)?);
     } else {
         for e in &report.errors {
-            println!("error: {e}");
+            println!("error: {}", terminal_safe(&e.to_string()));
         }
         for w in &report.warnings {
-            println!("warning: {}", w.message);
+            println!("warning: {}", terminal_safe(&w.message));
         }
         if !report.components.is_empty() {
             println!(
@@ -43,7 +46,11 @@ pub(crate) fn run(registry: &Registry, args: &CheckArgs) -> Result<(), CliError>
             for c in &report.components {
                 println!(
                     "{:<20} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
-                    c.name, c.mean, c.std, c.min, c.max
+                    terminal_safe(&c.name),
+                    c.mean,
+                    c.std,
+                    c.min,
+                    c.max
                 );
             }
         }

@@ -23,17 +23,38 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         Command::Rollout(args) => rollout::run(registry, &args),
         Command::Check(args) => check::run(registry, &args),
         Command::Train(args) => train::run(registry, &args),
-        Command::Run(args) => run::run(registry, &args),
+        Command::Run(args) => {
+            // The prompt folder is read (and refused) before any run folder
+            // is made: an input error, not a failed run.
+            crate::prompts::Prompts::load(args.prompts.as_deref()).map_err(CliError::usage)?;
+            run::run(registry, &args)
+        }
         Command::Resume {
             dir,
             json,
             progress,
         } => run::resume(registry, &dir, json, progress),
         Command::Report { dir } => report(registry, &dir),
-        Command::EvalCandidate(args) => run::eval_candidate(registry, &args),
+        Command::EvalCandidate(args) => {
+            // Only a regular file of sane size is read as a spec (a FIFO would
+            // hang, /dev/zero would fill memory).
+            crate::error::check_user_file(&args.spec, MAX_SPEC_BYTES, "candidate spec").map_err(
+                |e| {
+                    CliError::usage(anyhow::anyhow!(
+                        "cannot read candidate spec {}: {e}",
+                        args.spec.display()
+                    ))
+                },
+            )?;
+            run::eval_candidate(registry, &args)
+        }
         Command::Render(args) => render::run(registry, &args),
     }
 }
+
+/// Largest candidate spec `eval-candidate` reads, in bytes: 16 MiB (a spec
+/// holds one reward program, a few kilobytes, and settings).
+pub const MAX_SPEC_BYTES: u64 = 16 << 20;
 
 /// `rewardsmith report DIR`: rewrites the reports from the run folder.
 fn report(registry: &Registry, dir: &std::path::Path) -> Result<(), CliError> {
@@ -65,11 +86,15 @@ fn report(registry: &Registry, dir: &std::path::Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The worker count `--threads` asks for (all cores when `None`).
+/// The worker count `--threads` asks for (all cores when `None`), from 1 to
+/// [`SearchConfig::max_threads`](crate::search::SearchConfig::max_threads).
 pub(crate) fn thread_count(threads: Option<usize>) -> Result<usize, CliError> {
+    let max = crate::search::SearchConfig::max_threads();
     match threads {
-        Some(0) => Err(CliError::usage(anyhow::anyhow!(
-            "--threads must be at least 1"
+        Some(n) if n == 0 || n > max => Err(CliError::usage(anyhow::anyhow!(
+            "--threads {n}: must be from 1 to {max} ({} × the {} cores here)",
+            crate::search::SearchConfig::THREADS_PER_CORE,
+            max / crate::search::SearchConfig::THREADS_PER_CORE
         ))),
         Some(n) => Ok(n),
         None => Ok(std::thread::available_parallelism().map_or(1, usize::from)),

@@ -4,7 +4,7 @@
 use super::{print_json, thread_count};
 use crate::cli::TrainArgs;
 use crate::error::CliError;
-use crate::search::{files, write_atomic};
+use crate::search::{SearchConfig, files, write_atomic};
 use crate::training::{TrainError, TrainRequest, TrainedReward, train_reward};
 use anyhow::anyhow;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,10 +41,18 @@ pub(crate) fn reward_source(task: &Task, reward: &str) -> Result<ProgramSource, 
 }
 
 /// Parses `--ppo NAME=VALUE` settings (values in TOML syntax) into overrides;
-/// an unknown name or a value of the wrong type is a usage error naming it.
+/// an unknown name (the message lists the known ones), a value of the wrong
+/// type or outside its range, or a setting of more than one line is a usage
+/// error naming it, and then none of the settings is applied.
 fn ppo_overrides(settings: &[String]) -> Result<PpoOverrides, CliError> {
     let mut table = toml::Table::new();
     for setting in settings {
+        if setting.chars().any(char::is_control) {
+            return Err(CliError::usage(anyhow!(
+                "--ppo {:?}: a setting is one NAME=VALUE on one line; none of the --ppo settings was applied",
+                setting
+            )));
+        }
         let Some((name, value)) = setting.split_once('=') else {
             return Err(CliError::usage(anyhow!(
                 "--ppo `{setting}`: expected NAME=VALUE, e.g. --ppo learning_rate=1e-4"
@@ -54,6 +62,7 @@ fn ppo_overrides(settings: &[String]) -> Result<PpoOverrides, CliError> {
         let value: toml::Value = format!("v = {}", value.trim())
             .parse::<toml::Table>()
             .ok()
+            .filter(|t| t.len() == 1)
             .and_then(|mut t| t.remove("v"))
             .ok_or_else(|| {
                 CliError::usage(anyhow!(
@@ -63,12 +72,83 @@ fn ppo_overrides(settings: &[String]) -> Result<PpoOverrides, CliError> {
             })?;
         table.insert(name.to_string(), value);
     }
-    PpoOverrides::deserialize(table).map_err(|e| {
+    let overrides = PpoOverrides::deserialize(table).map_err(|e| {
         CliError::usage(anyhow!(
             "--ppo: {}",
             e.to_string().trim().replace('\n', " ")
         ))
-    })
+    })?;
+    check_ppo_ranges(&overrides)?;
+    Ok(overrides)
+}
+
+/// Upper bounds of the `--ppo` sizes, so a typo cannot ask for terabytes:
+/// `(name, most)`. `total_timesteps` shares `--steps`' bound.
+const PPO_COUNT_BOUNDS: [(&str, usize); 6] = [
+    ("num_envs", 1024),
+    ("num_steps", 100_000),
+    ("num_minibatches", 65_536),
+    ("update_epochs", 1000),
+    ("checkpoints", 10_000),
+    ("eval_episodes", 10_000),
+];
+
+/// Widest hidden layer and most hidden layers `--ppo hidden=[…]` may ask for.
+const PPO_MAX_WIDTH: usize = 4096;
+const PPO_MAX_LAYERS: usize = 16;
+
+/// The ranges `PpoConfig::validate` does not know: sizes with an upper bound,
+/// and `target_kl` (0 switches the early stop off; a negative one used to be
+/// taken silently for 0).
+fn check_ppo_ranges(o: &PpoOverrides) -> Result<(), CliError> {
+    let bad = |name: &str, value: &dyn std::fmt::Display, range: String| {
+        Err(CliError::usage(anyhow!(
+            "--ppo {name}={value}: must be {range}"
+        )))
+    };
+    let counts = [
+        o.num_envs,
+        o.num_steps,
+        o.num_minibatches,
+        o.update_epochs,
+        o.checkpoints,
+        o.eval_episodes,
+    ];
+    for ((name, most), value) in PPO_COUNT_BOUNDS.iter().zip(counts) {
+        if let Some(v) = value
+            && !(1..=*most).contains(&v)
+        {
+            return bad(name, &v, format!("a whole number from 1 to {most}"));
+        }
+    }
+    if let Some(v) = o.total_timesteps
+        && !(1..=SearchConfig::MAX_STEPS).contains(&v)
+    {
+        return bad(
+            "total_timesteps",
+            &v,
+            format!("a whole number from 1 to {}", SearchConfig::MAX_STEPS),
+        );
+    }
+    if let Some(v) = o.target_kl
+        && !(v.is_finite() && v >= 0.0)
+    {
+        return bad(
+            "target_kl",
+            &v,
+            "a finite number ≥ 0 (0 switches the early stop off)".to_string(),
+        );
+    }
+    if let Some(h) = &o.hidden
+        && (h.len() > PPO_MAX_LAYERS || h.iter().any(|w| !(1..=PPO_MAX_WIDTH).contains(w)))
+    {
+        return bad(
+            "hidden",
+            &format!("{h:?}"),
+            format!("at most {PPO_MAX_LAYERS} layers, each 1 to {PPO_MAX_WIDTH} wide"),
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError> {
@@ -188,4 +268,52 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
         println!("policy and metrics in {}", out_dir.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(settings: &[&str]) -> String {
+        let settings: Vec<String> = settings.iter().map(ToString::to_string).collect();
+        ppo_overrides(&settings).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_multi_line_setting_is_refused_whole() {
+        let m = message(&["target_kl=1\nlearning_rate=7"]);
+        assert!(
+            m.contains("one line") && m.contains("none of the --ppo"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_settings_name_their_range() {
+        let m = message(&["target_kl=-1"]);
+        assert!(
+            m.contains("--ppo target_kl=-1: must be a finite number ≥ 0"),
+            "{m}"
+        );
+        let m = message(&["num_envs=1000000"]);
+        assert!(m.contains("from 1 to 1024"), "{m}");
+        let m = message(&["hidden=[100000]"]);
+        assert!(m.contains("hidden"), "{m}");
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones() {
+        let m = message(&["lr=1"]);
+        assert!(
+            m.contains("`lr`") && m.contains("learning_rate") && m.contains("target_kl"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn good_settings_apply() {
+        let o = ppo_overrides(&["target_kl=0".to_string(), "hidden=[64, 64]".to_string()]).unwrap();
+        assert_eq!(o.target_kl, Some(0.0));
+        assert_eq!(o.hidden, Some(vec![64, 64]));
+    }
 }
