@@ -2,7 +2,9 @@
 //!
 //! `PointReach` is a point mass on a plane that must reach a target. It implements
 //! [`Env`], is wrapped in a [`Task`] with a fitness and two baseline rewards,
-//! registered next to the built-in tasks, and served by the very same command line:
+//! registered next to the built-in tasks, and served by the very same command line.
+//! Its reward-state fields are written through the handles their declaration
+//! returned, and its observation length is the sum of its named parts:
 //!
 //! ```text
 //! cargo run --release --example custom_env -- envs
@@ -13,8 +15,8 @@
 use rewardsmith::cli::Cli;
 use rewardsmith::commands;
 use rewardsmith_core::{
-    Env, EnvSpec, Fitness, Registry, RewardSource, SplitMix64, StateSpec, StepInfo, Task,
-    TrainDefaults,
+    Env, EnvSpec, Fitness, ObsSpan, Registry, RewardSource, ScalarHandle, SplitMix64, StateSpec,
+    StateWriter, StepInfo, Task, TrainDefaults, VectorHandle,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -23,52 +25,71 @@ const DT: f64 = 0.05;
 /// Largest speed the action commands, m/s.
 const MAX_SPEED: f64 = 1.0;
 
+/// Observation: the point's position …
+pub const OBS_POS: ObsSpan = ObsSpan::first(2);
+/// … and the target relative to it.
+pub const OBS_TO_TARGET: ObsSpan = OBS_POS.then(2);
+
+/// The handles of the reward-state fields.
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    pos: VectorHandle<2>,
+    target: VectorHandle<2>,
+    distance: ScalarHandle,
+    action: VectorHandle<2>,
+}
+
 /// A point on a plane, commanded by velocity, with a target somewhere within 1 m.
 pub struct PointReach {
     spec: Arc<EnvSpec>,
+    fields: Fields,
     pos: [f64; 2],
     target: [f64; 2],
     action: [f64; 2],
 }
 
-fn spec() -> Arc<EnvSpec> {
-    static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        Arc::new(EnvSpec {
+/// The env's fixed facts and the handles of its reward-state fields, built once.
+fn declared() -> &'static (Arc<EnvSpec>, Fields) {
+    static DECLARED: OnceLock<(Arc<EnvSpec>, Fields)> = OnceLock::new();
+    DECLARED.get_or_init(|| {
+        let mut s = StateSpec::builder();
+        let fields = Fields {
+            pos: s.add_vector("pos", "m", "world", "position of the point"),
+            target: s.add_vector("target", "m", "world", "position of the target"),
+            distance: s.add_scalar(
+                "distance",
+                "m",
+                "world",
+                "distance from the point to the target",
+            ),
+            action: s.add_vector(
+                "action",
+                "1",
+                "actuator",
+                "the velocity command applied this step",
+            ),
+        };
+        let spec = Arc::new(EnvSpec {
             name: "point".to_string(),
             description: "A point mass on a flat plane, moved by velocity commands.".to_string(),
-            obs_dim: 4,
+            obs_dim: OBS_TO_TARGET.end(),
             action_dim: 2,
             action_doc: "velocity command along x and y, ±1 ↔ ±1 m/s".to_string(),
             dt: DT,
-            state: StateSpec::builder()
-                .vector("pos", 2, "m", "world", "position of the point")
-                .vector("target", 2, "m", "world", "position of the target")
-                .scalar(
-                    "distance",
-                    "m",
-                    "world",
-                    "distance from the point to the target",
-                )
-                .vector(
-                    "action",
-                    2,
-                    "1",
-                    "actuator",
-                    "the velocity command applied this step",
-                )
-                .build(),
-        })
+            state: s.build(),
+        });
+        (spec, fields)
     })
-    .clone()
 }
 
 impl PointReach {
     /// A new, not yet reset, environment.
     #[must_use]
     pub fn new() -> Self {
+        let (spec, fields) = declared();
         Self {
-            spec: spec(),
+            spec: spec.clone(),
+            fields: *fields,
             pos: [0.0; 2],
             target: [0.0; 2],
             action: [0.0; 2],
@@ -112,17 +133,19 @@ impl Env for PointReach {
     }
 
     fn observe(&self, obs: &mut [f32]) {
-        obs[0] = self.pos[0] as f32;
-        obs[1] = self.pos[1] as f32;
-        obs[2] = (self.target[0] - self.pos[0]) as f32;
-        obs[3] = (self.target[1] - self.pos[1]) as f32;
+        for i in 0..2 {
+            obs[OBS_POS.at(i)] = self.pos[i] as f32;
+            obs[OBS_TO_TARGET.at(i)] = (self.target[i] - self.pos[i]) as f32;
+        }
     }
 
     fn reward_state(&self, out: &mut [f64]) {
-        out[0..2].copy_from_slice(&self.pos);
-        out[2..4].copy_from_slice(&self.target);
-        out[4] = self.distance();
-        out[5..7].copy_from_slice(&self.action);
+        let f = self.fields;
+        let mut w = StateWriter::new(&self.spec.state, out);
+        w.set(f.pos, self.pos);
+        w.set(f.target, self.target);
+        w.set(f.distance, self.distance());
+        w.set(f.action, self.action);
     }
 }
 

@@ -49,12 +49,20 @@ impl StepInfo {
 /// vectorised instance), so construction should be cheap.
 ///
 /// # Example
-/// A one-dimensional point that should reach the origin:
+/// A one-dimensional point that should reach the origin. The reward-state fields
+/// are declared once; the handles the declaration returns are kept and written
+/// through, so no offset is counted by hand:
 /// ```
-/// use rewardsmith_core::{Env, EnvSpec, StateSpec, StepInfo, SplitMix64};
+/// use rewardsmith_core::{
+///     Env, EnvSpec, ScalarHandle, SplitMix64, StateSpec, StateWriter, StepInfo,
+/// };
 /// use std::sync::Arc;
 ///
-/// struct Point { spec: Arc<EnvSpec>, x: f64, a: f64 }
+/// /// The point's reward-state fields.
+/// #[derive(Clone, Copy)]
+/// struct Fields { x: ScalarHandle, action: ScalarHandle }
+///
+/// struct Point { spec: Arc<EnvSpec>, fields: Fields, x: f64, a: f64 }
 ///
 /// impl Env for Point {
 ///     fn spec(&self) -> &Arc<EnvSpec> { &self.spec }
@@ -68,9 +76,18 @@ impl StepInfo {
 ///         StepInfo { terminated: self.x.abs() > 2.0, truncated: false }
 ///     }
 ///     fn observe(&self, obs: &mut [f32]) { obs[0] = self.x as f32; }
-///     fn reward_state(&self, out: &mut [f64]) { out[0] = self.x; out[1] = self.a; }
+///     fn reward_state(&self, out: &mut [f64]) {
+///         let mut w = StateWriter::new(&self.spec.state, out);
+///         w.set(self.fields.x, self.x);
+///         w.set(self.fields.action, self.a);
+///     }
 /// }
 ///
+/// let mut state = StateSpec::builder();
+/// let fields = Fields {
+///     x: state.add_scalar("x", "m", "world", "position of the point"),
+///     action: state.add_scalar("action", "1", "actuator", "last velocity command"),
+/// };
 /// let spec = Arc::new(EnvSpec {
 ///     name: "point".into(),
 ///     description: "A point on a line.".into(),
@@ -78,15 +95,15 @@ impl StepInfo {
 ///     action_dim: 1,
 ///     action_doc: "velocity command".into(),
 ///     dt: 0.1,
-///     state: StateSpec::builder()
-///         .scalar("x", "m", "world", "position of the point")
-///         .scalar("action", "1", "actuator", "last velocity command")
-///         .build(),
+///     state: state.build(),
 /// });
-/// let mut env = Point { spec, x: 0.0, a: 0.0 };
+/// let mut env = Point { spec, fields, x: 0.0, a: 0.0 };
 /// env.reset(3);
 /// let info = env.step(&[0.5]);
 /// assert!(!info.done());
+/// let mut values = env.spec().state.zeroed();
+/// env.reward_state(&mut values);
+/// assert_eq!(values[1], 0.5);
 /// ```
 pub trait Env: Send {
     /// The environment's fixed facts.
@@ -102,7 +119,8 @@ pub trait Env: Send {
     /// Writes the policy observation (`obs_dim` numbers).
     fn observe(&self, obs: &mut [f32]);
 
-    /// Writes the reward state in [`EnvSpec::state`] layout.
+    /// Writes the reward state in [`EnvSpec::state`] layout, through the field
+    /// handles its declaration returned (see [`StateWriter`](crate::StateWriter)).
     fn reward_state(&self, out: &mut [f64]);
 
     /// Describes the current scene as primitives, for rendering rollouts.

@@ -4,6 +4,12 @@
 //! vector, unit, frame, meaning) and writes their values each step into a flat
 //! `f64` buffer laid out in declaration order. A [`StateView`] pairs the two and
 //! is free to create, so reading the state costs no allocation.
+//!
+//! Declaring a field with [`StateSpecBuilder::add_scalar`] or
+//! [`StateSpecBuilder::add_vector`] returns a handle ([`ScalarHandle`],
+//! [`VectorHandle`]); the environment keeps the handles and writes each step
+//! through a [`StateWriter`], so no offset is ever counted by hand and the
+//! order of the writes cannot drift from the order of the declaration.
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -155,6 +161,11 @@ impl StateSpec {
 }
 
 /// Builds a [`StateSpec`] field by field.
+///
+/// Environments declare with the `add_*` methods, which return the handle each
+/// field is later written through (see [`StateWriter`]); the chained
+/// [`scalar`](Self::scalar) / [`vector`](Self::vector) / [`field`](Self::field)
+/// form suits specs that are only read (tests, reward programs' fixtures).
 #[derive(Default, Debug)]
 #[must_use]
 pub struct StateSpecBuilder {
@@ -186,6 +197,57 @@ impl StateSpecBuilder {
         frame: &str,
         doc: &str,
     ) -> Self {
+        self.push(name, kind, unit, frame, doc);
+        self
+    }
+
+    /// Declares a scalar field and returns the handle to write it through.
+    ///
+    /// # Panics
+    /// As [`field`](Self::field).
+    #[must_use = "a field's value is written through its handle"]
+    pub fn add_scalar(&mut self, name: &str, unit: &str, frame: &str, doc: &str) -> ScalarHandle {
+        let (index, offset) = self.push(name, FieldKind::Scalar, unit, frame, doc);
+        ScalarHandle { index, offset }
+    }
+
+    /// Declares a vector field of `N` numbers and returns the handle to write it
+    /// through; `N` usually follows from the handle's use
+    /// (`let p: VectorHandle<3> = …`) or is spelled `add_vector::<3>(…)`.
+    ///
+    /// # Panics
+    /// As [`field`](Self::field).
+    #[must_use = "a field's value is written through its handle"]
+    pub fn add_vector<const N: usize>(
+        &mut self,
+        name: &str,
+        unit: &str,
+        frame: &str,
+        doc: &str,
+    ) -> VectorHandle<N> {
+        let (index, offset) = self.push(name, FieldKind::Vector(N), unit, frame, doc);
+        VectorHandle { index, offset }
+    }
+
+    /// Declares a three-number vector field (a position, a velocity):
+    /// [`add_vector::<3>`](Self::add_vector).
+    ///
+    /// # Panics
+    /// As [`field`](Self::field).
+    #[must_use = "a field's value is written through its handle"]
+    pub fn add_vec3(&mut self, name: &str, unit: &str, frame: &str, doc: &str) -> VectorHandle<3> {
+        self.add_vector(name, unit, frame, doc)
+    }
+
+    /// Appends a field; returns its position and offset.
+    fn push(
+        &mut self,
+        name: &str,
+        kind: FieldKind,
+        unit: &str,
+        frame: &str,
+        doc: &str,
+    ) -> (usize, usize) {
         assert!(
             is_identifier(name),
             "reward-state field `{name}` is not an identifier"
@@ -195,16 +257,17 @@ impl StateSpecBuilder {
             "reward-state field `{name}` declared twice"
         );
         assert!(!kind.is_empty(), "reward-state field `{name}` has length 0");
+        let offset = self.len;
         self.fields.push(FieldSpec {
             name: name.to_string(),
             kind,
             unit: unit.to_string(),
             frame: frame.to_string(),
             doc: doc.to_string(),
-            offset: self.len,
+            offset,
         });
         self.len += kind.len();
-        self
+        (self.fields.len() - 1, offset)
     }
 
     /// Finishes the declaration.
@@ -222,6 +285,181 @@ impl StateSpecBuilder {
                 index,
                 len: self.len,
             }),
+        }
+    }
+}
+
+/// A field handle: where a declared field lives in the flat buffer and what
+/// value it takes. Implemented by [`ScalarHandle`] and [`VectorHandle`] only
+/// (handles come from a declaration); write through one with [`StateWriter::set`].
+pub trait FieldHandle: Copy + sealed::Sealed {
+    /// What one write stores: `f64` for a scalar, `[f64; N]` for a vector.
+    type Value;
+
+    /// The field's position in [`StateSpec::fields`].
+    fn index(self) -> usize;
+
+    /// The offset of the field's first number in the flat buffer.
+    fn offset(self) -> usize;
+
+    /// The field's kind, as declared.
+    fn kind(self) -> FieldKind;
+
+    /// Stores `value` in the field's place in `values`.
+    fn write(self, values: &mut [f64], value: Self::Value);
+}
+
+mod sealed {
+    /// Keeps [`FieldHandle`](super::FieldHandle) to the handles of this module.
+    pub trait Sealed {}
+    impl Sealed for super::ScalarHandle {}
+    impl<const N: usize> Sealed for super::VectorHandle<N> {}
+}
+
+/// The handle of a scalar field, returned by [`StateSpecBuilder::add_scalar`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScalarHandle {
+    index: usize,
+    offset: usize,
+}
+
+impl FieldHandle for ScalarHandle {
+    type Value = f64;
+
+    fn index(self) -> usize {
+        self.index
+    }
+
+    fn offset(self) -> usize {
+        self.offset
+    }
+
+    fn kind(self) -> FieldKind {
+        FieldKind::Scalar
+    }
+
+    fn write(self, values: &mut [f64], value: f64) {
+        values[self.offset] = value;
+    }
+}
+
+/// The handle of a vector field of `N` numbers, returned by
+/// [`StateSpecBuilder::add_vector`]; its length is part of its type, so a
+/// write of the wrong length does not compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VectorHandle<const N: usize> {
+    index: usize,
+    offset: usize,
+}
+
+impl<const N: usize> VectorHandle<N> {
+    /// The field's numbers inside the flat buffer `values`.
+    ///
+    /// # Panics
+    /// If `values` is too short to hold the field.
+    pub fn slot(self, values: &mut [f64]) -> &mut [f64; N] {
+        (&mut values[self.offset..self.offset + N])
+            .try_into()
+            .expect("a range of N numbers is an array of N")
+    }
+}
+
+impl<const N: usize> FieldHandle for VectorHandle<N> {
+    type Value = [f64; N];
+
+    fn index(self) -> usize {
+        self.index
+    }
+
+    fn offset(self) -> usize {
+        self.offset
+    }
+
+    fn kind(self) -> FieldKind {
+        FieldKind::Vector(N)
+    }
+
+    fn write(self, values: &mut [f64], value: [f64; N]) {
+        *self.slot(values) = value;
+    }
+}
+
+/// Writes one step's reward state through field handles.
+///
+/// Wraps the buffer [`Env::reward_state`](crate::Env::reward_state) receives.
+/// Creating one checks the buffer's length against the spec; in debug builds
+/// every write also checks that its handle was declared by that spec.
+///
+/// ```
+/// use rewardsmith_core::{StateSpec, StateView, StateWriter};
+///
+/// let mut b = StateSpec::builder();
+/// let height = b.add_scalar("height", "m", "world", "torso height");
+/// let vel = b.add_vec3("vel", "m/s", "world", "torso velocity");
+/// let spec = b.build();
+///
+/// let mut values = spec.zeroed();
+/// let mut w = StateWriter::new(&spec, &mut values);
+/// w.set(height, 0.5);
+/// w.set(vel, [1.0, 2.0, 3.0]);
+/// assert_eq!(StateView::new(&spec, &values).get("vel"), Some(&[1.0, 2.0, 3.0][..]));
+/// ```
+#[derive(Debug)]
+pub struct StateWriter<'a> {
+    spec: &'a StateSpec,
+    values: &'a mut [f64],
+}
+
+impl<'a> StateWriter<'a> {
+    /// Wraps a buffer laid out as `spec` says.
+    ///
+    /// # Panics
+    /// If the buffer's length is not the spec's.
+    pub fn new(spec: &'a StateSpec, values: &'a mut [f64]) -> Self {
+        assert_eq!(
+            spec.len(),
+            values.len(),
+            "reward-state buffer has wrong length"
+        );
+        Self { spec, values }
+    }
+
+    /// Stores the value of the field `handle` names.
+    pub fn set<H: FieldHandle>(&mut self, handle: H, value: H::Value) {
+        self.check(handle);
+        handle.write(self.values, value);
+    }
+
+    /// Stores a vector field's value from a slice (a list whose length is only
+    /// known at run time).
+    ///
+    /// # Panics
+    /// If `value` does not hold exactly `N` numbers.
+    pub fn set_slice<const N: usize>(&mut self, handle: VectorHandle<N>, value: &[f64]) {
+        assert_eq!(
+            value.len(),
+            N,
+            "reward-state field `{}` takes {N} numbers",
+            self.spec.fields()[handle.index].name
+        );
+        self.slot(handle).copy_from_slice(value);
+    }
+
+    /// The numbers of a vector field, to fill in place.
+    pub fn slot<const N: usize>(&mut self, handle: VectorHandle<N>) -> &mut [f64; N] {
+        self.check(handle);
+        handle.slot(self.values)
+    }
+
+    /// In debug builds, that the handle was declared by this writer's spec.
+    fn check<H: FieldHandle>(&self, handle: H) {
+        if cfg!(debug_assertions) {
+            let field = self.spec.fields().get(handle.index());
+            assert!(
+                field.is_some_and(|f| f.offset == handle.offset() && f.kind == handle.kind()),
+                "field handle {handle_index} was not declared by this reward-state spec",
+                handle_index = handle.index()
+            );
         }
     }
 }
@@ -316,6 +554,82 @@ mod tests {
         let text = spec().describe();
         assert!(text.contains("`vel`: vec3 [m/s; frame: world] torso velocity"));
         assert!(text.contains("`height`: float [m; frame: world]"));
+    }
+
+    /// A spec declared through handles, with the handles.
+    fn declared() -> (StateSpec, ScalarHandle, VectorHandle<3>, VectorHandle<2>) {
+        let mut b = StateSpec::builder();
+        let height = b.add_scalar("height", "m", "world", "torso height");
+        let vel = b.add_vec3("vel", "m/s", "world", "torso velocity");
+        let feet = b.add_vector::<2>("feet", "1", "world", "foot contacts");
+        (b.build(), height, vel, feet)
+    }
+
+    #[test]
+    fn handle_offsets_follow_declaration_order() {
+        let (s, height, vel, feet) = declared();
+        assert_eq!((height.index(), height.offset()), (0, 0));
+        assert_eq!((vel.index(), vel.offset()), (1, 1));
+        assert_eq!((feet.index(), feet.offset()), (2, 4));
+        assert_eq!(s.len(), 6);
+        for (f, (offset, kind)) in s.fields().iter().zip([
+            (height.offset(), height.kind()),
+            (vel.offset(), vel.kind()),
+            (feet.offset(), feet.kind()),
+        ]) {
+            assert_eq!((f.offset, f.kind), (offset, kind));
+        }
+    }
+
+    #[test]
+    fn handle_declaration_matches_the_chained_builder() {
+        let mut b = StateSpec::builder();
+        let _ = b.add_scalar("height", "m", "world", "torso height");
+        let _ = b.add_vec3("vel", "m/s", "world", "torso velocity");
+        assert_eq!(b.build(), spec());
+    }
+
+    #[test]
+    fn a_view_reads_what_a_handle_wrote() {
+        let (s, height, vel, feet) = declared();
+        let mut values = s.zeroed();
+        let mut w = StateWriter::new(&s, &mut values);
+        w.set(height, 0.5);
+        w.set(vel, [1.0, 2.0, 3.0]);
+        w.slot(feet)[1] = 1.0;
+        w.set_slice(feet, &[1.0, 0.0]);
+        let view = StateView::new(&s, &values);
+        assert_eq!(view.scalar("height"), Some(0.5));
+        assert_eq!(view.get("vel"), Some(&[1.0, 2.0, 3.0][..]));
+        assert_eq!(view.get("feet"), Some(&[1.0, 0.0][..]));
+    }
+
+    #[test]
+    #[should_panic(expected = "`vel` takes 3 numbers")]
+    fn a_write_of_the_wrong_length_is_caught() {
+        let (s, _, vel, _) = declared();
+        let mut values = s.zeroed();
+        StateWriter::new(&s, &mut values).set_slice(vel, &[1.0, 2.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "buffer has wrong length")]
+    fn a_buffer_of_the_wrong_length_is_caught() {
+        let (s, ..) = declared();
+        let mut values = vec![0.0; s.len() - 1];
+        let _ = StateWriter::new(&s, &mut values);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "was not declared by this reward-state spec")]
+    fn a_handle_of_another_spec_is_caught_in_debug_builds() {
+        let (s, ..) = declared();
+        let mut other = StateSpec::builder();
+        let _ = other.add_vector::<2>("a", "1", "world", "");
+        let b = other.add_vec3("b", "1", "world", "");
+        let mut values = s.zeroed();
+        StateWriter::new(&s, &mut values).set(b, [0.0; 3]);
     }
 
     #[test]

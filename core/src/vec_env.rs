@@ -227,17 +227,21 @@ impl VecEnv {
 mod tests {
     use super::*;
     use crate::seed::SplitMix64;
-    use crate::state::StateSpec;
+    use crate::state::{ScalarHandle, StateSpec, StateWriter};
 
     /// A point on a line with a seeded drift; leaving `[-1, 1]` terminates, so
     /// episodes end at different times.
     struct Drift {
         spec: Arc<EnvSpec>,
+        /// The handle of the one reward-state field, `x`.
+        x_field: ScalarHandle,
         x: f64,
         v: f64,
     }
 
     fn drift() -> Box<dyn Env> {
+        let mut state = StateSpec::builder();
+        let x_field = state.add_scalar("x", "m", "world", "position");
         let spec = Arc::new(EnvSpec {
             name: "drift".into(),
             description: "A drifting point.".into(),
@@ -245,12 +249,11 @@ mod tests {
             action_dim: 1,
             action_doc: "push".into(),
             dt: 0.1,
-            state: StateSpec::builder()
-                .scalar("x", "m", "world", "position")
-                .build(),
+            state: state.build(),
         });
         Box::new(Drift {
             spec,
+            x_field,
             x: 0.0,
             v: 0.0,
         })
@@ -277,7 +280,7 @@ mod tests {
             obs[1] = self.v as f32;
         }
         fn reward_state(&self, out: &mut [f64]) {
-            out[0] = self.x;
+            StateWriter::new(&self.spec.state, out).set(self.x_field, self.x);
         }
     }
 

@@ -97,9 +97,12 @@
 //!
 //! One env step is 0.04 s: one physics step of 0.04 s with 2 solver iterations.
 
-use crate::physics::{new_world, put_quat, put3, twist_angle};
+use crate::physics::{f32_quat, f64_quat, f64x3, flag, new_world, twist_angle, widen};
 use rapier3d::prelude::*;
-use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
+use rewardsmith_core::{
+    Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
+    VectorHandle,
+};
 use std::sync::{Arc, OnceLock};
 
 /// Physics substep, seconds.
@@ -162,11 +165,42 @@ pub const PUSH_TOLERANCE: f64 = 0.05;
 /// cube rests at 0.025).
 pub const LIFT_HEIGHT: f64 = 0.1;
 
-/// Observation length: joint angles 4, joint rates 4, fingertip 3, target 3,
-/// target − fingertip 3, cube position 3, cube quaternion 4, cube velocity 3,
-/// goal 3, cube − fingertip 3, goal − cube 3, gripper opening 1, opening rate 1,
-/// finger contacts 2, pushing spot − fingertip 3 (see [`push_spot`]).
-const OBS_DIM: usize = 43;
+/// The observation, part by part.
+mod obs {
+    use rewardsmith_core::ObsSpan;
+    /// Joint angles `[yaw, shoulder, elbow, wrist]`.
+    pub const JOINT_POS: ObsSpan = ObsSpan::first(4);
+    /// Joint rates, same order.
+    pub const JOINT_VEL: ObsSpan = JOINT_POS.then(4);
+    /// Fingertip position.
+    pub const TIP: ObsSpan = JOINT_VEL.then(3);
+    /// Reach target.
+    pub const TARGET: ObsSpan = TIP.then(3);
+    /// Target − fingertip.
+    pub const TIP_TO_TARGET: ObsSpan = TARGET.then(3);
+    /// Cube position.
+    pub const CUBE: ObsSpan = TIP_TO_TARGET.then(3);
+    /// Cube quaternion `[w, x, y, z]`.
+    pub const CUBE_QUAT: ObsSpan = CUBE.then(4);
+    /// Cube linear velocity.
+    pub const CUBE_VEL: ObsSpan = CUBE_QUAT.then(3);
+    /// Push goal.
+    pub const GOAL: ObsSpan = CUBE_VEL.then(3);
+    /// Cube − fingertip.
+    pub const TIP_TO_CUBE: ObsSpan = GOAL.then(3);
+    /// Goal − cube.
+    pub const CUBE_TO_GOAL: ObsSpan = TIP_TO_CUBE.then(3);
+    /// Gripper opening.
+    pub const OPENING: ObsSpan = CUBE_TO_GOAL.then(1);
+    /// Gripper opening rate.
+    pub const OPENING_RATE: ObsSpan = OPENING.then(1);
+    /// Finger contacts `[+y, -y]`.
+    pub const CONTACT: ObsSpan = OPENING_RATE.then(2);
+    /// Pushing spot − fingertip (see [`push_spot`](super::push_spot)).
+    pub const TIP_TO_PUSH_SPOT: ObsSpan = CONTACT.then(3);
+    /// Observation length.
+    pub const DIM: usize = TIP_TO_PUSH_SPOT.end();
+}
 /// Action length: the fingertip target (x, y, z) and the gripper.
 const ACTION_DIM: usize = 4;
 /// Centre of the box the fingertip-target actions span, m, world frame.
@@ -454,6 +488,7 @@ impl Layout {
 /// The arm, its table, cube, fingertip target and cube goal.
 pub struct Arm {
     spec: Arc<EnvSpec>,
+    fields: &'static Fields,
     world: PhysicsWorld,
     links: Vec<Link>,
     fingers: Vec<Finger>,
@@ -463,35 +498,71 @@ pub struct Arm {
     action: [f32; ACTION_DIM],
 }
 
+/// The handles of the reward-state fields, in declaration order.
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    joint_pos: VectorHandle<4>,
+    joint_vel: VectorHandle<4>,
+    tip_pos: VectorHandle<3>,
+    tip_vel: VectorHandle<3>,
+    target_pos: VectorHandle<3>,
+    tip_to_target: ScalarHandle,
+    cube_pos: VectorHandle<3>,
+    cube_quat: VectorHandle<4>,
+    cube_linvel: VectorHandle<3>,
+    goal_pos: VectorHandle<3>,
+    cube_to_goal: ScalarHandle,
+    tip_to_cube: ScalarHandle,
+    cube_height: ScalarHandle,
+    gripper_opening: ScalarHandle,
+    gripper_vel: ScalarHandle,
+    finger_contact: VectorHandle<2>,
+    grasped: ScalarHandle,
+    action: VectorHandle<ACTION_DIM>,
+    reached: ScalarHandle,
+    cube_at_goal: ScalarHandle,
+    lifted: ScalarHandle,
+    push_spot: VectorHandle<3>,
+}
+
 /// The arm's fixed facts, built once.
 pub fn spec() -> Arc<EnvSpec> {
-    static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let state = StateSpec::builder()
-            .vector("joint_pos", 4, "rad", "joint", "joint angles relative to the home pose, in order [yaw, shoulder, elbow, wrist]; positive pitch angles lower the parts beyond the joint; the hand points straight down when shoulder + elbow + wrist = 0")
-            .vector("joint_vel", 4, "rad/s", "joint", "joint angular rates, same order as joint_pos")
-            .vector("tip_pos", 3, "m", "world", "position of the fingertip: the gripper's grasp centre, midway between the finger pads, 0.12 m below the wrist and 0.015 m above the fingers' ends; z is height above the table")
-            .vector("tip_vel", 3, "m/s", "world", "linear velocity of the fingertip point")
-            .vector("target_pos", 3, "m", "world", "the point the fingertip should reach (arm-reach), fixed for the episode")
-            .scalar("tip_to_target", "m", "world", "distance from the fingertip to target_pos")
-            .vector("cube_pos", 3, "m", "world", "position of the cube's centre (cube edge 0.05 m); z is 0.025 when it rests on the table")
-            .vector("cube_quat", 4, "1", "world", "cube orientation as a unit quaternion [w, x, y, z]")
-            .vector("cube_linvel", 3, "m/s", "world", "linear velocity of the cube")
-            .vector("goal_pos", 3, "m", "world", "where the cube's centre should go (arm-push), on the table (z = 0.025), fixed for the episode")
-            .scalar("cube_to_goal", "m", "world", "distance from the cube's centre to goal_pos in the table plane (x and y only)")
-            .scalar("tip_to_cube", "m", "world", "distance from the fingertip (grasp centre) to the cube's centre; about 0 when the cube sits between the fingers")
-            .scalar("cube_height", "m", "world", "height of the cube's centre above the table (cube_pos z): 0.025 at rest, above 0.1 counts as lifted")
-            .scalar("gripper_opening", "m", "gripper", "distance between the two finger pads: 0 closed, 0.09 fully open, 0.05 when they hold the cube")
-            .scalar("gripper_vel", "m/s", "gripper", "rate of change of gripper_opening (negative while closing)")
-            .vector("finger_contact", 2, "1", "gripper", "1 where a finger pad touches the cube, else 0, in order [+y finger, -y finger] of the hand")
-            .scalar("grasped", "1", "gripper", "1 when both fingers touch the cube, else 0")
-            .vector("action", ACTION_DIM, "1", "actuator", "the action applied this step, in [-1, 1], in order [x, y, z, gripper]: the fingertip target's place in the box x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m (−1 and +1 are the box's faces), then the gripper")
-            .scalar("reached", "1", "world", "1 when tip_to_target < 0.03 m, else 0")
-            .scalar("cube_at_goal", "1", "world", "1 when cube_to_goal < 0.05 m, else 0")
-            .scalar("lifted", "1", "world", "1 when cube_height > 0.1 m and both fingers touch the cube (grasped), else 0")
-            .vector("push_spot", 3, "m", "world", "where the fingertip should be to push the cube towards goal_pos (arm-push): 0.05 m behind the cube's centre on the line from the goal through the cube, at the height of the cube's centre; the closed fingers there rest against the cube's back face")
-            .build();
-        Arc::new(EnvSpec {
+    declared().0.clone()
+}
+
+/// The arm's fixed facts and the handles of its reward-state fields, built once.
+// One line per field reads as a table; rustfmt would split each into six lines.
+#[rustfmt::skip]
+fn declared() -> &'static (Arc<EnvSpec>, Fields) {
+    static DECLARED: OnceLock<(Arc<EnvSpec>, Fields)> = OnceLock::new();
+    DECLARED.get_or_init(|| {
+        let mut s = StateSpec::builder();
+        let fields = Fields {
+            joint_pos: s.add_vector("joint_pos", "rad", "joint", "joint angles relative to the home pose, in order [yaw, shoulder, elbow, wrist]; positive pitch angles lower the parts beyond the joint; the hand points straight down when shoulder + elbow + wrist = 0"),
+            joint_vel: s.add_vector("joint_vel", "rad/s", "joint", "joint angular rates, same order as joint_pos"),
+            tip_pos: s.add_vec3("tip_pos", "m", "world", "position of the fingertip: the gripper's grasp centre, midway between the finger pads, 0.12 m below the wrist and 0.015 m above the fingers' ends; z is height above the table"),
+            tip_vel: s.add_vec3("tip_vel", "m/s", "world", "linear velocity of the fingertip point"),
+            target_pos: s.add_vec3("target_pos", "m", "world", "the point the fingertip should reach (arm-reach), fixed for the episode"),
+            tip_to_target: s.add_scalar("tip_to_target", "m", "world", "distance from the fingertip to target_pos"),
+            cube_pos: s.add_vec3("cube_pos", "m", "world", "position of the cube's centre (cube edge 0.05 m); z is 0.025 when it rests on the table"),
+            cube_quat: s.add_vector("cube_quat", "1", "world", "cube orientation as a unit quaternion [w, x, y, z]"),
+            cube_linvel: s.add_vec3("cube_linvel", "m/s", "world", "linear velocity of the cube"),
+            goal_pos: s.add_vec3("goal_pos", "m", "world", "where the cube's centre should go (arm-push), on the table (z = 0.025), fixed for the episode"),
+            cube_to_goal: s.add_scalar("cube_to_goal", "m", "world", "distance from the cube's centre to goal_pos in the table plane (x and y only)"),
+            tip_to_cube: s.add_scalar("tip_to_cube", "m", "world", "distance from the fingertip (grasp centre) to the cube's centre; about 0 when the cube sits between the fingers"),
+            cube_height: s.add_scalar("cube_height", "m", "world", "height of the cube's centre above the table (cube_pos z): 0.025 at rest, above 0.1 counts as lifted"),
+            gripper_opening: s.add_scalar("gripper_opening", "m", "gripper", "distance between the two finger pads: 0 closed, 0.09 fully open, 0.05 when they hold the cube"),
+            gripper_vel: s.add_scalar("gripper_vel", "m/s", "gripper", "rate of change of gripper_opening (negative while closing)"),
+            finger_contact: s.add_vector("finger_contact", "1", "gripper", "1 where a finger pad touches the cube, else 0, in order [+y finger, -y finger] of the hand"),
+            grasped: s.add_scalar("grasped", "1", "gripper", "1 when both fingers touch the cube, else 0"),
+            action: s.add_vector("action", "1", "actuator", "the action applied this step, in [-1, 1], in order [x, y, z, gripper]: the fingertip target's place in the box x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m (−1 and +1 are the box's faces), then the gripper"),
+            reached: s.add_scalar("reached", "1", "world", "1 when tip_to_target < 0.03 m, else 0"),
+            cube_at_goal: s.add_scalar("cube_at_goal", "1", "world", "1 when cube_to_goal < 0.05 m, else 0"),
+            lifted: s.add_scalar("lifted", "1", "world", "1 when cube_height > 0.1 m and both fingers touch the cube (grasped), else 0"),
+            push_spot: s.add_vec3("push_spot", "m", "world", "where the fingertip should be to push the cube towards goal_pos (arm-push): 0.05 m behind the cube's centre on the line from the goal through the cube, at the height of the cube's centre; the closed fingers there rest against the cube's back face"),
+        };
+        let state = s.build();
+        let spec = Arc::new(EnvSpec {
             name: "arm".to_string(),
             description: "A 4-joint robot arm with a parallel gripper, on a fixed column at the \
                 origin of a table, z up, the table top is the plane z = 0, gravity -9.81 m/s². A \
@@ -514,7 +585,7 @@ pub fn spec() -> Arc<EnvSpec> {
                 (gravity-compensated), so the fingertip settles on its target. Episodes end \
                 only at the time limit."
                 .to_string(),
-            obs_dim: OBS_DIM,
+            obs_dim: obs::DIM,
             action_dim: ACTION_DIM,
             action_doc: "the fingertip target, as its place in the box x 0.1–0.7 m, y −0.55 to \
                 0.55 m, z 0–0.4 m (world frame; −1 and +1 are the box's faces, 0 its centre \
@@ -526,9 +597,9 @@ pub fn spec() -> Arc<EnvSpec> {
                 .to_string(),
             dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
             state,
-        })
+        });
+        (spec, fields)
     })
-    .clone()
 }
 
 /// Moves a prismatic finger's PD target, m.
@@ -551,8 +622,10 @@ impl Arm {
     /// An arm in its home pose with the layout of seed 0 (call [`Env::reset`]).
     #[must_use]
     pub fn new() -> Self {
+        let (spec, fields) = declared();
         let mut env = Self {
-            spec: spec(),
+            spec: spec.clone(),
+            fields,
             world: new_world(SUBSTEP, SOLVER_ITERATIONS),
             links: Vec::with_capacity(4),
             fingers: Vec::with_capacity(2),
@@ -874,72 +947,79 @@ impl Env for Arm {
     fn observe(&self, obs: &mut [f32]) {
         for i in 0..4 {
             let (angle, rate) = self.joint(i);
-            obs[i] = angle;
-            obs[4 + i] = rate;
+            obs[obs::JOINT_POS.at(i)] = angle;
+            obs[obs::JOINT_VEL.at(i)] = rate;
         }
         let tip = self.tip_pos();
         let cube = self.cube_body();
         let c = cube.translation();
-        let q = cube.rotation();
-        let v = cube.linvel();
         let (target, goal) = (self.layout.target, self.layout.goal);
-        let vectors = [tip, target, target - tip, c];
-        for (k, v) in vectors.iter().enumerate() {
-            obs[8 + 3 * k..11 + 3 * k].copy_from_slice(&v.to_array());
+        let vectors = [
+            (obs::TIP, tip),
+            (obs::TARGET, target),
+            (obs::TIP_TO_TARGET, target - tip),
+            (obs::CUBE, c),
+            (obs::CUBE_VEL, cube.linvel()),
+            (obs::GOAL, goal),
+            (obs::TIP_TO_CUBE, c - tip),
+            (obs::CUBE_TO_GOAL, goal - c),
+            (obs::TIP_TO_PUSH_SPOT, push_spot(c, goal) - tip),
+        ];
+        for (span, v) in vectors {
+            obs[span.range()].copy_from_slice(&v.to_array());
         }
-        obs[20..24].copy_from_slice(&[q.w, q.x, q.y, q.z]);
-        let rest = [v, goal, c - tip, goal - c];
-        for (k, v) in rest.iter().enumerate() {
-            obs[24 + 3 * k..27 + 3 * k].copy_from_slice(&v.to_array());
-        }
+        obs[obs::CUBE_QUAT.range()].copy_from_slice(&f32_quat(cube.rotation()));
         let (opening, rate) = self.gripper();
-        obs[36] = opening;
-        obs[37] = rate;
-        obs[38] = f32::from(u8::from(self.touches(0)));
-        obs[39] = f32::from(u8::from(self.touches(1)));
-        obs[40..43].copy_from_slice(&(push_spot(c, goal) - tip).to_array());
+        obs[obs::OPENING.start()] = opening;
+        obs[obs::OPENING_RATE.start()] = rate;
+        obs[obs::CONTACT.at(0)] = f32::from(u8::from(self.touches(0)));
+        obs[obs::CONTACT.at(1)] = f32::from(u8::from(self.touches(1)));
     }
 
     fn reward_state(&self, out: &mut [f64]) {
+        let f = self.fields;
+        let mut w = StateWriter::new(&self.spec.state, out);
+        let (mut joint_pos, mut joint_vel) = ([0.0; 4], [0.0; 4]);
         for i in 0..4 {
             let (angle, rate) = self.joint(i);
-            out[i] = f64::from(angle);
-            out[4 + i] = f64::from(rate);
+            joint_pos[i] = f64::from(angle);
+            joint_vel[i] = f64::from(rate);
         }
+        w.set(f.joint_pos, joint_pos);
+        w.set(f.joint_vel, joint_vel);
         let tip = self.tip_pos();
-        put3(&mut out[8..11], tip);
-        put3(&mut out[11..14], self.hand().velocity_at_point(tip));
-        put3(&mut out[14..17], self.layout.target);
+        w.set(f.tip_pos, f64x3(tip));
+        w.set(f.tip_vel, f64x3(self.hand().velocity_at_point(tip)));
+        w.set(f.target_pos, f64x3(self.layout.target));
         let to_target = f64::from((tip - self.layout.target).length());
-        out[17] = to_target;
+        w.set(f.tip_to_target, to_target);
         let cube = self.cube_body();
-        put3(&mut out[18..21], cube.translation());
-        put_quat(&mut out[21..25], cube.rotation());
-        put3(&mut out[25..28], cube.linvel());
-        put3(&mut out[28..31], self.layout.goal);
+        w.set(f.cube_pos, f64x3(cube.translation()));
+        w.set(f.cube_quat, f64_quat(cube.rotation()));
+        w.set(f.cube_linvel, f64x3(cube.linvel()));
+        w.set(f.goal_pos, f64x3(self.layout.goal));
         let to_goal = f64::from(self.cube_to_goal());
-        out[31] = to_goal;
-        out[32] = f64::from((cube.translation() - tip).length());
+        w.set(f.cube_to_goal, to_goal);
+        w.set(
+            f.tip_to_cube,
+            f64::from((cube.translation() - tip).length()),
+        );
         let height = f64::from(cube.translation().z);
-        out[33] = height;
+        w.set(f.cube_height, height);
         let (opening, rate) = self.gripper();
-        out[34] = f64::from(opening);
-        out[35] = f64::from(rate);
+        w.set(f.gripper_opening, f64::from(opening));
+        w.set(f.gripper_vel, f64::from(rate));
         let touch = [self.touches(0), self.touches(1)];
-        out[36] = f64::from(u8::from(touch[0]));
-        out[37] = f64::from(u8::from(touch[1]));
+        w.set(f.finger_contact, touch.map(flag));
         let grasped = touch[0] && touch[1];
-        out[38] = f64::from(u8::from(grasped));
-        let after = 39 + ACTION_DIM;
-        for (slot, &a) in out[39..after].iter_mut().zip(&self.action) {
-            *slot = f64::from(a);
-        }
-        out[after] = f64::from(u8::from(to_target < REACH_TOLERANCE));
-        out[after + 1] = f64::from(u8::from(to_goal < PUSH_TOLERANCE));
-        out[after + 2] = f64::from(u8::from(grasped && height > LIFT_HEIGHT));
-        put3(
-            &mut out[after + 3..after + 6],
-            push_spot(cube.translation(), self.layout.goal),
+        w.set(f.grasped, flag(grasped));
+        w.set(f.action, widen(&self.action));
+        w.set(f.reached, flag(to_target < REACH_TOLERANCE));
+        w.set(f.cube_at_goal, flag(to_goal < PUSH_TOLERANCE));
+        w.set(f.lifted, flag(grasped && height > LIFT_HEIGHT));
+        w.set(
+            f.push_spot,
+            f64x3(push_spot(cube.translation(), self.layout.goal)),
         );
     }
 
@@ -988,7 +1068,7 @@ mod tests {
     fn observation_and_reward_state_carry_the_push_spot() {
         let mut env = Arm::new();
         env.reset(7);
-        let mut obs = vec![0.0; OBS_DIM];
+        let mut obs = vec![0.0; obs::DIM];
         env.observe(&mut obs);
         let mut state = vec![0.0; env.spec().state.len()];
         env.reward_state(&mut state);
@@ -996,7 +1076,7 @@ mod tests {
         let tip = env.tip_pos();
         let at = env.spec().state.field("push_spot").unwrap().offset;
         for k in 0..3 {
-            assert!((obs[40 + k] - (spot - tip)[k]).abs() < 1e-6);
+            assert!((obs[obs::TIP_TO_PUSH_SPOT.at(k)] - (spot - tip)[k]).abs() < 1e-6);
             assert!((state[at + k] - f64::from(spot[k])).abs() < 1e-6);
         }
     }

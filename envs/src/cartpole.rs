@@ -5,9 +5,12 @@
 //! (±10 N, as in the classic control benchmark). One env step is 0.02 s: two
 //! 0.01 s substeps. Parts touch nothing; only joints and gravity act.
 
-use crate::physics::{ghost_groups, new_world, put3, twist_angle};
+use crate::physics::{f64x3, ghost_groups, new_world, twist_angle};
 use rapier3d::prelude::*;
-use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
+use rewardsmith_core::{
+    Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
+    VectorHandle,
+};
 use std::sync::{Arc, OnceLock};
 
 const SUBSTEP: f32 = 0.01;
@@ -38,9 +41,39 @@ pub enum Start {
     Hanging,
 }
 
+/// The observation, part by part.
+mod obs {
+    use rewardsmith_core::ObsSpan;
+    /// Cart position along the rail.
+    pub const CART_POS: ObsSpan = ObsSpan::first(1);
+    /// Cart velocity.
+    pub const CART_VEL: ObsSpan = CART_POS.then(1);
+    /// Sine of the pole angle.
+    pub const SIN: ObsSpan = CART_VEL.then(1);
+    /// Cosine of the pole angle.
+    pub const COS: ObsSpan = SIN.then(1);
+    /// Pole angular rate.
+    pub const ANGVEL: ObsSpan = COS.then(1);
+    /// Observation length.
+    pub const DIM: usize = ANGVEL.end();
+}
+
+/// The handles of the reward-state fields, in declaration order.
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    cart_pos: ScalarHandle,
+    cart_vel: ScalarHandle,
+    pole_angle: ScalarHandle,
+    pole_angvel: ScalarHandle,
+    pole_up: ScalarHandle,
+    pole_tip: VectorHandle<3>,
+    action: ScalarHandle,
+}
+
 /// The cart-pole system.
 pub struct Cartpole {
     spec: Arc<EnvSpec>,
+    fields: &'static Fields,
     world: PhysicsWorld,
     cart: RigidBodyHandle,
     pole: RigidBodyHandle,
@@ -50,40 +83,51 @@ pub struct Cartpole {
 
 /// The cart-pole's fixed facts, built once.
 pub fn spec() -> Arc<EnvSpec> {
-    static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let state = StateSpec::builder()
-            .scalar("cart_pos", "m", "world", "cart position along the rail; 0 is the centre, the rail ends at ±2.4")
-            .scalar("cart_vel", "m/s", "world", "cart velocity along the rail")
-            .scalar("pole_angle", "rad", "world", "pole angle from upright, in (-pi, pi]; 0 is straight up, ±pi hanging down, positive leans towards +x")
-            .scalar("pole_angvel", "rad/s", "world", "rate of pole_angle")
-            .scalar("pole_up", "1", "world", "cosine of pole_angle: 1 upright, 0 horizontal, -1 hanging down")
-            .vector("pole_tip", 3, "m", "world", "position of the pole's free end; z is its height relative to the hinge")
-            .scalar("action", "1", "actuator", "the force command applied this step, in [-1, 1] (±10 N)")
-            .build();
-        Arc::new(EnvSpec {
+    declared().0.clone()
+}
+
+/// The cart-pole's fixed facts and the handles of its reward-state fields, built once.
+// One line per field reads as a table; rustfmt would split each into six lines.
+#[rustfmt::skip]
+fn declared() -> &'static (Arc<EnvSpec>, Fields) {
+    static DECLARED: OnceLock<(Arc<EnvSpec>, Fields)> = OnceLock::new();
+    DECLARED.get_or_init(|| {
+        let mut s = StateSpec::builder();
+        let fields = Fields {
+            cart_pos: s.add_scalar("cart_pos", "m", "world", "cart position along the rail; 0 is the centre, the rail ends at ±2.4"),
+            cart_vel: s.add_scalar("cart_vel", "m/s", "world", "cart velocity along the rail"),
+            pole_angle: s.add_scalar("pole_angle", "rad", "world", "pole angle from upright, in (-pi, pi]; 0 is straight up, ±pi hanging down, positive leans towards +x"),
+            pole_angvel: s.add_scalar("pole_angvel", "rad/s", "world", "rate of pole_angle"),
+            pole_up: s.add_scalar("pole_up", "1", "world", "cosine of pole_angle: 1 upright, 0 horizontal, -1 hanging down"),
+            pole_tip: s.add_vec3("pole_tip", "m", "world", "position of the pole's free end; z is its height relative to the hinge"),
+            action: s.add_scalar("action", "1", "actuator", "the force command applied this step, in [-1, 1] (±10 N)"),
+        };
+        let state = s.build();
+        let spec = Arc::new(EnvSpec {
             name: "cartpole".to_string(),
             description: "A cart (1 kg) slides along a straight rail on the x axis, between hard \
                 stops at ±2.4 m. A pole (0.1 kg, 1 m long) is hinged on top of the cart and turns \
                 freely in the x–z plane under gravity (-9.81 m/s² along z)."
                 .to_string(),
-            obs_dim: 5,
+            obs_dim: obs::DIM,
             action_dim: 1,
             action_doc: "horizontal force on the cart, ±1 ↔ ±10 N (positive pushes towards +x)"
                 .to_string(),
             dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
             state,
-        })
+        });
+        (spec, fields)
     })
-    .clone()
 }
 
 impl Cartpole {
     /// A cart-pole whose episodes start as `start` says.
     #[must_use]
     pub fn new(start: Start) -> Self {
+        let (spec, fields) = declared();
         let mut env = Self {
-            spec: spec(),
+            spec: spec.clone(),
+            fields,
             world: new_world(SUBSTEP, 4),
             cart: RigidBodyHandle::invalid(),
             pole: RigidBodyHandle::invalid(),
@@ -228,22 +272,24 @@ impl Env for Cartpole {
 
     fn observe(&self, obs: &mut [f32]) {
         let angle = self.angle();
-        obs[0] = self.cart_body().translation().x;
-        obs[1] = self.cart_body().linvel().x;
-        obs[2] = angle.sin();
-        obs[3] = angle.cos();
-        obs[4] = self.pole_body().angvel().y;
+        obs[obs::CART_POS.start()] = self.cart_body().translation().x;
+        obs[obs::CART_VEL.start()] = self.cart_body().linvel().x;
+        obs[obs::SIN.start()] = angle.sin();
+        obs[obs::COS.start()] = angle.cos();
+        obs[obs::ANGVEL.start()] = self.pole_body().angvel().y;
     }
 
     fn reward_state(&self, out: &mut [f64]) {
+        let f = self.fields;
+        let mut w = StateWriter::new(&self.spec.state, out);
         let angle = self.angle();
-        out[0] = f64::from(self.cart_body().translation().x);
-        out[1] = f64::from(self.cart_body().linvel().x);
-        out[2] = f64::from(angle);
-        out[3] = f64::from(self.pole_body().angvel().y);
-        out[4] = f64::from(angle.cos());
+        w.set(f.cart_pos, f64::from(self.cart_body().translation().x));
+        w.set(f.cart_vel, f64::from(self.cart_body().linvel().x));
+        w.set(f.pole_angle, f64::from(angle));
+        w.set(f.pole_angvel, f64::from(self.pole_body().angvel().y));
+        w.set(f.pole_up, f64::from(angle.cos()));
         let tip = self.pole_body().position() * Vector::new(0.0, 0.0, POLE);
-        put3(&mut out[5..8], tip);
-        out[8] = f64::from(self.action);
+        w.set(f.pole_tip, f64x3(tip));
+        w.set(f.action, f64::from(self.action));
     }
 }

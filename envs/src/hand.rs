@@ -33,9 +33,12 @@
 //! history are in `docs/notes/hand.md`.
 
 use crate::arm::{OBJECT, ROBOT, SCENERY, color, groups, scene_of, set_target_gains};
-use crate::physics::{new_world, put_quat, put3, twist_angle};
+use crate::physics::{f32_quat, f64_quat, f64x3, flag, new_world, twist_angle, widen};
 use rapier3d::prelude::*;
-use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
+use rewardsmith_core::{
+    Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
+    VectorHandle,
+};
 use std::sync::{Arc, OnceLock};
 
 /// One env step, seconds.
@@ -82,10 +85,30 @@ pub const DROP_RADIUS: f32 = 0.09;
 /// Orientation error under which the cube counts as aligned with its target, rad.
 pub const ALIGN_TOLERANCE: f64 = 0.4;
 
-/// Observation length: joint angles 9, joint rates 9, object position 3,
-/// quaternion 4, linear velocity 3, angular velocity 3, target quaternion 4,
-/// rotation from object to target 4, fingertips relative to the object 9.
-const OBS_DIM: usize = 48;
+/// The observation, part by part.
+mod obs {
+    use rewardsmith_core::ObsSpan;
+    /// Joint angles, per finger `[abduction, proximal, distal]`.
+    pub const JOINT_POS: ObsSpan = ObsSpan::first(9);
+    /// Joint rates, same order.
+    pub const JOINT_VEL: ObsSpan = JOINT_POS.then(9);
+    /// Object position.
+    pub const POS: ObsSpan = JOINT_VEL.then(3);
+    /// Object quaternion `[w, x, y, z]`.
+    pub const QUAT: ObsSpan = POS.then(4);
+    /// Object linear velocity.
+    pub const LINVEL: ObsSpan = QUAT.then(3);
+    /// Object angular velocity.
+    pub const ANGVEL: ObsSpan = LINVEL.then(3);
+    /// Target quaternion.
+    pub const TARGET: ObsSpan = ANGVEL.then(4);
+    /// Rotation from the object to the target, `w >= 0`.
+    pub const TO_TARGET: ObsSpan = TARGET.then(4);
+    /// Fingertips relative to the object, 3 × `[x, y, z]`.
+    pub const TIPS: ObsSpan = TO_TARGET.then(9);
+    /// Observation length.
+    pub const DIM: usize = TIPS.end();
+}
 
 /// The object on the palm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,6 +283,7 @@ fn build_finger(world: &mut PhysicsWorld, angle: f32) -> Finger {
 /// The hand, its palm and the object.
 pub struct Hand {
     spec: Arc<EnvSpec>,
+    fields: &'static Fields,
     world: PhysicsWorld,
     fingers: Fingers,
     object: RigidBodyHandle,
@@ -271,28 +295,57 @@ pub struct Hand {
     last_pose: (Vector, Rotation),
 }
 
+/// The handles of the reward-state fields, in declaration order.
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    object_pos: VectorHandle<3>,
+    object_quat: VectorHandle<4>,
+    object_linvel: VectorHandle<3>,
+    object_angvel: VectorHandle<3>,
+    object_axis: VectorHandle<3>,
+    axis_spin: ScalarHandle,
+    target_quat: VectorHandle<4>,
+    orient_error: ScalarHandle,
+    fingertip_pos: VectorHandle<9>,
+    tip_to_object: VectorHandle<3>,
+    joint_pos: VectorHandle<9>,
+    joint_vel: VectorHandle<9>,
+    action: VectorHandle<9>,
+    dropped: ScalarHandle,
+    aligned: ScalarHandle,
+}
+
 /// The hand's fixed facts, built once.
 pub fn spec() -> Arc<EnvSpec> {
-    static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let state = StateSpec::builder()
-            .vector("object_pos", 3, "m", "world", "position of the object's centre; the palm's top is z = 0 and its centre the origin")
-            .vector("object_quat", 4, "1", "world", "object orientation as a unit quaternion [w, x, y, z]")
-            .vector("object_linvel", 3, "m/s", "world", "linear velocity of the object's centre, averaged over the last step (its displacement / 0.05 s)")
-            .vector("object_angvel", 3, "rad/s", "world", "angular velocity of the object averaged over the last step (its change of orientation / 0.05 s); [2] is the spin about the vertical (counter-clockwise seen from above positive)")
-            .vector("object_axis", 3, "1", "world", "the object's own z axis as a unit vector: the pen's long axis, a face normal of the cube")
-            .scalar("axis_spin", "rad/s", "object", "angular velocity of the object about object_axis, averaged over the last step like object_angvel (rolling of the pen about its long axis)")
-            .vector("target_quat", 4, "1", "world", "the orientation the object should reach (hand-reorient), a unit quaternion [w, x, y, z], fixed for the episode")
-            .scalar("orient_error", "rad", "world", "angle of the rotation between object_quat and target_quat, in [0, pi]")
-            .vector("fingertip_pos", 9, "m", "world", "fingertip ball centres (radius 0.012 m), 3 × [x, y, z] in finger order (bases at 90°, 210°, 330° about z)")
-            .vector("tip_to_object", 3, "m", "world", "distance from each fingertip centre to the object's centre, in finger order")
-            .vector("joint_pos", 9, "rad", "joint", "joint angles from the straight finger, per finger [abduction, proximal flexion, distal flexion]; positive abduction sweeps counter-clockwise, positive flexion curls towards the palm centre")
-            .vector("joint_vel", 9, "rad/s", "joint", "joint angular rates, same order as joint_pos")
-            .vector("action", 9, "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos")
-            .scalar("dropped", "1", "world", "1 when the object's centre left the cylinder of radius 0.09 m above the palm or fell below the palm's top (the episode ends), else 0")
-            .scalar("aligned", "1", "world", "1 when orient_error < 0.4 rad, else 0")
-            .build();
-        Arc::new(EnvSpec {
+    declared().0.clone()
+}
+
+/// The hand's fixed facts and the handles of its reward-state fields, built once.
+// One line per field reads as a table; rustfmt would split each into six lines.
+#[rustfmt::skip]
+fn declared() -> &'static (Arc<EnvSpec>, Fields) {
+    static DECLARED: OnceLock<(Arc<EnvSpec>, Fields)> = OnceLock::new();
+    DECLARED.get_or_init(|| {
+        let mut s = StateSpec::builder();
+        let fields = Fields {
+            object_pos: s.add_vec3("object_pos", "m", "world", "position of the object's centre; the palm's top is z = 0 and its centre the origin"),
+            object_quat: s.add_vector("object_quat", "1", "world", "object orientation as a unit quaternion [w, x, y, z]"),
+            object_linvel: s.add_vec3("object_linvel", "m/s", "world", "linear velocity of the object's centre, averaged over the last step (its displacement / 0.05 s)"),
+            object_angvel: s.add_vec3("object_angvel", "rad/s", "world", "angular velocity of the object averaged over the last step (its change of orientation / 0.05 s); [2] is the spin about the vertical (counter-clockwise seen from above positive)"),
+            object_axis: s.add_vec3("object_axis", "1", "world", "the object's own z axis as a unit vector: the pen's long axis, a face normal of the cube"),
+            axis_spin: s.add_scalar("axis_spin", "rad/s", "object", "angular velocity of the object about object_axis, averaged over the last step like object_angvel (rolling of the pen about its long axis)"),
+            target_quat: s.add_vector("target_quat", "1", "world", "the orientation the object should reach (hand-reorient), a unit quaternion [w, x, y, z], fixed for the episode"),
+            orient_error: s.add_scalar("orient_error", "rad", "world", "angle of the rotation between object_quat and target_quat, in [0, pi]"),
+            fingertip_pos: s.add_vector("fingertip_pos", "m", "world", "fingertip ball centres (radius 0.012 m), 3 × [x, y, z] in finger order (bases at 90°, 210°, 330° about z)"),
+            tip_to_object: s.add_vec3("tip_to_object", "m", "world", "distance from each fingertip centre to the object's centre, in finger order"),
+            joint_pos: s.add_vector("joint_pos", "rad", "joint", "joint angles from the straight finger, per finger [abduction, proximal flexion, distal flexion]; positive abduction sweeps counter-clockwise, positive flexion curls towards the palm centre"),
+            joint_vel: s.add_vector("joint_vel", "rad/s", "joint", "joint angular rates, same order as joint_pos"),
+            action: s.add_vector("action", "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos"),
+            dropped: s.add_scalar("dropped", "1", "world", "1 when the object's centre left the cylinder of radius 0.09 m above the palm or fell below the palm's top (the episode ends), else 0"),
+            aligned: s.add_scalar("aligned", "1", "world", "1 when orient_error < 0.4 rad, else 0"),
+        };
+        let state = s.build();
+        let spec = Arc::new(EnvSpec {
             name: "hand".to_string(),
             description: "A fixed robot hand, palm up, z up, gravity -9.81 m/s². The palm is a \
                 square plate 0.14 m across whose top is the plane z = 0, centred on the origin. \
@@ -306,7 +359,7 @@ pub fn spec() -> Arc<EnvSpec> {
                 towards target angles. The episode ends when the object is dropped (its centre \
                 leaves the cylinder of radius 0.09 m above the palm or falls below the palm)."
                 .to_string(),
-            obs_dim: OBS_DIM,
+            obs_dim: obs::DIM,
             action_dim: 9,
             action_doc: "target angle of each joint, mapped linearly from [-1, 1] onto its range, \
                 per finger [abduction, proximal flexion, distal flexion]; 0 is the middle of each \
@@ -314,9 +367,9 @@ pub fn spec() -> Arc<EnvSpec> {
                 .to_string(),
             dt: (f64::from(STEP) * 1e6).round() / 1e6,
             state,
-        })
+        });
+        (spec, fields)
     })
-    .clone()
 }
 
 /// The angle of the rotation taking `a` to `b`, rad, in [0, π].
@@ -336,8 +389,10 @@ impl Hand {
     /// [`Env::reset`] before use).
     #[must_use]
     pub fn with_stepping(object: Object, stepping: Stepping) -> Self {
+        let (spec, fields) = declared();
         let mut env = Self {
-            spec: spec(),
+            spec: spec.clone(),
+            fields,
             world: stepping.world(),
             fingers: Fingers::build(&mut stepping.world()),
             object: RigidBodyHandle::invalid(),
@@ -516,62 +571,69 @@ impl Env for Hand {
         for f in 0..3 {
             for k in 0..3 {
                 let (angle, rate) = self.joint(f, k);
-                obs[3 * f + k] = angle;
-                obs[9 + 3 * f + k] = rate;
+                obs[obs::JOINT_POS.at(3 * f + k)] = angle;
+                obs[obs::JOINT_VEL.at(3 * f + k)] = rate;
             }
         }
         let body = self.object_body();
         let p = body.translation();
         let q = *body.rotation();
-        obs[18..21].copy_from_slice(&p.to_array());
-        obs[21..25].copy_from_slice(&[q.w, q.x, q.y, q.z]);
+        obs[obs::POS.range()].copy_from_slice(&p.to_array());
+        obs[obs::QUAT.range()].copy_from_slice(&f32_quat(&q));
         let (v, w) = self.object_motion();
-        obs[25..28].copy_from_slice(&v.to_array());
-        obs[28..31].copy_from_slice(&w.to_array());
+        obs[obs::LINVEL.range()].copy_from_slice(&v.to_array());
+        obs[obs::ANGVEL.range()].copy_from_slice(&w.to_array());
         let t = self.target;
-        obs[31..35].copy_from_slice(&[t.w, t.x, t.y, t.z]);
+        obs[obs::TARGET.range()].copy_from_slice(&f32_quat(&t));
         let mut rel = t * q.inverse();
         if rel.w < 0.0 {
             rel = -rel;
         }
-        obs[35..39].copy_from_slice(&[rel.w, rel.x, rel.y, rel.z]);
+        obs[obs::TO_TARGET.range()].copy_from_slice(&f32_quat(&rel));
         for f in 0..3 {
-            obs[39 + 3 * f..42 + 3 * f].copy_from_slice(&(self.fingertip(f) - p).to_array());
+            let tip = obs::TIPS.at(3 * f);
+            obs[tip..tip + 3].copy_from_slice(&(self.fingertip(f) - p).to_array());
         }
     }
 
     fn reward_state(&self, out: &mut [f64]) {
+        let fields = self.fields;
+        let mut w = StateWriter::new(&self.spec.state, out);
         let body = self.object_body();
         let p = body.translation();
         let q = *body.rotation();
-        put3(&mut out[0..3], p);
-        put_quat(&mut out[3..7], &q);
-        let (v, w) = self.object_motion();
-        put3(&mut out[7..10], v);
-        put3(&mut out[10..13], w);
+        w.set(fields.object_pos, f64x3(p));
+        w.set(fields.object_quat, f64_quat(&q));
+        let (linvel, angvel) = self.object_motion();
+        w.set(fields.object_linvel, f64x3(linvel));
+        w.set(fields.object_angvel, f64x3(angvel));
         let axis = q * Vector::Z;
-        put3(&mut out[13..16], axis);
-        out[16] = f64::from(w.dot(axis));
-        put_quat(&mut out[17..21], &self.target);
+        w.set(fields.object_axis, f64x3(axis));
+        w.set(fields.axis_spin, f64::from(angvel.dot(axis)));
+        w.set(fields.target_quat, f64_quat(&self.target));
         let error = f64::from(rotation_angle(q, self.target));
-        out[21] = error;
+        w.set(fields.orient_error, error);
+        let (mut tips, mut tip_to_object) = ([0.0; 9], [0.0; 3]);
         for f in 0..3 {
             let tip = self.fingertip(f);
-            put3(&mut out[22 + 3 * f..25 + 3 * f], tip);
-            out[31 + f] = f64::from((tip - p).length());
+            tips[3 * f..3 * f + 3].copy_from_slice(&f64x3(tip));
+            tip_to_object[f] = f64::from((tip - p).length());
         }
+        w.set(fields.fingertip_pos, tips);
+        w.set(fields.tip_to_object, tip_to_object);
+        let (mut joint_pos, mut joint_vel) = ([0.0; 9], [0.0; 9]);
         for f in 0..3 {
             for k in 0..3 {
                 let (angle, rate) = self.joint(f, k);
-                out[34 + 3 * f + k] = f64::from(angle);
-                out[43 + 3 * f + k] = f64::from(rate);
+                joint_pos[3 * f + k] = f64::from(angle);
+                joint_vel[3 * f + k] = f64::from(rate);
             }
         }
-        for (slot, &a) in out[52..61].iter_mut().zip(&self.action) {
-            *slot = f64::from(a);
-        }
-        out[61] = f64::from(u8::from(self.dropped()));
-        out[62] = f64::from(u8::from(error < ALIGN_TOLERANCE));
+        w.set(fields.joint_pos, joint_pos);
+        w.set(fields.joint_vel, joint_vel);
+        w.set(fields.action, widen(&self.action));
+        w.set(fields.dropped, flag(self.dropped()));
+        w.set(fields.aligned, flag(error < ALIGN_TOLERANCE));
     }
 
     fn scene(&self, out: &mut Vec<Primitive>) {

@@ -54,19 +54,34 @@ pub(crate) fn new_world(dt: f32, solver_iterations: usize) -> PhysicsWorld {
     world
 }
 
-/// Writes a vector into three f64 slots.
-pub(crate) fn put3(out: &mut [f64], v: Vector) {
-    out[0] = f64::from(v.x);
-    out[1] = f64::from(v.y);
-    out[2] = f64::from(v.z);
+/// A vector as three f64 numbers, for a reward-state field.
+pub(crate) fn f64x3(v: Vector) -> [f64; 3] {
+    [f64::from(v.x), f64::from(v.y), f64::from(v.z)]
 }
 
-/// Writes a quaternion as `[w, x, y, z]`.
-pub(crate) fn put_quat(out: &mut [f64], q: &Rotation) {
-    out[0] = f64::from(q.w);
-    out[1] = f64::from(q.x);
-    out[2] = f64::from(q.y);
-    out[3] = f64::from(q.z);
+/// A quaternion as four f64 numbers `[w, x, y, z]`, for a reward-state field.
+pub(crate) fn f64_quat(q: &Rotation) -> [f64; 4] {
+    [
+        f64::from(q.w),
+        f64::from(q.x),
+        f64::from(q.y),
+        f64::from(q.z),
+    ]
+}
+
+/// A quaternion as four f32 numbers `[w, x, y, z]`, for an observation.
+pub(crate) fn f32_quat(q: &Rotation) -> [f32; 4] {
+    [q.w, q.x, q.y, q.z]
+}
+
+/// An action (or any f32 list) widened to f64, for a reward-state field.
+pub(crate) fn widen<const N: usize>(a: &[f32; N]) -> [f64; N] {
+    a.map(f64::from)
+}
+
+/// A condition as a reward-state flag: 1 when it holds, else 0.
+pub(crate) fn flag(b: bool) -> f64 {
+    f64::from(u8::from(b))
 }
 
 /// Yaw (heading) of a z-up body: the angle of its +x axis in the ground plane.

@@ -29,11 +29,14 @@
 //! collide with the ground only.
 
 use crate::physics::{
-    ghost_groups, ground_groups, heading, new_world, put_quat, put3, robot_groups, twist_angle,
-    twist_rate,
+    f32_quat, f64_quat, f64x3, flag, ghost_groups, ground_groups, heading, new_world, robot_groups,
+    twist_angle, twist_rate, widen,
 };
 use rapier3d::prelude::*;
-use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
+use rewardsmith_core::{
+    Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
+    VectorHandle,
+};
 use std::sync::{Arc, OnceLock};
 
 /// Physics substep, seconds (see the module docs for the measured trade-off).
@@ -76,9 +79,45 @@ const CONTACT_EPS: f32 = 0.02;
 /// Leg order: front-left, front-right, back-left, back-right (+x is forward, +y left).
 const LEG_SIGNS: [(f32, f32); 4] = [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)];
 
-/// Observation length: height 1, quaternion 4, joint angles 8, linear velocity 3,
-/// angular velocity 3, joint rates 8, foot contacts 4.
-const OBS_DIM: usize = 31;
+/// The observation, part by part.
+mod obs {
+    use rewardsmith_core::ObsSpan;
+    /// Torso height.
+    pub const HEIGHT: ObsSpan = ObsSpan::first(1);
+    /// Torso quaternion `[w, x, y, z]`.
+    pub const QUAT: ObsSpan = HEIGHT.then(4);
+    /// Joint angles, per leg `[hip, knee]`.
+    pub const JOINT_POS: ObsSpan = QUAT.then(8);
+    /// Torso linear velocity.
+    pub const LINVEL: ObsSpan = JOINT_POS.then(3);
+    /// Torso angular velocity.
+    pub const ANGVEL: ObsSpan = LINVEL.then(3);
+    /// Joint rates, same order as the angles.
+    pub const JOINT_VEL: ObsSpan = ANGVEL.then(8);
+    /// Foot contacts, in leg order.
+    pub const CONTACT: ObsSpan = JOINT_VEL.then(4);
+    /// Observation length.
+    pub const DIM: usize = CONTACT.end();
+}
+
+/// The handles of the reward-state fields, in declaration order.
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    torso_pos: VectorHandle<3>,
+    torso_height: ScalarHandle,
+    torso_quat: VectorHandle<4>,
+    torso_linvel: VectorHandle<3>,
+    torso_angvel: VectorHandle<3>,
+    up_z: ScalarHandle,
+    heading: ScalarHandle,
+    joint_pos: VectorHandle<8>,
+    joint_vel: VectorHandle<8>,
+    foot_pos: VectorHandle<12>,
+    foot_height: VectorHandle<4>,
+    foot_contact: VectorHandle<4>,
+    action: VectorHandle<8>,
+    fallen: ScalarHandle,
+}
 
 /// Moves a joint's PD target.
 fn set_target(world: &mut PhysicsWorld, joint: MultibodyJointHandle, target: f32) {
@@ -105,6 +144,7 @@ struct Leg {
 /// The ant-like quadruped.
 pub struct Quadruped {
     spec: Arc<EnvSpec>,
+    fields: &'static Fields,
     world: PhysicsWorld,
     torso: RigidBodyHandle,
     legs: Vec<Leg>,
@@ -113,25 +153,34 @@ pub struct Quadruped {
 
 /// The quadruped's fixed facts, built once.
 pub fn spec() -> Arc<EnvSpec> {
-    static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let state = StateSpec::builder()
-            .vector("torso_pos", 3, "m", "world", "position of the torso centre; z is height above the ground")
-            .scalar("torso_height", "m", "world", "height of the torso centre above the ground (rest ≈ 0.55)")
-            .vector("torso_quat", 4, "1", "world", "torso orientation as a unit quaternion [w, x, y, z]")
-            .vector("torso_linvel", 3, "m/s", "world", "linear velocity of the torso; [0] is forward speed along +x")
-            .vector("torso_angvel", 3, "rad/s", "world", "angular velocity of the torso; [2] is the yaw rate (counter-clockwise positive)")
-            .scalar("up_z", "1", "world", "z component of the torso's up axis: 1 upright, 0 on its side, -1 upside down")
-            .scalar("heading", "rad", "world", "yaw of the torso's forward (+x) axis in the ground plane, in (-pi, pi]; 0 faces +x")
-            .vector("joint_pos", 8, "rad", "joint", "joint angles relative to the rest pose, per leg [hip, knee] in order front-left, front-right, back-left, back-right")
-            .vector("joint_vel", 8, "rad/s", "joint", "joint angular rates, same order as joint_pos")
-            .vector("foot_pos", 12, "m", "world", "foot positions, 4 × [x, y, z] in leg order")
-            .vector("foot_height", 4, "m", "world", "clearance of each foot above the ground, in leg order")
-            .vector("foot_contact", 4, "1", "world", "1 when the foot touches the ground, else 0, in leg order")
-            .vector("action", 8, "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos")
-            .scalar("fallen", "1", "world", "1 when the torso height left [0.2, 1.5] m or the torso is upside down (the episode ends), else 0")
-            .build();
-        Arc::new(EnvSpec {
+    declared().0.clone()
+}
+
+/// The quadruped's fixed facts and the handles of its reward-state fields, built once.
+// One line per field reads as a table; rustfmt would split each into six lines.
+#[rustfmt::skip]
+fn declared() -> &'static (Arc<EnvSpec>, Fields) {
+    static DECLARED: OnceLock<(Arc<EnvSpec>, Fields)> = OnceLock::new();
+    DECLARED.get_or_init(|| {
+        let mut s = StateSpec::builder();
+        let fields = Fields {
+            torso_pos: s.add_vec3("torso_pos", "m", "world", "position of the torso centre; z is height above the ground"),
+            torso_height: s.add_scalar("torso_height", "m", "world", "height of the torso centre above the ground (rest ≈ 0.55)"),
+            torso_quat: s.add_vector("torso_quat", "1", "world", "torso orientation as a unit quaternion [w, x, y, z]"),
+            torso_linvel: s.add_vec3("torso_linvel", "m/s", "world", "linear velocity of the torso; [0] is forward speed along +x"),
+            torso_angvel: s.add_vec3("torso_angvel", "rad/s", "world", "angular velocity of the torso; [2] is the yaw rate (counter-clockwise positive)"),
+            up_z: s.add_scalar("up_z", "1", "world", "z component of the torso's up axis: 1 upright, 0 on its side, -1 upside down"),
+            heading: s.add_scalar("heading", "rad", "world", "yaw of the torso's forward (+x) axis in the ground plane, in (-pi, pi]; 0 faces +x"),
+            joint_pos: s.add_vector("joint_pos", "rad", "joint", "joint angles relative to the rest pose, per leg [hip, knee] in order front-left, front-right, back-left, back-right"),
+            joint_vel: s.add_vector("joint_vel", "rad/s", "joint", "joint angular rates, same order as joint_pos"),
+            foot_pos: s.add_vector("foot_pos", "m", "world", "foot positions, 4 × [x, y, z] in leg order"),
+            foot_height: s.add_vector("foot_height", "m", "world", "clearance of each foot above the ground, in leg order"),
+            foot_contact: s.add_vector("foot_contact", "1", "world", "1 when the foot touches the ground, else 0, in leg order"),
+            action: s.add_vector("action", "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos"),
+            fallen: s.add_scalar("fallen", "1", "world", "1 when the torso height left [0.2, 1.5] m or the torso is upside down (the episode ends), else 0"),
+        };
+        let state = s.build();
+        let spec = Arc::new(EnvSpec {
             name: "quadruped".to_string(),
             description: "An ant-like quadruped robot on flat ground, z up, gravity -9.81 m/s². \
                 A spherical torso (radius 0.25 m) carries four legs placed diagonally; each leg \
@@ -140,24 +189,26 @@ pub fn spec() -> Arc<EnvSpec> {
                 Joints are driven by PD controllers towards target angles. The episode ends when \
                 the robot falls (torso below 0.2 m or upside down)."
                 .to_string(),
-            obs_dim: OBS_DIM,
+            obs_dim: obs::DIM,
             action_dim: 8,
             action_doc: "target angle of each joint as a fraction of its range, per leg [hip, knee] \
                 in order front-left, front-right, back-left, back-right; +1 on a knee pushes the foot down (raising the body), -1 lifts it"
                 .to_string(),
             dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
             state,
-        })
+        });
+        (spec, fields)
     })
-    .clone()
 }
 
 impl Quadruped {
     /// A quadruped in its rest pose (call [`Env::reset`] before use).
     #[must_use]
     pub fn new() -> Self {
+        let (spec, fields) = declared();
         let mut env = Self {
-            spec: spec(),
+            spec: spec.clone(),
+            fields,
             world: new_world(SUBSTEP, SOLVER_ITERATIONS),
             torso: RigidBodyHandle::invalid(),
             legs: Vec::with_capacity(4),
@@ -439,49 +490,54 @@ impl Env for Quadruped {
     fn observe(&self, obs: &mut [f32]) {
         let torso = self.torso_body();
         let q = torso.rotation();
-        obs[0] = torso.translation().z;
-        obs[1..5].copy_from_slice(&[q.w, q.x, q.y, q.z]);
-        let v = torso.linvel();
-        let w = torso.angvel();
-        obs[13..16].copy_from_slice(&[v.x, v.y, v.z]);
-        obs[16..19].copy_from_slice(&[w.x, w.y, w.z]);
+        obs[obs::HEIGHT.start()] = torso.translation().z;
+        obs[obs::QUAT.range()].copy_from_slice(&f32_quat(q));
+        obs[obs::LINVEL.range()].copy_from_slice(&torso.linvel().to_array());
+        obs[obs::ANGVEL.range()].copy_from_slice(&torso.angvel().to_array());
         for i in 0..4 {
             for (k, knee) in [false, true].into_iter().enumerate() {
                 let (angle, rate) = self.joint(i, knee);
-                obs[5 + 2 * i + k] = angle;
-                obs[19 + 2 * i + k] = rate;
+                obs[obs::JOINT_POS.at(2 * i + k)] = angle;
+                obs[obs::JOINT_VEL.at(2 * i + k)] = rate;
             }
             let clearance = self.foot(i).z - LIMB_RADIUS;
-            obs[27 + i] = if clearance < CONTACT_EPS { 1.0 } else { 0.0 };
+            obs[obs::CONTACT.at(i)] = if clearance < CONTACT_EPS { 1.0 } else { 0.0 };
         }
     }
 
     fn reward_state(&self, out: &mut [f64]) {
+        let f = self.fields;
+        let mut w = StateWriter::new(&self.spec.state, out);
         let torso = self.torso_body();
         let q = torso.rotation();
         let p = torso.translation();
-        put3(&mut out[0..3], p);
-        out[3] = f64::from(p.z);
-        put_quat(&mut out[4..8], q);
-        put3(&mut out[8..11], torso.linvel());
-        put3(&mut out[11..14], torso.angvel());
-        out[14] = f64::from(self.up_z());
-        out[15] = f64::from(heading(q));
+        w.set(f.torso_pos, f64x3(p));
+        w.set(f.torso_height, f64::from(p.z));
+        w.set(f.torso_quat, f64_quat(q));
+        w.set(f.torso_linvel, f64x3(torso.linvel()));
+        w.set(f.torso_angvel, f64x3(torso.angvel()));
+        w.set(f.up_z, f64::from(self.up_z()));
+        w.set(f.heading, f64::from(heading(q)));
+        let (mut joint_pos, mut joint_vel) = ([0.0; 8], [0.0; 8]);
+        let (mut foot_pos, mut foot_height, mut foot_contact) = ([0.0; 12], [0.0; 4], [0.0; 4]);
         for i in 0..4 {
             for (k, knee) in [false, true].into_iter().enumerate() {
                 let (angle, rate) = self.joint(i, knee);
-                out[16 + 2 * i + k] = f64::from(angle);
-                out[24 + 2 * i + k] = f64::from(rate);
+                joint_pos[2 * i + k] = f64::from(angle);
+                joint_vel[2 * i + k] = f64::from(rate);
             }
             let foot = self.foot(i);
-            put3(&mut out[32 + 3 * i..35 + 3 * i], foot);
+            foot_pos[3 * i..3 * i + 3].copy_from_slice(&f64x3(foot));
             let clearance = foot.z - LIMB_RADIUS;
-            out[44 + i] = f64::from(clearance);
-            out[48 + i] = if clearance < CONTACT_EPS { 1.0 } else { 0.0 };
+            foot_height[i] = f64::from(clearance);
+            foot_contact[i] = flag(clearance < CONTACT_EPS);
         }
-        for (slot, &a) in out[52..60].iter_mut().zip(&self.action) {
-            *slot = f64::from(a);
-        }
-        out[60] = if self.fallen() { 1.0 } else { 0.0 };
+        w.set(f.joint_pos, joint_pos);
+        w.set(f.joint_vel, joint_vel);
+        w.set(f.foot_pos, foot_pos);
+        w.set(f.foot_height, foot_height);
+        w.set(f.foot_contact, foot_contact);
+        w.set(f.action, widen(&self.action));
+        w.set(f.fallen, flag(self.fallen()));
     }
 }

@@ -17,9 +17,12 @@
 
 use crate::arm::{OBJECT, ROBOT, color, groups, scene_of};
 use crate::hand::{Fingers, Stepping};
-use crate::physics::{put3, twist_angle};
+use crate::physics::{f64x3, flag, twist_angle, widen};
 use rapier3d::prelude::*;
-use rewardsmith_core::{Env, EnvSpec, Primitive, Shape, SplitMix64, StateSpec, StepInfo};
+use rewardsmith_core::{
+    Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
+    VectorHandle,
+};
 use std::f32::consts::TAU;
 use std::sync::{Arc, OnceLock};
 
@@ -43,9 +46,26 @@ pub const TARGET_TOLERANCE: f64 = 0.1;
 /// Smallest and largest turn from the start angle to the target, rad.
 const TARGET_TURN: [f64; 2] = [std::f64::consts::FRAC_PI_3, std::f64::consts::PI];
 
-/// Observation length: joint angles 9, joint rates 9, cos and sin of the valve
-/// angle 2, valve rate 1, angle error 1, cos and sin of the error 2, fingertips 9.
-const OBS_DIM: usize = 33;
+/// The observation, part by part.
+mod obs {
+    use rewardsmith_core::ObsSpan;
+    /// Joint angles, per finger `[abduction, proximal, distal]`.
+    pub const JOINT_POS: ObsSpan = ObsSpan::first(9);
+    /// Joint rates, same order.
+    pub const JOINT_VEL: ObsSpan = JOINT_POS.then(9);
+    /// Cosine and sine of the valve angle.
+    pub const ANGLE: ObsSpan = JOINT_VEL.then(2);
+    /// Valve rate.
+    pub const RATE: ObsSpan = ANGLE.then(1);
+    /// Angle error.
+    pub const ERROR: ObsSpan = RATE.then(1);
+    /// Cosine and sine of the angle error.
+    pub const ERROR_TRIG: ObsSpan = ERROR.then(2);
+    /// Fingertip positions, 3 × `[x, y, z]`.
+    pub const TIPS: ObsSpan = ERROR_TRIG.then(9);
+    /// Observation length.
+    pub const DIM: usize = TIPS.end();
+}
 
 /// Wraps an angle to [-π, π].
 fn wrap(angle: f64) -> f64 {
@@ -61,6 +81,7 @@ fn wrap(angle: f64) -> f64 {
 /// The hand and the valve.
 pub struct Valve {
     spec: Arc<EnvSpec>,
+    fields: &'static Fields,
     world: PhysicsWorld,
     fingers: Fingers,
     valve: RigidBodyHandle,
@@ -76,25 +97,51 @@ pub struct Valve {
     target: f64,
 }
 
+/// The handles of the reward-state fields, in declaration order.
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    valve_angle: ScalarHandle,
+    valve_vel: ScalarHandle,
+    valve_turned: ScalarHandle,
+    target_angle: ScalarHandle,
+    angle_error: ScalarHandle,
+    at_target: ScalarHandle,
+    spoke_pos: VectorHandle<9>,
+    fingertip_pos: VectorHandle<9>,
+    tip_to_spoke: VectorHandle<3>,
+    joint_pos: VectorHandle<9>,
+    joint_vel: VectorHandle<9>,
+    action: VectorHandle<9>,
+}
+
 /// The valve env's fixed facts, built once.
 pub fn spec() -> Arc<EnvSpec> {
-    static SPEC: OnceLock<Arc<EnvSpec>> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let state = StateSpec::builder()
-            .scalar("valve_angle", "rad", "world", "direction of the valve's first (red) spoke about the vertical axis, counter-clockwise from +x, wrapped to [-pi, pi]")
-            .scalar("valve_vel", "rad/s", "world", "the valve's turn over the last step / 0.05 s; positive is counter-clockwise seen from above")
-            .scalar("valve_turned", "rad", "world", "total signed turn of the valve since the episode began (not wrapped; counter-clockwise positive)")
-            .scalar("target_angle", "rad", "world", "the angle valve_angle should reach (hand-valve-turn), wrapped to [-pi, pi], fixed for the episode; between pi/3 and pi away from the start, either way. hand-valve-spin has no target and ignores it")
-            .scalar("angle_error", "rad", "world", "target_angle - valve_angle wrapped to [-pi, pi]: positive means the valve must turn counter-clockwise to reach the target; |angle_error| is the distance to it")
-            .scalar("at_target", "1", "world", "1 when |angle_error| < 0.1 rad, else 0")
-            .vector("spoke_pos", 9, "m", "world", "the rounded end of each spoke, 3 × [x, y, z], first spoke first, then counter-clockwise")
-            .vector("fingertip_pos", 9, "m", "world", "fingertip ball centres (radius 0.012 m), 3 × [x, y, z] in finger order (bases at 90°, 210°, 330° about z)")
-            .vector("tip_to_spoke", 3, "m", "world", "distance from each fingertip centre to the axis of the nearest spoke; about 0.022 when the tip touches it")
-            .vector("joint_pos", 9, "rad", "joint", "joint angles from the straight finger, per finger [abduction, proximal flexion, distal flexion]; positive abduction sweeps counter-clockwise, positive flexion curls towards the palm centre")
-            .vector("joint_vel", 9, "rad/s", "joint", "joint angular rates, same order as joint_pos")
-            .vector("action", 9, "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos")
-            .build();
-        Arc::new(EnvSpec {
+    declared().0.clone()
+}
+
+/// The valve env's fixed facts and the handles of its reward-state fields, built once.
+// One line per field reads as a table; rustfmt would split each into six lines.
+#[rustfmt::skip]
+fn declared() -> &'static (Arc<EnvSpec>, Fields) {
+    static DECLARED: OnceLock<(Arc<EnvSpec>, Fields)> = OnceLock::new();
+    DECLARED.get_or_init(|| {
+        let mut s = StateSpec::builder();
+        let fields = Fields {
+            valve_angle: s.add_scalar("valve_angle", "rad", "world", "direction of the valve's first (red) spoke about the vertical axis, counter-clockwise from +x, wrapped to [-pi, pi]"),
+            valve_vel: s.add_scalar("valve_vel", "rad/s", "world", "the valve's turn over the last step / 0.05 s; positive is counter-clockwise seen from above"),
+            valve_turned: s.add_scalar("valve_turned", "rad", "world", "total signed turn of the valve since the episode began (not wrapped; counter-clockwise positive)"),
+            target_angle: s.add_scalar("target_angle", "rad", "world", "the angle valve_angle should reach (hand-valve-turn), wrapped to [-pi, pi], fixed for the episode; between pi/3 and pi away from the start, either way. hand-valve-spin has no target and ignores it"),
+            angle_error: s.add_scalar("angle_error", "rad", "world", "target_angle - valve_angle wrapped to [-pi, pi]: positive means the valve must turn counter-clockwise to reach the target; |angle_error| is the distance to it"),
+            at_target: s.add_scalar("at_target", "1", "world", "1 when |angle_error| < 0.1 rad, else 0"),
+            spoke_pos: s.add_vector("spoke_pos", "m", "world", "the rounded end of each spoke, 3 × [x, y, z], first spoke first, then counter-clockwise"),
+            fingertip_pos: s.add_vector("fingertip_pos", "m", "world", "fingertip ball centres (radius 0.012 m), 3 × [x, y, z] in finger order (bases at 90°, 210°, 330° about z)"),
+            tip_to_spoke: s.add_vec3("tip_to_spoke", "m", "world", "distance from each fingertip centre to the axis of the nearest spoke; about 0.022 when the tip touches it"),
+            joint_pos: s.add_vector("joint_pos", "rad", "joint", "joint angles from the straight finger, per finger [abduction, proximal flexion, distal flexion]; positive abduction sweeps counter-clockwise, positive flexion curls towards the palm centre"),
+            joint_vel: s.add_vector("joint_vel", "rad/s", "joint", "joint angular rates, same order as joint_pos"),
+            action: s.add_vector("action", "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos"),
+        };
+        let state = s.build();
+        let spec = Arc::new(EnvSpec {
             name: "valve".to_string(),
             description: "A fixed robot hand, palm up, z up, gravity -9.81 m/s², with a valve \
                 at the palm's centre. The palm is a square plate 0.14 m across whose top is the \
@@ -112,7 +159,7 @@ pub fn spec() -> Arc<EnvSpec> {
                 Joints are driven by PD controllers towards target angles. Episodes never end \
                 early."
                 .to_string(),
-            obs_dim: OBS_DIM,
+            obs_dim: obs::DIM,
             action_dim: 9,
             action_doc: "target angle of each joint, mapped linearly from [-1, 1] onto its range, \
                 per finger [abduction, proximal flexion, distal flexion]; 0 is the middle of each \
@@ -120,9 +167,9 @@ pub fn spec() -> Arc<EnvSpec> {
                 .to_string(),
             dt: (f64::from(STEP) * 1e6).round() / 1e6,
             state,
-        })
+        });
+        (spec, fields)
     })
-    .clone()
 }
 
 /// Distance from `p` to the segment `a`–`b`.
@@ -145,8 +192,10 @@ impl Valve {
         let stepping = Stepping::default();
         let mut world = stepping.world();
         let fingers = Fingers::build(&mut world);
+        let (spec, fields) = declared();
         let mut env = Self {
-            spec: spec(),
+            spec: spec.clone(),
+            fields,
             world,
             fingers,
             valve: RigidBodyHandle::invalid(),
@@ -313,51 +362,54 @@ impl Env for Valve {
         for f in 0..3 {
             for k in 0..3 {
                 let (angle, rate) = self.fingers.joint(&self.world, f, k);
-                obs[3 * f + k] = angle;
-                obs[9 + 3 * f + k] = rate;
+                obs[obs::JOINT_POS.at(3 * f + k)] = angle;
+                obs[obs::JOINT_VEL.at(3 * f + k)] = rate;
             }
         }
         let (angle, error) = (self.angle(), self.error());
-        obs[18] = angle.cos() as f32;
-        obs[19] = angle.sin() as f32;
-        obs[20] = (self.last_turn / f64::from(STEP)) as f32;
-        obs[21] = error as f32;
-        obs[22] = error.cos() as f32;
-        obs[23] = error.sin() as f32;
+        obs[obs::ANGLE.range()].copy_from_slice(&[angle.cos() as f32, angle.sin() as f32]);
+        obs[obs::RATE.start()] = (self.last_turn / f64::from(STEP)) as f32;
+        obs[obs::ERROR.start()] = error as f32;
+        obs[obs::ERROR_TRIG.range()].copy_from_slice(&[error.cos() as f32, error.sin() as f32]);
         for f in 0..3 {
-            obs[24 + 3 * f..27 + 3 * f]
-                .copy_from_slice(&self.fingers.tip(&self.world, f).to_array());
+            let tip = obs::TIPS.at(3 * f);
+            obs[tip..tip + 3].copy_from_slice(&self.fingers.tip(&self.world, f).to_array());
         }
     }
 
     fn reward_state(&self, out: &mut [f64]) {
+        let f = self.fields;
+        let mut w = StateWriter::new(&self.spec.state, out);
         let error = self.error();
-        out[0] = self.angle();
-        out[1] = self.last_turn / f64::from(STEP);
-        out[2] = self.turned;
-        out[3] = self.target;
-        out[4] = error;
-        out[5] = f64::from(u8::from(error.abs() < TARGET_TOLERANCE));
+        w.set(f.valve_angle, self.angle());
+        w.set(f.valve_vel, self.last_turn / f64::from(STEP));
+        w.set(f.valve_turned, self.turned);
+        w.set(f.target_angle, self.target);
+        w.set(f.angle_error, error);
+        w.set(f.at_target, flag(error.abs() < TARGET_TOLERANCE));
+        let (mut spokes, mut tips, mut tip_to_spoke) = ([0.0; 9], [0.0; 9], [0.0; 3]);
         for k in 0..3 {
-            put3(&mut out[6 + 3 * k..9 + 3 * k], self.spoke_end(k));
+            spokes[3 * k..3 * k + 3].copy_from_slice(&f64x3(self.spoke_end(k)));
         }
-        for f in 0..3 {
-            put3(
-                &mut out[15 + 3 * f..18 + 3 * f],
-                self.fingers.tip(&self.world, f),
-            );
-            out[24 + f] = f64::from(self.tip_to_spoke(f));
+        for finger in 0..3 {
+            let tip = self.fingers.tip(&self.world, finger);
+            tips[3 * finger..3 * finger + 3].copy_from_slice(&f64x3(tip));
+            tip_to_spoke[finger] = f64::from(self.tip_to_spoke(finger));
         }
-        for f in 0..3 {
+        w.set(f.spoke_pos, spokes);
+        w.set(f.fingertip_pos, tips);
+        w.set(f.tip_to_spoke, tip_to_spoke);
+        let (mut joint_pos, mut joint_vel) = ([0.0; 9], [0.0; 9]);
+        for finger in 0..3 {
             for k in 0..3 {
-                let (angle, rate) = self.fingers.joint(&self.world, f, k);
-                out[27 + 3 * f + k] = f64::from(angle);
-                out[36 + 3 * f + k] = f64::from(rate);
+                let (angle, rate) = self.fingers.joint(&self.world, finger, k);
+                joint_pos[3 * finger + k] = f64::from(angle);
+                joint_vel[3 * finger + k] = f64::from(rate);
             }
         }
-        for (slot, &a) in out[45..54].iter_mut().zip(&self.action) {
-            *slot = f64::from(a);
-        }
+        w.set(f.joint_pos, joint_pos);
+        w.set(f.joint_vel, joint_vel);
+        w.set(f.action, widen(&self.action));
     }
 
     fn scene(&self, out: &mut Vec<Primitive>) {

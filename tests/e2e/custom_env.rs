@@ -43,8 +43,9 @@ fn a_controller_that_heads_for_the_target_scores_well() {
     struct Homing;
     impl Controller for Homing {
         fn act(&mut self, obs: &[f32], action: &mut [f32]) {
-            action[0] = (obs[2] * 20.0).clamp(-1.0, 1.0);
-            action[1] = (obs[3] * 20.0).clamp(-1.0, 1.0);
+            for (i, a) in action.iter_mut().enumerate() {
+                *a = (obs[custom_env::OBS_TO_TARGET.at(i)] * 20.0).clamp(-1.0, 1.0);
+            }
         }
     }
     let registry = custom_env::registry();
