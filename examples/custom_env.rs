@@ -10,10 +10,15 @@
 //! cargo run --release --example custom_env -- envs
 //! cargo run --release --example custom_env -- describe point-reach
 //! cargo run --release --example custom_env -- rollout --task point-reach --episodes 16
+//! cargo run --release --example custom_env -- search runs/point-reach
 //! ```
+//!
+//! The last one runs a short reward search on `point-reach` through the
+//! library ([`search_point_reach`]), with no command line in between.
 
 use rewardsmith::cli::Cli;
 use rewardsmith::commands;
+use rewardsmith::search::{RunSummary, Search};
 use rewardsmith_core::{
     Env, EnvSpec, Fitness, ObsSpan, Registry, RewardSource, ScalarHandle, SplitMix64, StateSpec,
     StateWriter, StepInfo, Task, TrainDefaults, VectorHandle,
@@ -191,9 +196,46 @@ pub fn registry() -> Registry {
     registry
 }
 
+/// A short reward search on `point-reach` through the library: the offline
+/// designer, 2 generations of 3 candidates, then the final evaluation.
+///
+/// # Errors
+/// The run folder cannot be written (candidates that fail are part of the
+/// summary, not errors).
+pub fn search_point_reach(out: &std::path::Path) -> anyhow::Result<RunSummary> {
+    let registry = registry();
+    Search::builder(&registry, "point-reach")
+        .generations(2)
+        .samples(3)
+        .budget(20_000)
+        .final_budget(20_000)
+        .final_seeds(3)
+        .threads(2)
+        .out(out)
+        .force(true)
+        .run()
+}
+
 #[allow(dead_code)]
 fn main() -> std::process::ExitCode {
     use clap::Parser;
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("search") {
+        let out = args.get(2).map_or("runs/point-reach", String::as_str);
+        return match search_point_reach(std::path::Path::new(out)) {
+            Ok(summary) => {
+                if let Some(f) = &summary.final_eval {
+                    println!("{}", f.line());
+                }
+                println!("run folder: {}", summary.run_dir.display());
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     match commands::run(cli, &registry()) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -100,3 +100,21 @@ fn custom_task_goes_through_the_whole_search() {
     assert!(final_["sparse"]["mean"].as_f64().unwrap() < best);
     assert!(out.join("best/reward.rhai").exists());
 }
+
+#[test]
+fn a_search_on_the_custom_task_runs_through_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = custom_env::search_point_reach(&dir.path().join("run")).unwrap();
+    assert_eq!(summary.task, "point-reach");
+    assert_eq!(summary.generations.len(), 2);
+    let best = summary.best.as_ref().expect("a candidate trained");
+    // Random actions score about 0 on point-reach (the point rarely sits on the
+    // target); a found reward that moves it there scores well above.
+    let final_eval = summary.final_eval.as_ref().expect("a final evaluation");
+    eprintln!("best {best:?}; final {}", final_eval.line());
+    assert!(best.fitness > 0.3, "best candidate {}", best.fitness);
+    assert_eq!(final_eval.best.values.len(), 3);
+    assert!(final_eval.human.is_some() && final_eval.sparse.is_some());
+    assert!(summary.run_dir.join("best/reward.rhai").exists());
+    assert!(summary.run_dir.join("events.jsonl").exists());
+}

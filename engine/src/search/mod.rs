@@ -3,6 +3,7 @@
 //! evaluation and the reports.
 
 mod analyzer;
+mod builder;
 mod candidate;
 mod config;
 mod described;
@@ -14,6 +15,7 @@ mod runner;
 mod store;
 
 pub use analyzer::{FieldSummary, TrajectorySummary, analyse};
+pub use builder::{Search, SearchBuilder};
 pub use candidate::{CandidateSpec, Outcome, evaluate_candidate, evaluate_candidate_with};
 pub use config::{FeedbackMode, FileConfig, SearchConfig};
 pub use described::{DescribedTask, FITNESS_FILE, fitness_program};
@@ -23,5 +25,5 @@ pub use record::{
 };
 pub use reflection::{all_failed, reflect};
 pub use report::write_reports;
-pub use runner::{create_run, open_run, run_search, run_search_with};
+pub use runner::{create_run, open_run, run_search, run_search_designed, run_search_with};
 pub use store::{RunStore, files, quiesce, read_json, write_atomic, write_json};

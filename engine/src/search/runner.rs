@@ -13,7 +13,7 @@ use crate::extract::{Extracted, Review, Verdict, extract_code, extract_review};
 use crate::feedback::{FeedbackAnswer, FeedbackSource, FeedbackTable, HumanTurn, human_turn};
 use crate::llm::{
     BestProgram, ComponentSummary, DesignContext, DesignRole, LlmClient, LlmRequest, Message,
-    build_recorded_client,
+    Recorder, RecordingClient, build_recorded_client,
 };
 use crate::progress::RunProgress;
 use crate::prompts::{PromptRole, Prompts};
@@ -93,12 +93,32 @@ pub fn run_search_with(
     registry: &Registry,
     store: &RunStore,
     record: &RunRecord,
+    feedback: Option<&mut dyn FeedbackSource>,
+    progress: &dyn RunProgress,
+) -> anyhow::Result<RunSummary> {
+    run_search_designed(registry, store, record, None, feedback, progress)
+}
+
+/// [`run_search_with`] with the reward designer given rather than built from
+/// `record.llm` (`None`: built from it). Every call is recorded in the run's
+/// `llm/` either way, so the run replays with `--llm replay`.
+///
+/// # Errors
+/// As [`run_search_with`].
+pub fn run_search_designed(
+    registry: &Registry,
+    store: &RunStore,
+    record: &RunRecord,
+    designer: Option<Box<dyn LlmClient>>,
     mut feedback: Option<&mut dyn FeedbackSource>,
     progress: &dyn RunProgress,
 ) -> anyhow::Result<RunSummary> {
     let run_started = Instant::now();
     let prompts = Prompts::load(record.prompts.as_deref())?;
-    let llm = build_recorded_client(&record.llm, record.search.seed, &store.llm_dir())?;
+    let llm = match designer {
+        Some(d) => RecordingClient::new(d, Recorder::open(&store.llm_dir())?),
+        None => build_recorded_client(&record.llm, record.search.seed, &store.llm_dir())?,
+    };
     let mut state = SearchState::default();
     // A described task first needs the program that measures it.
     let described = describe(
@@ -113,7 +133,7 @@ pub fn run_search_with(
         None => registry,
     };
     let task = registry.task(&record.task)?;
-    let search = Search {
+    let search = Steps {
         registry,
         store,
         record,
@@ -173,7 +193,7 @@ struct SearchState {
 }
 
 /// A search's fixed parts: what every step reads.
-struct Search<'a> {
+struct Steps<'a> {
     registry: &'a Registry,
     store: &'a RunStore,
     record: &'a RunRecord,
@@ -218,7 +238,7 @@ fn describe(
     }))
 }
 
-impl Search<'_> {
+impl Steps<'_> {
     /// Generation `g` as a previous process finished it, if it did.
     fn resumed(&self, g: usize) -> anyhow::Result<Option<(GenerationRecord, Vec<Outcome>)>> {
         let (store, progress) = (self.store, self.progress);
@@ -440,6 +460,7 @@ impl Search<'_> {
             fitness: gen_record.candidates.iter().map(|c| c.fitness).collect(),
             best: gen_record.best,
         })?;
+        super::report::write_live_report(self.store, self.task, self.record)?;
         Ok(gen_record)
     }
 
