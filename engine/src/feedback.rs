@@ -213,6 +213,9 @@ pub struct CandidateRow {
     pub failure: Option<String>,
     /// Its rollout picture, when one was rendered.
     pub gif: Option<PathBuf>,
+    /// Signs of reward hacking in its training (see
+    /// [`hacking_flags`](crate::search::hacking_flags)).
+    pub flags: Vec<String>,
 }
 
 /// A finished generation, as shown to the person.
@@ -259,8 +262,16 @@ impl FeedbackTable {
                     ),
                     _ => (Vec::new(), None),
                 };
+                let flags = match o {
+                    Outcome::Trained { report, .. } => crate::search::hacking_flags(report)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 CandidateRow {
                     number: i + 1,
+                    flags,
                     fitness: o.fitness(),
                     components,
                     endings,
@@ -295,6 +306,9 @@ impl FeedbackTable {
                     let _ = writeln!(out, "      final means: {comps}");
                     if let Some(e) = &r.endings {
                         let _ = writeln!(out, "      episodes: {e}");
+                    }
+                    for flag in &r.flags {
+                        let _ = writeln!(out, "      check: {}", terminal_safe(flag));
                     }
                     match &r.gif {
                         Some(g) => {
@@ -659,6 +673,7 @@ mod tests {
                 .is_none()
                 .then(|| "no reward program found".to_string()),
             gif: None,
+            flags: Vec::new(),
         };
         FeedbackTable {
             generation: 0,

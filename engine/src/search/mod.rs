@@ -8,6 +8,7 @@ mod candidate;
 mod config;
 mod described;
 mod final_eval;
+mod hacking;
 mod record;
 mod reflection;
 mod report;
@@ -19,6 +20,7 @@ pub use builder::{Search, SearchBuilder};
 pub use candidate::{CandidateSpec, Outcome, evaluate_candidate, evaluate_candidate_with};
 pub use config::{FeedbackMode, FileConfig, SearchConfig};
 pub use described::{DescribedTask, FITNESS_FILE, fitness_program};
+pub use hacking::{HackFlag, hacking_flags, spearman};
 pub use record::{
     BestRecord, CandidateLine, FinalReport, GenerationRecord, RunRecord, RunSummary, SeedStats,
     Timing,

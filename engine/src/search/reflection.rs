@@ -3,6 +3,7 @@
 //! analyzer's account and the errors of failed candidates).
 
 use super::candidate::Outcome;
+use super::hacking::{HackFlag, hacking_flags};
 use rewardsmith_core::TrainReport;
 use std::fmt::Write as _;
 
@@ -86,6 +87,20 @@ pub fn reflect(
                 out,
                 "  tip: the task fitness never rose above zero: the policy did not learn the task; rewrite the reward rather than tune it."
             );
+        }
+        // The trend checks compare the return with the fitness, so they stay
+        // out of a reflection that hides the fitness (the component tips
+        // above already cover constant and dominant terms).
+        for flag in hacking_flags(report) {
+            if matches!(
+                flag,
+                HackFlag::ReturnRoseFitnessDid { .. } | HackFlag::Uncorrelated { .. }
+            ) {
+                let _ = writeln!(
+                    out,
+                    "  warning: {flag}: the policy may be farming the reward without doing the task; make the reward pay for what the task measures."
+                );
+            }
         }
     }
     let lengths = report.episode_length_curve();
