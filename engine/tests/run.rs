@@ -56,8 +56,28 @@ fn a_small_run_leaves_a_complete_run_folder() {
     assert!(best > 0.0);
     let final_ = &v["final"];
     for k in ["best", "human", "sparse"] {
-        assert!(final_[k]["mean"].as_f64().unwrap().is_finite(), "{k}");
-        assert!(final_[k]["std"].as_f64().unwrap() >= 0.0);
+        // The table's figures are those of its two seeds: mean, sample std,
+        // and a 95% interval around the mean.
+        let values: Vec<f64> = final_[k]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(values.len(), 2, "{k}");
+        let mean = (values[0] + values[1]) / 2.0;
+        let std = (values[0] - values[1]).abs() / 2f64.sqrt();
+        assert!(
+            (final_[k]["mean"].as_f64().unwrap() - mean).abs() < 1e-12,
+            "{k}"
+        );
+        assert!(
+            (final_[k]["std"].as_f64().unwrap() - std).abs() < 1e-12,
+            "{k}"
+        );
+        let ci = final_[k]["ci95"].as_array().unwrap();
+        let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+        assert!(lo <= mean && mean <= hi, "{k}: {lo} {mean} {hi}");
     }
     assert!(final_.get("normalized_score").is_some());
     assert_eq!(v["llm"]["calls"], 2, "one LLM call per generation");

@@ -309,11 +309,16 @@ fn scripted_pusher_delivers_the_cube_in_arm_push() {
     // A crude controller (it overshoots and knocks the cube off line; measured
     // 0.47, 13 of 32 delivered), but the physics lets the gripper push the
     // cube to the goal and leave it there.
+    // The physics is deterministic: the margins absorb floating-point
+    // differences between machines, not luck.
     assert!(
-        fitness >= 0.25,
-        "scripted push success {fitness}: {report:?}"
+        fitness >= 0.4,
+        "scripted push success {fitness} (measured 0.47): {report:?}"
     );
-    assert!(delivered >= 8, "{delivered} of 32 delivered: {report:?}");
+    assert!(
+        delivered >= 11,
+        "{delivered} of 32 delivered (measured 13): {report:?}"
+    );
     let zero: &ControllerFactory<'_> = &|_| Box::new(ZeroController);
     let report = run_episodes(task, 16, 5, zero, None).unwrap();
     assert_eq!(report.fitness_mean(), 0.0, "{report:?}");

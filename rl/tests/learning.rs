@@ -52,11 +52,10 @@ fn point_mass_learns_to_reach_the_target() {
     // The dense component improves as the policy learns.
     let distance = &report.component_curves()[0].curve;
     assert!(distance[9] > distance[0], "{distance:?}");
-    assert!(
-        report.checkpoints.iter().all(|c| c.episode_length == 50.0
-            || c.episode_length.is_nan()
-            || c.episode_length < 50.0)
-    );
+    // Episodes end early only when the point leaves the box; the trained
+    // policy keeps it on the target for the whole 50 steps.
+    let last = report.checkpoints.last().unwrap();
+    assert_eq!(last.episode_length, 50.0, "{report:?}");
 }
 
 #[test]
