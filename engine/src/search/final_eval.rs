@@ -68,7 +68,7 @@ pub fn final_evaluation(
             budget,
         },
     )?;
-    let results: Vec<anyhow::Result<f64>> = pool.install(|| {
+    let results: Vec<anyhow::Result<(f64, u64)>> = pool.install(|| {
         jobs.par_iter()
             .enumerate()
             .map(|(k, &(r, s))| {
@@ -83,9 +83,13 @@ pub fn final_evaluation(
             })
             .collect()
     });
-    let values = results.into_iter().collect::<anyhow::Result<Vec<f64>>>()?;
+    let trained = results
+        .into_iter()
+        .collect::<anyhow::Result<Vec<(f64, u64)>>>()?;
+    let values: Vec<f64> = trained.iter().map(|t| t.0).collect();
     let per = record.search.final_seeds;
-    let report = final_report(budget, &sources, &values, per)?;
+    let mut report = final_report(budget, &sources, &values, per)?;
+    report.env_steps = trained.iter().map(|t| t.1).sum();
     store.note(
         progress,
         format!("final ({per} seeds × {budget} steps): {}", report.line()),
@@ -107,7 +111,7 @@ struct FinalJob<'a> {
 }
 
 /// Trains one reward with one final seed through the training pipeline and
-/// returns its fitness.
+/// returns its fitness and env steps.
 fn final_training(
     task: &rewardsmith_core::Task,
     store: &RunStore,
@@ -115,7 +119,7 @@ fn final_training(
     overrides: &PpoOverrides,
     job: &FinalJob<'_>,
     progress: &dyn RunProgress,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, u64)> {
     let FinalJob {
         k,
         name,
@@ -149,7 +153,7 @@ fn final_training(
             fitness,
         },
     )?;
-    Ok(fitness)
+    Ok((fitness, trained.report.env_steps))
 }
 
 /// The table from every training's fitness (`values`, `per` seeds per reward
@@ -181,6 +185,7 @@ fn final_report(
         human,
         sparse,
         normalized_score,
+        env_steps: 0,
     })
 }
 

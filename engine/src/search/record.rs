@@ -169,6 +169,13 @@ pub struct Timing {
     /// human`): neither training nor the loop's overhead.
     #[serde(default)]
     pub human_s: f64,
+    /// Env steps trained by the search's candidates (all of the run's
+    /// generations, resumed ones included).
+    #[serde(default)]
+    pub search_env_steps: u64,
+    /// Env steps trained by the final evaluation.
+    #[serde(default)]
+    pub final_env_steps: u64,
 }
 
 impl Timing {
@@ -253,6 +260,8 @@ impl RunSummary {
                 "train_thread_s": self.timing.train_thread_s,
                 "final_s": self.timing.final_s,
                 "human_s": self.timing.human_s,
+                "search_env_steps": self.timing.search_env_steps,
+                "final_env_steps": self.timing.final_env_steps,
                 "training_s": self.timing.training_s(),
                 "loop_overhead": self.timing.loop_overhead(),
             },
@@ -332,6 +341,9 @@ pub struct FinalReport {
     /// `(F − F_sparse) / |F_human − F_sparse|`; `None` when human and sparse tie
     /// or a baseline is missing.
     pub normalized_score: Option<f64>,
+    /// Env steps trained in all (every reward, every seed; absent in older runs).
+    #[serde(default)]
+    pub env_steps: u64,
 }
 
 impl FinalReport {

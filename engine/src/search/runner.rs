@@ -494,6 +494,13 @@ impl Steps<'_> {
                 });
             }
         }
+        state.timing.search_env_steps += outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Trained { report, .. } => report.env_steps,
+                _ => 0,
+            })
+            .sum::<u64>();
         state.failed_in_a_row = if gen_record.best.is_some() {
             0
         } else {
@@ -556,6 +563,7 @@ impl Steps<'_> {
                         self.progress,
                     )?;
                     state.timing.final_s = started.elapsed().as_secs_f64();
+                    state.timing.final_env_steps = report.env_steps;
                     Some(report)
                 } else {
                     None
