@@ -762,12 +762,15 @@ impl RunProgress for QuietProgress {
 }
 
 /// Remembers every call, in order, as text such as
-/// `candidate_finished(0, 2, Ok(0.75))` (for tests of the loop).
+/// `candidate_finished(0, 2, Ok(0.75))` (for tests of the loop; with the
+/// `test-support` feature).
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug, Default)]
 pub struct RecordingProgress {
     events: Mutex<Vec<String>>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl RecordingProgress {
     /// Every call so far, in order.
     #[must_use]
@@ -780,6 +783,7 @@ impl RecordingProgress {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl RunProgress for RecordingProgress {
     fn line(&self, text: &str) {
         self.push(format!("line({text:?})"));

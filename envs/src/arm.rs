@@ -8,94 +8,27 @@
 //! fingertip target (in the air), cube position and cube goal (on the table) from
 //! its seed.
 //!
-//! **Gripper.** The hand is a rod and a crossbar (the palm) 6.5 cm below the
-//! wrist; two flat fingers (7 cm long, 4 cm wide, 1 cm thick) hang from the palm
-//! on prismatic joints that slide along the hand's y axis, which stays horizontal
-//! and across the arm's vertical plane whatever the pitch joints do. One action
-//! sets the target opening of both fingers (0 to 9 cm between the pads); a PD
-//! motor capped at 5 N drives each finger, about 9 times the squeeze friction
-//! needs to hold the 0.1 kg cube. The pads hold the cube whichever way it is
-//! turned about the vertical (across its faces or, turned 45°, across two
-//! edges), so the arm needs no wrist roll. The **fingertip** of the reward state
-//! (the point arm-reach brings to its target) is the grasp centre: the point
-//! midway between the pads, 0.12 m below the wrist, 1.5 cm above the fingers'
-//! ends, where the centre of a gripped cube sits. A finger **touches** the cube
-//! when the solver pushed them apart during the last step.
+//! **Gripper.** Two flat fingers hang from the hand's palm on prismatic joints
+//! that slide along the hand's y axis, which stays horizontal and across the
+//! arm's vertical plane; a PD motor capped at 5 N drives each finger to the
+//! target opening (0 to 9 cm between the pads). The **fingertip** of the reward
+//! state is the grasp centre: the point midway between the pads, 0.12 m below
+//! the wrist, where the centre of a gripped cube sits. A finger **touches** the
+//! cube when the solver pushed them apart during the last step.
 //!
 //! **Actuation — fingertip targets.** Each action names a target point for the
 //! fingertip in a box over the table (x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m) and
 //! the gripper's target opening. The arm's [`inverse_kinematics`] turns the point
-//! into joint angles: the hand points straight down wherever the joint ranges
-//! allow (everywhere 0.15–0.59 m from the column up to 0.1 m above the table,
-//! so wherever the cube can be pushed or gripped, and 0.2–0.55 m out up to
-//! 0.23 m), and tilts outwards as little as they allow elsewhere (far or near,
-//! high points). Rapier's implicit joint motors then drive each joint to its angle
-//! (PD, capped torque), as in the quadruped. Joints are reduced-coordinate
-//! multibody joints rooted at the fixed column (impulse joints let links drift
-//! past their limits; see the quadruped's module docs for the measurements); the
-//! fingers are links of the same multibody. The arm's links and fingers are
-//! **gravity-compensated** (gravity scale 0, as a real arm's controller cancels
-//! its own weight); the cube falls as usual. Without compensation the PD joints
-//! let the fingertip sag up to 7 cm below its target in stretched poses.
+//! into joint angles (the hand pointing straight down wherever the joint ranges
+//! allow); rapier's implicit joint motors drive each joint to its angle (PD,
+//! capped torque). The joints are reduced-coordinate multibody joints rooted at
+//! the fixed column, the fingers links of the same multibody. The arm's links and
+//! fingers are gravity-compensated (gravity scale 0); the cube falls as usual.
 //!
-//! The first arm took joint-angle targets (each action a joint's angle as a
-//! fraction of its range). `arm-reach` learned that (0.97 success at 300k steps),
-//! but `arm-push` did not: over a dozen rewards and PPO settings, it reached at
-//! best 0.14 success over 64 episodes (README). The policy had to learn the arm's
-//! kinematics and its sag on the way to learning to push. With fingertip
-//! targets a push is a short path in the space the task is posed in: the same
-//! reward and settings reached 0.24 at 3M steps, and `arm-reach` 0.98 at 300k.
-//!
-//! **Time step and cost — measured** with `examples/step_arm.rs` (random targets
-//! held 5 steps; instructions per env step from callgrind). The first arm carried
-//! a ball-tipped pusher instead of the gripper:
-//!
-//! | links | solver iterations | instructions | fingertip below 1 cm (of 5000 steps) |
-//! |---|---|---|---|
-//! | light (300 kg/m³), kp 200, no CCD | 4 | — | 870, 8 cm deep; tip at 21 m/s |
-//! | 1000 kg/m³, kp 150, kd 30, soft CCD | 4 | 614 k | 202 |
-//! | 1000 kg/m³, kp 150, kd 30, soft CCD | 2 | 374 k | 126 |
-//!
-//! Light, stiff links flung the fingertip through the table; heavier links, a
-//! torque cap of 15 N·m and soft CCD (prediction 0.1 m) on every link keep it
-//! within about 2 cm of the surface under the hardest random pushing.
-//!
-//! With the gripper (2 solver iterations; "lifts" counts seeds 0–255 on which
-//! the scripted top-down grasp of `tests/arm_hand.rs` held the cube above 0.1 m
-//! for 10 steps, "dropped" those that lost it again before the 150 steps ended;
-//! "into the table" counts random steps, of 5000, with a finger or the palm more
-//! than 1 cm below the table top):
-//!
-//! | substeps | friction in the position pass | finger kd, force cap | instructions | lifts | dropped | into the table |
-//! |---|---|---|---|---|---|---|
-//! | 2 × 0.02 s | no | 10 N·s/m, 10 N | 641 k | 214 | 101 | 0 (deepest 6 mm) |
-//! | 2 × 0.02 s | yes | 10 N·s/m, 10 N | 652 k | 255 | 1 | 0 (9 mm) |
-//! | 2 × 0.02 s | yes | 50 N·s/m, 5 N | 651 k | 256 | 0 | 0 (10 mm) |
-//! | 1 × 0.04 s | yes | 10 N·s/m, 10 N | 339 k | 189 | 23 | 8 (25 mm) |
-//! | 1 × 0.04 s | no | 50 N·s/m, 5 N | 334 k | 247 | 246 | 6 (25 mm) |
-//! | **1 × 0.04 s** | **yes** | **50 N·s/m, 5 N** | **338 k** | **254** | **6** | **9 (25 mm)** |
-//!
-//! Without friction in rapier's position-correction pass a squeezed cube creeps
-//! along the pads as they push out of it and slips out within a few seconds;
-//! with it (1 % dearer) the grip holds. The two extra links nearly doubled the
-//! cost of a step at two substeps (the multibody's mass matrix grows with
-//! links × joints), so the arm takes one substep of 0.04 s: as cheap as the
-//! pusher was, at the price of fingers that sink up to 2.5 cm into the table on
-//! a few of the most violent random steps and a grip that closes slowly enough
-//! (kd 50) not to squeeze the cube into the table.
-//!
-//! Friction between the fingers and the table dragged fingers past their joint
-//! limits under random actions (openings from −0.20 to 0.25 m on 304 of 8000
-//! steps): the fingers meet the table through a second, frictionless copy of
-//! their collider, which leaves 6 of 8000 steps outside [0, 0.09] m (by at most
-//! 1.7 cm), 255 of 256 scripted lifts (7 dropped) and 350 k instructions per
-//! step. For comparison the quadruped costs 1.7 M. Those figures are for
-//! joint-angle actions. With fingertip targets (inverse kinematics, gravity
-//! compensation) a random step costs 328 k, and under random targets no finger
-//! or palm point goes below the table top (the lowest stays 2 cm above it): the
-//! targets stay above the table.
-//!
-//! One env step is 0.04 s: one physics step of 0.04 s with 2 solver iterations.
+//! **Step.** One env step is 0.04 s: one physics step of 0.04 s with 2 solver
+//! iterations and friction in the position-correction pass (without it a
+//! squeezed cube slips out of the grip). Why these settings, the measurements
+//! behind them and the design history are in `docs/notes/arm.md`.
 
 use crate::physics::{f32_quat, f64_quat, f64x3, flag, new_world, twist_angle, widen};
 use rapier3d::prelude::*;

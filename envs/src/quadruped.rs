@@ -10,23 +10,11 @@
 //! same stiffness are not), and PD action spaces learn faster than raw torques
 //! (Peng & van de Panne, 2017).
 //!
-//! **Joint model and time step — measured, see `examples/step_quadruped.rs`.**
-//! Instruction counts per env step (callgrind) and the joint-range overshoot under
-//! bang-bang targets (p99 / max, beyond the 0.1 rad slack the limits allow):
-//!
-//! | joints | substeps | solver iterations | instructions | overshoot p99 / max |
-//! |---|---|---|---|---|
-//! | impulse | 5 × 0.01 s | 2 | 1.0 M | 0.58 / 0.93 rad |
-//! | impulse | 5 × 0.01 s | 4 | 1.5 M | 0.36 / 0.58 rad |
-//! | impulse | 5 × 0.01 s | 8 | 2.7 M | 0.18 / 0.35 rad |
-//! | multibody | 5 × 0.01 s | 4 | 7.5 M | 0.00 / 0.01 rad |
-//! | multibody | 2 × 0.025 s | 4 | 3.0 M | 0.00 / 0.03 rad |
-//! | **multibody** | **2 × 0.025 s** | **2** | **1.7 M** | **0.02 / 0.08 rad** |
-//!
-//! Impulse joints let shins fold a radian past their stops when the body lands;
-//! reduced-coordinate multibodies hold the limits exactly, and are stable at a
-//! 0.025 s substep, which pays for their higher cost per substep. Robot parts
-//! collide with the ground only.
+//! **Joint model and time step.** Reduced-coordinate multibody joints (they hold
+//! the joint limits exactly where impulse joints let shins fold past their
+//! stops), two substeps of 0.025 s with 2 solver iterations per env step. Robot
+//! parts collide with the ground only. The measured trade-off is in
+//! `docs/notes/quadruped.md`.
 
 use crate::physics::{
     f32_quat, f64_quat, f64x3, flag, ghost_groups, ground_groups, heading, new_world, robot_groups,

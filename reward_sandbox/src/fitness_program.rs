@@ -2,12 +2,12 @@
 //! task in their own words there is no fitness written in Rust, so an LLM
 //! writes a Rhai program that scores one finished episode, and the engine
 //! judges every candidate reward by it. The program runs in the same hardened
-//! engine as reward programs ([`crate::RhaiProgram`]), under the same
+//! engine as reward programs ([`crate::rhai_engine`]), under the same
 //! [`Limits`] scaled to the episode's length ([`Limits::for_episode`]). The
 //! contract is documented on [`FitnessProgram`].
 
 use crate::limits::Limits;
-use crate::rhai_program::{
+use crate::rhai_engine::{
     ErrorContext, Flavor, State, build_engine, defined_functions, helpers_type_name, number,
     unknown_field_error,
 };
@@ -21,8 +21,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The functions the host calls: `fitness` (required) and `success` (optional).
-pub(crate) const ENTRY_POINTS: &[&str] = &["fitness", "success"];
+/// Fitness programs: `fn fitness(episode)`, optionally `fn success(episode)`
+/// (the functions the host calls), reading the episode's fields and steps.
+pub(crate) const FITNESS: Flavor = Flavor {
+    entry_points: &["fitness", "success"],
+    programs: "fitness programs",
+    undefined_variable_hint,
+    missing_property_hint,
+};
 
 /// The keys of the `episode` map, in the contract's order.
 const EPISODE_FIELDS: [&str; 5] = ["steps", "length", "max_steps", "ended_early", "dt"];
@@ -176,7 +182,7 @@ impl FitnessProgram {
         let ctx = ErrorContext {
             spec: &c.spec,
             limits: &limits,
-            flavor: Flavor::Fitness,
+            flavor: FITNESS,
             sites: &[],
         };
         let episode = episode_map(states, n, length, max_steps, ended_early, dt);
@@ -241,7 +247,7 @@ fn compile_inner(
     let started = Instant::now();
     limits.check_source_size(source.len())?;
     let sandbox = build_engine(spec, limits);
-    let ast = sandbox.compile(source, spec, Flavor::Fitness)?;
+    let ast = sandbox.compile(source, spec, FITNESS)?;
     limits.check_compile_time(started)?;
 
     let Some(fitness_param) = entry_param(&ast, "fitness")? else {
@@ -392,7 +398,7 @@ fn explain_budget(mut e: RewardError, limits: &Limits, length: usize) -> RewardE
 }
 
 /// The hint after "variable `name` is not defined" in a fitness program.
-pub(crate) fn undefined_variable_hint(name: &str, spec: &StateSpec) -> Option<String> {
+fn undefined_variable_hint(name: &str, spec: &StateSpec) -> Option<String> {
     if EPISODE_FIELDS.contains(&name) {
         Some(format!("episode fields are read as `episode.{name}`"))
     } else if spec.field(name).is_some() {
@@ -406,7 +412,7 @@ pub(crate) fn undefined_variable_hint(name: &str, spec: &StateSpec) -> Option<St
 
 /// The hint after "property `name` not found on this map" in a fitness
 /// program (the map is most likely the episode).
-pub(crate) fn missing_property_hint(name: &str, spec: &StateSpec) -> String {
+fn missing_property_hint(name: &str, spec: &StateSpec) -> String {
     let mut hint = format!(" (the episode has: {}", EPISODE_FIELDS.join(", "));
     if spec.field(name).is_some() {
         hint.push_str(&format!(

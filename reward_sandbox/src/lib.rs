@@ -94,6 +94,7 @@ mod error;
 mod fitness_program;
 mod helpers;
 mod limits;
+mod rhai_engine;
 mod rhai_program;
 mod scan;
 mod source;

@@ -1,10 +1,12 @@
 //! A fake OpenAI-compatible HTTP server on 127.0.0.1, for tests: it answers
 //! each request with whatever a handler says, including faults (error
 //! statuses, `Retry-After`, hung connections, truncated or non-JSON bodies),
-//! and remembers every request it saw.
+//! and remembers every request it saw. Test support: built only for the
+//! crate's own tests and with the `test-support` feature.
 //!
-//! It is a few dozen lines of plain HTTP/1.1 on tokio (one request per
-//! connection, `Connection: close`), so that tests control every byte.
+//! It speaks a hand-written subset of HTTP/1.1 on tokio (one request per
+//! connection, `Connection: close`, no chunked bodies), so that tests control
+//! every byte.
 //!
 //! ```
 //! use rewardsmith::llm::fake_server::{FakeServer, chat_reply};

@@ -7,11 +7,15 @@
 //!   the request ([`request_key`]); a miss is an error.
 //! - [`BuiltinDesigner`]: the offline designer, a seeded search baseline that
 //!   writes and mutates Rhai reward programs without any language model.
-//! - [`ScriptedLlm`]: canned answers, for tests of the loop.
+//! - `ScriptedLlm`: canned answers, for tests of the loop.
+//!
+//! `ScriptedLlm` and `fake_server` (a fake OpenAI-compatible server) are test
+//! support, built only with the `test-support` feature (and for this crate's
+//! unit tests).
 //!
 //! [`RecordingClient`] wraps any of them and writes every call to a run's
-//! `llm/` folder through a [`Recorder`]; [`build_client`] makes the configured
-//! one.
+//! `llm/` folder through a [`Recorder`], in the transcript format the replay
+//! backend reads ([`CallRecord`]); [`build_client`] makes the configured one.
 //!
 //! The trait is blocking, because the engine loop is synchronous (rayon);
 //! the OpenAI backend owns a small tokio runtime and also offers
@@ -30,20 +34,25 @@
 mod builtin;
 mod config;
 mod error;
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake_server;
 mod openai;
 mod record;
 mod replay;
+#[cfg(any(test, feature = "test-support"))]
 mod scripted;
+mod transcript;
 mod types;
 
 pub use builtin::BuiltinDesigner;
 pub use config::{BUILTIN_MODEL, Backend, DEFAULT_OPENAI_MODEL, LlmConfig, OPENAI_BASE_URL, Price};
 pub use error::LlmError;
 pub use openai::{ApiKey, OpenAiClient};
-pub use record::{CallRecord, RecordedRequest, Recorder, RecordingClient};
-pub use replay::{ReplayClient, request_key};
+pub use record::{Recorder, RecordingClient};
+pub use replay::ReplayClient;
+#[cfg(any(test, feature = "test-support"))]
 pub use scripted::ScriptedLlm;
+pub use transcript::{CallRecord, RecordedRequest, request_key};
 pub use types::{
     BestProgram, Completion, ComponentSummary, DesignContext, DesignRole, FinishReason, LlmRequest,
     LlmResponse, Message, Role, StopReason, Usage, UsageTotals,

@@ -4,46 +4,11 @@
 //! replay key. API keys never reach these files: requests carry none, and
 //! errors never quote one.
 
-use super::replay::request_key;
-use super::{LlmClient, LlmError, LlmRequest, LlmResponse, Message, UsageTotals};
-use serde::{Deserialize, Serialize};
+use super::transcript::{self, CallRecord, RecordedRequest, request_key};
+use super::{LlmClient, LlmError, LlmRequest, LlmResponse, UsageTotals};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
-
-/// The part of a request that decides its answer (and its replay key).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RecordedRequest {
-    /// The model asked.
-    pub model: String,
-    /// The conversation.
-    pub messages: Vec<Message>,
-    /// Completions asked for.
-    pub n: usize,
-    /// Sampling temperature in force.
-    pub temperature: f64,
-}
-
-/// One recorded call.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CallRecord {
-    /// Position in the run, from 0.
-    pub index: u64,
-    /// The replay key ([`request_key`]).
-    pub hash: String,
-    /// The backend that answered.
-    pub backend: String,
-    /// The request.
-    pub request: RecordedRequest,
-    /// The response, when the call succeeded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response: Option<LlmResponse>,
-    /// The error, when it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Wall-clock milliseconds the call took.
-    pub elapsed_ms: u64,
-}
 
 /// Writes [`CallRecord`]s into a folder, numbering them after any already there
 /// (so a resumed run appends).
@@ -60,7 +25,7 @@ impl Recorder {
     /// [`LlmError::Io`] when the folder cannot be created or listed.
     pub fn open(dir: &Path) -> Result<Self, LlmError> {
         std::fs::create_dir_all(dir).map_err(|e| LlmError::io(dir, e))?;
-        let next = record_files(dir)?
+        let next = transcript::record_files(dir)?
             .iter()
             .filter_map(|(i, _)| i.checked_add(1))
             .max()
@@ -101,17 +66,7 @@ impl Recorder {
     /// [`LlmError::Io`] when the folder cannot be read, [`LlmError::Transcript`]
     /// naming the first file that is not a call record.
     pub fn read_dir(dir: &Path) -> Result<Vec<CallRecord>, LlmError> {
-        let mut out = Vec::new();
-        for (_, path) in record_files(dir)? {
-            let text = std::fs::read_to_string(&path).map_err(|e| LlmError::io(&path, e))?;
-            let record: CallRecord =
-                serde_json::from_str(&text).map_err(|e| LlmError::Transcript {
-                    path: path.clone(),
-                    message: format!("not a call record: {e}"),
-                })?;
-            out.push(record);
-        }
-        Ok(out)
+        transcript::read_dir(dir)
     }
 
     /// Usage summed over the records in `dir` (e.g. to restore a resumed run's
@@ -149,27 +104,6 @@ impl Recorder {
         std::fs::rename(&tmp, out).map_err(|e| LlmError::io(out, e))?;
         Ok(records.len())
     }
-}
-
-/// `(index, path)` of every `NNNN.json` in `dir`, sorted by index.
-fn record_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LlmError> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| LlmError::io(dir, e))? {
-        let entry = entry.map_err(|e| LlmError::io(dir, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(stem) = name.strip_suffix(".json") else {
-            continue;
-        };
-        if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        if let Ok(i) = stem.parse::<u64>() {
-            files.push((i, entry.path()));
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// Wraps a client and records each of its calls.

@@ -6,34 +6,11 @@
 //! same request recorded several times is answered in recorded order. A
 //! request that was not recorded is an error naming it; there is no fallback.
 
-use super::record::{CallRecord, Recorder};
-use super::{LlmClient, LlmError, LlmRequest, LlmResponse, Message, Meter, UsageTotals};
-use sha2::{Digest, Sha256};
+use super::transcript::{self, CallRecord, request_key};
+use super::{LlmClient, LlmError, LlmRequest, LlmResponse, Meter, UsageTotals};
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-
-/// The replay key of a request: the SHA-256 (hex) of a canonical JSON form of
-/// `{model, messages, n, temperature}`.
-#[must_use]
-pub fn request_key(model: &str, messages: &[Message], n: usize, temperature: f64) -> String {
-    let canonical = serde_json::json!({
-        "model": model,
-        "messages": messages
-            .iter()
-            .map(|m| serde_json::json!([m.role.as_str(), m.content]))
-            .collect::<Vec<_>>(),
-        "n": n,
-        "temperature": temperature,
-    });
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
-}
 
 /// Answers from a transcript: a run's `llm/` folder or a JSONL file of
 /// [`CallRecord`]s.
@@ -58,9 +35,9 @@ impl ReplayClient {
     /// malformed transcript, [`LlmError::Config`] when the model is ambiguous.
     pub fn open(path: &Path, model: Option<&str>, temperature: f64) -> Result<Self, LlmError> {
         let records = if path.is_dir() {
-            Recorder::read_dir(path)?
+            transcript::read_dir(path)?
         } else {
-            read_jsonl(path)?
+            transcript::read_jsonl(path)?
         };
         Self::from_records(path, records, model, temperature)
     }
@@ -132,22 +109,6 @@ impl ReplayClient {
             .map(VecDeque::len)
             .sum()
     }
-}
-
-fn read_jsonl(path: &Path) -> Result<Vec<CallRecord>, LlmError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LlmError::io(path, e))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record: CallRecord = serde_json::from_str(line).map_err(|e| LlmError::Transcript {
-            path: path.to_path_buf(),
-            message: format!("line {}: not a call record: {e}", i + 1),
-        })?;
-        out.push(record);
-    }
-    Ok(out)
 }
 
 impl LlmClient for ReplayClient {
