@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README: installs what the tests need that cargo cannot
-# (tmux, for the pseudo-terminal test of the human-feedback mode), then runs every
-# test of the workspace in release mode.
+# (tmux, for the pseudo-terminal test of the human-feedback mode; Debian's chromium,
+# for the headless-browser test of report.html), then runs every test of the
+# workspace in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v tmux >/dev/null 2>&1; then
@@ -13,4 +14,5 @@ if ! command -v tmux >/dev/null 2>&1; then
     sudo apt-get install -y -qq tmux >/dev/null
   fi
 fi
+bash scripts/chromium-check.sh >/dev/null
 cargo test --workspace --release "$@"

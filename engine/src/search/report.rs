@@ -1,26 +1,40 @@
-//! `report.md` and `report.html`: the task, every generation's candidates, the
-//! best reward's code and curves, and the final comparison.
+//! `report.md` and `report.html`: the run folder read back for people.
 //!
-//! `report.html` carries the curves (best fitness per generation; the best
-//! reward's fitness and reward components against env steps) as inline SVG
-//! plots drawn by `plotters`' SVG backend. plotters is built without its font
-//! features, so text is written as SVG `<text>` for the browser to render and
-//! no system font is needed.
+//! `report.html` is one self-contained page (inline CSS, no script but an
+//! error catcher, no network) that links only the run's own pictures by
+//! relative path: a header (task, designer, seed, date, wall time, env steps,
+//! tokens and cost), the verdict in words, the final table, a best-so-far
+//! curve with every candidate as a point, then one card per candidate (its
+//! highlighted code, curves, rollout, checks, failure) and the LLM exchange
+//! folded away. [`write_live_report`] writes the same page mid-run from what
+//! the folder holds so far; [`write_reports`] writes it once the run is done.
+//!
+//! Everything that comes from a program or an LLM is HTML-escaped. The curves
+//! are inline SVG drawn by `plotters`' SVG backend; plotters is built without
+//! its font features, so text is written as SVG `<text>` for the browser to
+//! render and no system font is needed.
 
 use super::candidate::Outcome;
-use super::record::{CandidateLine, RunRecord, RunSummary};
+use super::record::{
+    BestRecord, CandidateLine, FinalReport, GenerationRecord, RunRecord, RunSummary, SeedStats,
+    Timing,
+};
 use super::store::{RunStore, files, read_json, write_atomic};
+use crate::llm::Recorder;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rewardsmith_core::{Task, TrainReport};
 use std::fmt::Write as _;
+use std::path::Path;
 
+/// `s` escaped for HTML text and attribute values.
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
-
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("—".to_string(), |f| format!("{f:.4}"))
 }
@@ -229,16 +243,287 @@ fn training_charts(report: &TrainReport) -> [Chart<'static>; 2] {
     ]
 }
 
-/// Writes `report.md` and `report.html` into the run folder.
+/// The best-so-far fitness after each generation as a line, and every trained
+/// candidate's fitness as a point at its generation, as an inline `<figure>`
+/// (nothing when no candidate trained).
+fn progress_chart(generations: &[GenerationRecord]) -> String {
+    let mut svg = String::new();
+    match draw_progress(generations, &mut svg) {
+        Ok(true) => format!("<figure>{svg}</figure>"),
+        Ok(false) => String::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "report progress chart not drawn");
+            String::new()
+        }
+    }
+}
+
+/// Draws [`progress_chart`] into `out`; `false` when there is nothing to draw.
+fn draw_progress(
+    generations: &[GenerationRecord],
+    out: &mut String,
+) -> Result<bool, DrawingAreaErrorKind<std::io::Error>> {
+    let points: Vec<(f64, f64)> = generations
+        .iter()
+        .flat_map(|g| {
+            g.candidates.iter().filter_map(move |c| {
+                c.fitness
+                    .filter(|f| f.is_finite())
+                    .map(|f| (g.generation as f64, f.clamp(-Y_LIMIT, Y_LIMIT)))
+            })
+        })
+        .collect();
+    let mut best_so_far = Vec::new();
+    let mut best = f64::NEG_INFINITY;
+    for g in generations {
+        for f in g.candidates.iter().filter_map(|c| c.fitness) {
+            if f.is_finite() {
+                best = best.max(f.clamp(-Y_LIMIT, Y_LIMIT));
+            }
+        }
+        if best.is_finite() {
+            best_so_far.push((g.generation as f64, best));
+        }
+    }
+    let Some((y_lo, y_hi)) = bounds(points.iter().map(|&(_, y)| y)) else {
+        return Ok(false);
+    };
+    let x_hi = generations.last().map_or(0.0, |g| g.generation as f64);
+    let pad = if y_hi - y_lo <= 1e-9 * y_lo.abs().max(y_hi.abs()).max(1.0) {
+        (y_hi.abs() * 0.1).max(0.5)
+    } else {
+        (y_hi - y_lo) * 0.05
+    };
+    let y_span = y_hi - y_lo + 2.0 * pad;
+    let y_magnitude = y_lo.abs().max(y_hi.abs());
+    let legend_w = 160;
+    let root =
+        SVGBackend::with_string(out, (CHART_SIZE.0 + legend_w, CHART_SIZE.1)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (plot, legend) = root.split_horizontally(CHART_SIZE.0);
+    let mut ctx = ChartBuilder::on(&plot)
+        .caption("fitness by generation", ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..x_hi + 0.5, (y_lo - pad)..(y_hi + pad))?;
+    ctx.configure_mesh()
+        .max_light_lines(0)
+        .x_desc("generation")
+        .y_desc("fitness")
+        .x_labels(generations.len().clamp(1, 20))
+        .x_label_formatter(&|&x| {
+            if (x - x.round()).abs() < 1e-6 && x >= 0.0 {
+                format!("{}", x.round())
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|&y| value_label(y, y_span, y_magnitude))
+        .draw()?;
+    let (line, dot) = (COLORS[0], COLORS[4]);
+    ctx.draw_series(
+        points
+            .iter()
+            .map(|&(x, y)| Circle::new((x, y), 4, dot.mix(0.7).filled())),
+    )?;
+    ctx.draw_series(
+        LineSeries::new(best_so_far.iter().copied(), line.stroke_width(2)).point_size(3),
+    )?;
+    let label_style =
+        TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let y0 = i32::try_from(LEGEND_TOP).unwrap_or(0);
+    legend.draw(&PathElement::new([(0, y0), (24, y0)], line.stroke_width(2)))?;
+    legend.draw(&Text::new("best so far", (30, y0), &label_style))?;
+    legend.draw(&Circle::new((12, y0 + 20), 4, dot.mix(0.7).filled()))?;
+    legend.draw(&Text::new("a candidate", (30, y0 + 20), &label_style))?;
+    root.present()?;
+    Ok(true)
+}
+
+/// Rhai's keywords, for the highlighting of programs.
+const RHAI_KEYWORDS: [&str; 28] = [
+    "let",
+    "const",
+    "fn",
+    "if",
+    "else",
+    "while",
+    "loop",
+    "for",
+    "in",
+    "do",
+    "until",
+    "return",
+    "break",
+    "continue",
+    "switch",
+    "throw",
+    "try",
+    "catch",
+    "true",
+    "false",
+    "this",
+    "import",
+    "export",
+    "as",
+    "private",
+    "global",
+    "is_def_fn",
+    "Fn",
+];
+
+/// `src` as HTML with light highlighting: keywords, numbers, strings and
+/// comments wrapped in `<span class>` (`k`, `n`, `s`, `c`), every piece escaped.
+fn highlight_rhai(src: &str) -> String {
+    let chars: Vec<char> = src.chars().collect();
+    let n = chars.len();
+    let at = |i: usize| chars.get(i).copied();
+    let mut out = String::with_capacity(src.len() * 2);
+    let mut i = 0;
+    while i < n {
+        let start = i;
+        let c = chars[i];
+        let class = if c == '/' && at(i + 1) == Some('/') {
+            while i < n && chars[i] != '\n' {
+                i += 1;
+            }
+            Some("c")
+        } else if c == '/' && at(i + 1) == Some('*') {
+            i += 2;
+            while i < n && !(chars[i] == '*' && at(i + 1) == Some('/')) {
+                i += 1;
+            }
+            i += 2;
+            Some("c")
+        } else if c == '"' || c == '`' {
+            i += 1;
+            while i < n && chars[i] != c {
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+            Some("s")
+        } else if c.is_ascii_digit() {
+            while i < n
+                && (chars[i].is_ascii_alphanumeric()
+                    || chars[i] == '_'
+                    || (chars[i] == '.' && at(i + 1).is_some_and(|d| d.is_ascii_digit())))
+            {
+                i += 1;
+            }
+            Some("n")
+        } else if c.is_alphabetic() || c == '_' {
+            while i < n && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            RHAI_KEYWORDS.contains(&word.as_str()).then_some("k")
+        } else {
+            i += 1;
+            None
+        };
+        i = i.min(n);
+        let text: String = chars[start..i].iter().collect();
+        match class {
+            Some(k) => {
+                let _ = write!(out, "<span class=\"{k}\">{}</span>", esc(&text));
+            }
+            None => out.push_str(&esc(&text)),
+        }
+    }
+    out
+}
+
+/// Writes `report.md` and `report.html` of a finished run into its folder.
 ///
 /// # Errors
-/// The files cannot be written.
+/// The files cannot be written, or a file of the run folder is corrupt.
 pub fn write_reports(
     store: &RunStore,
     task: &Task,
     record: &RunRecord,
     summary: &RunSummary,
 ) -> anyhow::Result<()> {
+    write_both(store, task, record, summary, false)
+}
+
+/// Rewrites `report.md` and `report.html` mid-run from what the run folder
+/// holds so far (every concluded generation, the LLM record), so a person can
+/// open the page while the search goes on. The page says the run is still
+/// going and reloads itself every [`LIVE_REFRESH_S`] seconds; the run's end
+/// replaces it with [`write_reports`]' page.
+///
+/// # Errors
+/// The files cannot be written, or a file of the run folder is corrupt.
+pub fn write_live_report(store: &RunStore, task: &Task, record: &RunRecord) -> anyhow::Result<()> {
+    let summary = summary_so_far(store, task, record)?;
+    write_both(store, task, record, &summary, true)
+}
+
+/// Seconds between reloads of a live page: often enough to follow a search
+/// whose generations take minutes, rarely enough not to disturb reading.
+pub const LIVE_REFRESH_S: u32 = 30;
+
+/// A summary of the run so far, from its folder: the concluded generations,
+/// the best candidate among them, the LLM usage; no final evaluation.
+fn summary_so_far(store: &RunStore, task: &Task, record: &RunRecord) -> anyhow::Result<RunSummary> {
+    let mut generations: Vec<GenerationRecord> = Vec::new();
+    let mut best: Option<BestRecord> = None;
+    for g in 0..record.search.generations {
+        let Some(done) =
+            read_json::<GenerationRecord>(&store.generation_file(g, files::GENERATION))?
+        else {
+            break;
+        };
+        let gen_best = done
+            .best
+            .and_then(|b| done.candidates.iter().find(|c| c.index == b))
+            .and_then(|c| c.fitness.map(|f| (c.index, f)));
+        if let Some((b, fitness)) = gen_best
+            && best.as_ref().is_none_or(|cur| fitness > cur.fitness)
+        {
+            best = Some(BestRecord {
+                generation: g,
+                candidate: b,
+                fitness,
+                reward: std::fs::read_to_string(store.candidate_file(g, b, files::REWARD_RHAI))
+                    .unwrap_or_default(),
+            });
+        }
+        generations.push(done);
+    }
+    Ok(RunSummary {
+        run_dir: store.root().to_path_buf(),
+        task: task.name.clone(),
+        best,
+        generations,
+        final_eval: None,
+        llm: Recorder::totals(&store.llm_dir()).unwrap_or_default(),
+        stopped: None,
+        timing: Timing::default(),
+    })
+}
+
+fn write_both(
+    store: &RunStore,
+    task: &Task,
+    record: &RunRecord,
+    summary: &RunSummary,
+    live: bool,
+) -> anyhow::Result<()> {
+    let md = markdown(store, task, record, summary)?;
+    write_atomic(&store.root().join(files::REPORT_MD), md.as_bytes())?;
+    let html = html_page(store, task, record, summary, live);
+    write_atomic(&store.root().join(files::REPORT_HTML), html.as_bytes())
+}
+
+/// `report.md`: the run in Markdown.
+fn markdown(
+    store: &RunStore,
+    task: &Task,
+    record: &RunRecord,
+    summary: &RunSummary,
+) -> anyhow::Result<String> {
     let mut md = String::new();
     let _ = writeln!(md, "# rewardsmith run: `{}`\n", task.name);
     let _ = writeln!(md, "{}\n", task.description);
@@ -253,7 +538,7 @@ pub fn write_reports(
         record.search.seed
     );
     if let Some(d) = &record.described {
-        let fitness = std::fs::read_to_string(store.root().join(super::FITNESS_FILE))
+        let fitness = std::fs::read_to_string(store.root().join(files::FITNESS))
             .unwrap_or_else(|_| "(fitness.rhai is missing)".to_string());
         let _ = writeln!(
             md,
@@ -287,27 +572,6 @@ pub fn write_reports(
             );
         }
     }
-    let mut charts = Vec::new();
-    let best_per_gen: Vec<f64> = summary
-        .generations
-        .iter()
-        .map(|g| {
-            g.candidates
-                .iter()
-                .filter_map(|c| c.fitness)
-                .fold(f64::NAN, f64::max)
-        })
-        .collect();
-    charts.push(svg_chart(&Chart {
-        title: "best fitness per generation",
-        x_desc: "generation",
-        xs: summary
-            .generations
-            .iter()
-            .map(|g| i64::try_from(g.generation).unwrap_or(i64::MAX))
-            .collect(),
-        series: vec![("best".to_string(), best_per_gen)],
-    }));
     if let Some(b) = &summary.best {
         let _ = writeln!(
             md,
@@ -317,16 +581,9 @@ pub fn write_reports(
             b.fitness,
             b.reward.trim_end()
         );
-        let result: Option<Outcome> = read_json(
-            &store
-                .candidate_dir(b.generation, b.candidate)
-                .join(files::RESULT),
-        )?;
-        if let Some(Outcome::Trained {
-            report, analysis, ..
-        }) = result
-        {
-            charts.extend(training_charts(&report).iter().map(svg_chart));
+        let result: Option<Outcome> =
+            read_json(&store.candidate_file(b.generation, b.candidate, files::RESULT))?;
+        if let Some(Outcome::Trained { analysis, .. }) = result {
             let _ = writeln!(md, "\n### What the policy did\n\n{}", analysis.describe());
         }
     } else {
@@ -351,64 +608,638 @@ pub fn write_reports(
         summary.llm.completion_tokens,
         summary.llm.cost_usd
     );
-    let rollouts = rendered_rollouts(store, summary);
+    let rollouts: Vec<(usize, usize, String)> = summary
+        .generations
+        .iter()
+        .flat_map(|g| {
+            g.candidates.iter().filter_map(|c| {
+                rollout_picture(store, g.generation, c.index)
+                    .map(|rel| (g.generation, c.index, rel))
+            })
+        })
+        .collect();
     if !rollouts.is_empty() {
         let _ = writeln!(md, "\n## Rollouts\n");
         for (g, c, rel) in &rollouts {
-            let _ = writeln!(
-                md,
-                "- generation {}, candidate {}: [{rel}]({rel})",
-                g, c.index
-            );
+            let _ = writeln!(md, "- generation {g}, candidate {c}: [{rel}]({rel})");
         }
-        let pictures: Vec<String> = rollouts
-            .iter()
-            .map(|(g, c, rel)| {
-                format!(
-                    "<figure style=\"margin:0\"><a href=\"{rel}\"><img src=\"{rel}\" width=\"256\"></a><figcaption>generation {g}, candidate {}{}</figcaption></figure>",
-                    c.index,
-                    c.fitness.map_or(String::new(), |f| format!(", fitness {f:.4}"))
-                )
-            })
-            .collect();
-        charts.push(format!(
-            "<h2>Rollouts</h2><div style=\"display:flex;flex-wrap:wrap;gap:1em\">{}</div>",
-            pictures.join("")
-        ));
     }
-    write_atomic(&store.root().join(files::REPORT_MD), md.as_bytes())?;
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>rewardsmith: {}</title>\
-         <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}pre{{background:#f4f4f4;padding:1em;overflow:auto}}</style>\
-         </head><body>{}<pre>{}</pre></body></html>",
-        esc(&task.name),
-        charts.join(""),
-        esc(&md)
-    );
-    write_atomic(&store.root().join(files::REPORT_HTML), html.as_bytes())
+    Ok(md)
 }
 
-/// Every candidate with a rendered rollout: generation, candidate, and the
-/// picture's path relative to the report.
-fn rendered_rollouts<'s>(
+/// The page's style: a readable column, cards, a highlighted program.
+const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:72em;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.45}\
+h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}\
+table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
+th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}caption{text-align:left;font-weight:bold;padding:.3em 0}\
+.facts th{width:10em}.verdict{font-size:1.2em;padding:.8em 1em;border-left:6px solid #888;background:#f6f6f6}\
+.verdict.good{border-color:#2ca02c;background:#eef8ee}.verdict.bad{border-color:#d62728;background:#fbeeee}\
+.live{padding:.5em 1em;background:#fff7d6;border:1px solid #e6c84f}\
+.card{border:1px solid #ccc;border-radius:6px;padding:.6em 1em;margin:1em 0}.card.best{border:2px solid #2ca02c}\
+.card h3{margin:.2em 0}.failure{color:#a00;white-space:pre-wrap}.badge{font-weight:normal;color:#555}\
+pre{background:#f6f6f6;padding:.7em;overflow:auto;white-space:pre-wrap;word-break:break-word}\
+.k{color:#8b008b;font-weight:bold}.n{color:#1f5fb4}.s{color:#2a7d2a}.c{color:#888;font-style:italic}\
+figure{margin:.4em 0}figure svg{max-width:100%;height:auto}.media{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}\
+img.rollout{max-width:320px;border:1px solid #ccc}details{margin:.5em 0}summary{cursor:pointer}";
+
+/// Writes an uncaught script error into the page (`#script-error`), so a
+/// browser test sees it in the DOM; the page has no other script.
+const ERROR_CATCHER: &str = "window.onerror=function(m,s,l){var p=document.createElement('p');p.id='script-error';p.textContent='script error: '+m+' ('+s+':'+l+')';(document.body||document.documentElement).appendChild(p);};";
+
+/// `report.html`.
+fn html_page(
     store: &RunStore,
-    summary: &'s RunSummary,
-) -> Vec<(usize, &'s CandidateLine, String)> {
-    let mut out = Vec::new();
+    task: &Task,
+    record: &RunRecord,
+    summary: &RunSummary,
+    live: bool,
+) -> String {
+    let mut h = String::new();
+    let refresh = if live {
+        format!("<meta http-equiv=\"refresh\" content=\"{LIVE_REFRESH_S}\">")
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{refresh}\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>rewardsmith: {}</title><style>{CSS}</style><script>{ERROR_CATCHER}</script></head><body>",
+        esc(&task.name)
+    );
+    h.push_str(&header(store, task, record, summary));
+    if live {
+        let _ = write!(
+            h,
+            "<p class=\"live\" id=\"live\">The search is still running: {} of {} generations done. \
+             This page is rewritten after every generation and reloads itself every {LIVE_REFRESH_S} s.</p>",
+            summary.generations.len(),
+            record.search.generations
+        );
+    }
+    if let Some(stop) = &summary.stopped {
+        let _ = write!(
+            h,
+            "<p class=\"live\"><b>Stopped early:</b> {}</p>",
+            esc(stop)
+        );
+    }
+    if let Some(d) = &record.described {
+        let fitness = std::fs::read_to_string(store.root().join(files::FITNESS))
+            .unwrap_or_else(|_| "(fitness.rhai is missing)".to_string());
+        let _ = write!(
+            h,
+            "<section id=\"fitness\"><h2>How the task is measured</h2><p>This task was described in the \
+             user's own words (environment <code>{}</code>), so its fitness is <b>machine-written</b>: \
+             the program below, written by the designer from the description and checked in the \
+             sandbox, measured every candidate and the final evaluation. Read it before trusting \
+             the numbers.</p><pre class=\"code\">{}</pre></section>",
+            esc(&d.env),
+            highlight_rhai(fitness.trim_end())
+        );
+    }
+    let (class, words) = verdict(record, summary, live);
+    let _ = write!(
+        h,
+        "<section id=\"verdict\"><h2>Verdict</h2><p class=\"verdict {class}\">{}</p>",
+        esc(&words)
+    );
+    if let Some(f) = &summary.final_eval {
+        h.push_str(&final_table(f));
+    }
+    h.push_str("</section>");
+    let trained = summary
+        .generations
+        .iter()
+        .flat_map(|g| &g.candidates)
+        .filter(|c| c.fitness.is_some())
+        .count();
+    let total: usize = summary.generations.iter().map(|g| g.candidates.len()).sum();
+    let _ = write!(
+        h,
+        "<section id=\"progress\"><h2>Search progress</h2><p>{trained} of {total} candidates trained{}. \
+         The line is the best fitness found up to each generation; each dot is one candidate's \
+         fitness after its search training.</p>{}</section>",
+        if trained < total {
+            "; the others failed (see their cards)"
+        } else {
+            ""
+        },
+        progress_chart(&summary.generations)
+    );
     for g in &summary.generations {
+        let _ = write!(
+            h,
+            "<section class=\"generation\" id=\"gen-{0}\"><h2>Generation {0}</h2>",
+            g.generation
+        );
         for c in &g.candidates {
-            let rel = format!(
-                "gen-{:03}/cand-{:02}/{}",
-                g.generation,
-                c.index,
-                crate::feedback::ROLLOUT_GIF
-            );
-            if store.root().join(&rel).exists() {
-                out.push((g.generation, c, rel));
+            let run_best = summary
+                .best
+                .as_ref()
+                .is_some_and(|b| b.generation == g.generation && b.candidate == c.index);
+            h.push_str(&candidate_card(store, g, c, run_best));
+        }
+        let _ = write!(
+            h,
+            "<details><summary>Reflection sent to the designer after generation {}</summary><pre>{}</pre></details></section>",
+            g.generation,
+            esc(g.next_feedback.trim_end())
+        );
+    }
+    h.push_str(&llm_exchange(store));
+    let _ = write!(
+        h,
+        "<footer><p>Files: <a href=\"{0}\">{0}</a> · <a href=\"{1}\">{1}</a> · <a href=\"{2}\">{2}</a> · <a href=\"{3}\">{3}</a></p></footer></body></html>",
+        files::REPORT_MD,
+        files::EVENTS,
+        files::RUN,
+        files::SUMMARY
+    );
+    h
+}
+
+/// The page's header: what was searched, by whom, when, and at what cost.
+fn header(store: &RunStore, task: &Task, record: &RunRecord, summary: &RunSummary) -> String {
+    let (started, elapsed) = event_span(store);
+    let what = record
+        .described
+        .as_ref()
+        .map_or(task.description.as_str(), |d| d.description.as_str());
+    let model = record
+        .llm
+        .resolved_model()
+        .unwrap_or_else(|| "as recorded".to_string());
+    let wall = if summary.timing.total_s > 0.0 {
+        format!("{:.1} s", summary.timing.total_s)
+    } else {
+        elapsed.map_or("—".to_string(), |s| format!("{s:.1} s so far"))
+    };
+    let search_steps: u64 = summary
+        .generations
+        .iter()
+        .flat_map(|g| {
+            g.candidates.iter().filter_map(|c| {
+                match read_json::<Outcome>(&store.candidate_file(
+                    g.generation,
+                    c.index,
+                    files::RESULT,
+                )) {
+                    Ok(Some(Outcome::Trained { report, .. })) => Some(report.env_steps),
+                    _ => None,
+                }
+            })
+        })
+        .sum();
+    let mut steps = format!("{search_steps} in the search's trainings");
+    if let Some(f) = &summary.final_eval {
+        let runs = f.best.values.len()
+            + f.human.as_ref().map_or(0, |s| s.values.len())
+            + f.sparse.as_ref().map_or(0, |s| s.values.len());
+        let _ = write!(
+            steps,
+            " + {} in the final evaluation ({runs} trainings × {})",
+            f.budget.saturating_mul(runs as u64),
+            f.budget
+        );
+    }
+    let u = &summary.llm;
+    let rows = [
+        (
+            "task",
+            record.described.as_ref().map_or(task.name.clone(), |d| {
+                format!(
+                    "{} (described by the user, environment {})",
+                    task.name, d.env
+                )
+            }),
+        ),
+        ("fitness", task.fitness.doc.to_string()),
+        (
+            "designer",
+            format!("{} · model {model}", record.llm.resolved_backend().as_str()),
+        ),
+        (
+            "search",
+            format!(
+                "{} generations × {} samples, {} env steps per candidate",
+                record.search.generations, record.search.samples, record.budget
+            ),
+        ),
+        ("seed", record.search.seed.to_string()),
+        ("started", started.unwrap_or_else(|| "—".to_string())),
+        ("wall time", wall),
+        ("env steps", steps),
+        (
+            "LLM",
+            format!(
+                "{} calls, {} HTTP requests, {} prompt + {} completion tokens, ${:.4}",
+                u.calls, u.requests, u.prompt_tokens, u.completion_tokens, u.cost_usd
+            ),
+        ),
+    ];
+    let mut h = format!(
+        "<header><h1>rewardsmith: {}</h1><p>{}</p><table class=\"facts\">",
+        esc(&task.name),
+        esc(what)
+    );
+    for (k, v) in rows {
+        let _ = write!(h, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
+    }
+    h.push_str("</table></header>");
+    h
+}
+
+/// When the run began (its first event's UTC time) and the seconds since then
+/// at its last event, from `events.jsonl`.
+fn event_span(store: &RunStore) -> (Option<String>, Option<f64>) {
+    let Ok(text) = std::fs::read_to_string(store.root().join(files::EVENTS)) else {
+        return (None, None);
+    };
+    let stamped: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let started = stamped
+        .iter()
+        .find_map(|v| v["ts"].as_str().map(str::to_string));
+    let elapsed = stamped.iter().rev().find_map(|v| v["elapsed_s"].as_f64());
+    (started, elapsed)
+}
+
+/// `mean (95% interval lo to hi)` for people.
+fn stats_words(s: &SeedStats) -> String {
+    match s.ci95 {
+        Some([lo, hi]) => format!("{:.4} (95% interval {lo:.4} to {hi:.4})", s.mean),
+        None => format!("{:.4} (one seed, no interval)", s.mean),
+    }
+}
+
+/// How the best reward compares with the human-written one: the verb and
+/// whether that is good news. With intervals on both sides, "matches" means
+/// the 95% intervals overlap; with one seed, the means are compared.
+fn compare(best: &SeedStats, human: &SeedStats) -> (&'static str, &'static str) {
+    let (b, h) = match (best.ci95, human.ci95) {
+        (Some([bl, bh]), Some([hl, hh])) => {
+            if bl > hh {
+                (1, 0)
+            } else if bh < hl {
+                (0, 1)
+            } else {
+                (0, 0)
+            }
+        }
+        _ => (
+            i32::from(best.mean > human.mean),
+            i32::from(best.mean < human.mean),
+        ),
+    };
+    match b.cmp(&h) {
+        std::cmp::Ordering::Greater => ("exceeds", "good"),
+        std::cmp::Ordering::Less => ("falls short of", "bad"),
+        std::cmp::Ordering::Equal => ("matches", "good"),
+    }
+}
+
+/// Whether the search succeeded, in words, and the verdict's style class.
+fn verdict(record: &RunRecord, summary: &RunSummary, live: bool) -> (&'static str, String) {
+    if let Some(f) = &summary.final_eval {
+        let seeds = f.best.values.len();
+        let score = match f.normalized_score {
+            Some(s) => format!(
+                " Normalised score {s:.3} (0 = the sparse reward, 1 = the human-written one)."
+            ),
+            None => format!(" Normalised score: {}.", f.score_text()),
+        };
+        return match &f.human {
+            Some(human) => {
+                let (verb, class) = compare(&f.best, human);
+                let why = if f.best.ci95.is_some() && human.ci95.is_some() {
+                    if verb == "matches" {
+                        "the 95% intervals overlap, so the difference is within the seeds' spread"
+                    } else {
+                        "the 95% intervals do not overlap"
+                    }
+                } else {
+                    "one seed each, so this compares single numbers"
+                };
+                (
+                    class,
+                    format!(
+                        "The search found a reward that {verb} the human-written one: over {seeds} seeds × {} env steps, the best reward reaches a fitness of {} against the human-written reward's {}; {why}.{score}",
+                        f.budget,
+                        stats_words(&f.best),
+                        stats_words(human)
+                    ),
+                )
+            }
+            None => (
+                "neutral",
+                format!(
+                    "The task has no human-written reward to compare with. Over {seeds} seeds × {} env steps, the best reward found reaches a fitness of {}{}.{score}",
+                    f.budget,
+                    stats_words(&f.best),
+                    f.sparse.as_ref().map_or(String::new(), |s| format!(
+                        ", the sparse reward {}",
+                        stats_words(s)
+                    ))
+                ),
+            ),
+        };
+    }
+    let so_far = if live { " so far" } else { "" };
+    match &summary.best {
+        Some(b) => {
+            let why = if live {
+                format!(
+                    "The search is still running ({} of {} generations done); the final evaluation against the human-written reward comes after the last generation.",
+                    summary.generations.len(),
+                    record.search.generations
+                )
+            } else {
+                "There was no final evaluation (it was skipped), so there is no comparison with the human-written reward.".to_string()
+            };
+            (
+                "neutral",
+                format!(
+                    "{why} The best candidate{so_far} (generation {}, candidate {}) reached a fitness of {:.4} in its one search training.",
+                    b.generation, b.candidate, b.fitness
+                ),
+            )
+        }
+        None if live && summary.generations.is_empty() => (
+            "neutral",
+            "The search is still running: no generation is done yet.".to_string(),
+        ),
+        None => (
+            "bad",
+            format!(
+                "No candidate trained successfully{so_far}, so there was no final evaluation: the search has found no usable reward{}.",
+                if live { " yet" } else { "" }
+            ),
+        ),
+    }
+}
+
+/// The final evaluation as an HTML table.
+fn final_table(f: &FinalReport) -> String {
+    let mut h = format!(
+        "<table class=\"final\" id=\"final\"><caption>Final evaluation: {} seeds × {} env steps per training</caption>\
+         <thead><tr><th>reward</th><th>fitness mean</th><th>std (n − 1)</th><th>95% interval of the mean</th><th>per seed</th><th>normalised score</th></tr></thead><tbody>",
+        f.best.values.len(),
+        f.budget
+    );
+    let anchored = f.normalized_score.is_some();
+    for (name, stats, score) in [
+        ("best found", Some(&f.best), f.score_text()),
+        (
+            "human-written",
+            f.human.as_ref(),
+            if anchored { "1 (by definition)" } else { "—" }.to_string(),
+        ),
+        (
+            "sparse",
+            f.sparse.as_ref(),
+            if anchored { "0 (by definition)" } else { "—" }.to_string(),
+        ),
+    ] {
+        match stats {
+            Some(s) => {
+                let ci = s.ci95.map_or("n/a (one seed)".to_string(), |[lo, hi]| {
+                    format!("{lo:.4} to {hi:.4}")
+                });
+                let seeds: Vec<String> = s.values.iter().map(|v| format!("{v:.4}")).collect();
+                let _ = write!(
+                    h,
+                    "<tr><th>{name}</th><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td><td class=\"num\">{ci}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                    s.mean,
+                    s.std,
+                    seeds.join(", "),
+                    esc(&score)
+                );
+            }
+            None => {
+                let _ = write!(
+                    h,
+                    "<tr><th>{name}</th><td colspan=\"5\">n/a (the task has none)</td></tr>"
+                );
             }
         }
     }
-    out
+    h.push_str("</tbody></table>");
+    h
+}
+
+/// The rollout picture of a candidate, relative to the run folder: the
+/// animation, else the filmstrip, else nothing.
+fn rollout_picture(store: &RunStore, generation: usize, candidate: usize) -> Option<String> {
+    [files::ROLLOUT_GIF, files::ROLLOUT_PNG]
+        .into_iter()
+        .map(|name| store.candidate_file(generation, candidate, name))
+        .find(|p| p.is_file())
+        .and_then(|p| relative(store.root(), &p))
+}
+
+/// `path` relative to `root` with `/` separators, for a link in the page.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
+}
+
+/// One candidate's card: fitness or failure, its program, curves, rollout,
+/// checks.
+fn candidate_card(
+    store: &RunStore,
+    generation: &GenerationRecord,
+    c: &CandidateLine,
+    run_best: bool,
+) -> String {
+    let g = generation.generation;
+    let mut badge = match c.fitness {
+        Some(f) => format!("fitness {f:.4}"),
+        None => "failed".to_string(),
+    };
+    if generation.best == Some(c.index) {
+        badge.push_str(" · best of its generation");
+    }
+    if run_best {
+        badge.push_str(" · ★ best of the run");
+    }
+    let mut h = format!(
+        "<article class=\"card{best}\" id=\"gen-{g}-cand-{i}\"><h3>Generation {g}, candidate {i} <span class=\"badge\">{badge}</span></h3>",
+        best = if run_best { " best" } else { "" },
+        i = c.index,
+        badge = esc(&badge)
+    );
+    if let Some(f) = &c.failure {
+        let _ = write!(h, "<p class=\"failure\"><b>Failed:</b> {}</p>", esc(f));
+    }
+    match std::fs::read_to_string(store.candidate_file(g, c.index, files::REWARD_RHAI)) {
+        Ok(code) => {
+            let _ = write!(
+                h,
+                "<pre class=\"code\">{}</pre>",
+                highlight_rhai(code.trim_end())
+            );
+        }
+        Err(_) => {
+            if let Ok(text) =
+                std::fs::read_to_string(store.candidate_file(g, c.index, files::COMPLETION))
+            {
+                let _ = write!(
+                    h,
+                    "<details><summary>The designer's answer (no program in it)</summary><pre>{}</pre></details>",
+                    esc(text.trim_end())
+                );
+            }
+        }
+    }
+    let outcome = read_json::<Outcome>(&store.candidate_file(g, c.index, files::RESULT));
+    let mut media = String::new();
+    let (check, extra) = match outcome {
+        Ok(Some(Outcome::Trained {
+            check,
+            report,
+            analysis,
+        })) => {
+            for chart in training_charts(&report) {
+                media.push_str(&svg_chart(&chart));
+            }
+            (
+                Some(check),
+                format!(
+                    "<details><summary>What the trained policy did</summary><pre>{}</pre></details>",
+                    esc(analysis.describe().trim_end())
+                ),
+            )
+        }
+        Ok(Some(Outcome::Rejected { check })) => (Some(check), String::new()),
+        Ok(Some(Outcome::Criticised { check, reasons })) => {
+            let items: String = reasons
+                .iter()
+                .map(|r| format!("<li>{}</li>", esc(r)))
+                .collect();
+            (
+                Some(check),
+                format!("<p>The LLM critic's reasons:</p><ul>{items}</ul>"),
+            )
+        }
+        Ok(Some(Outcome::NoCode { .. } | Outcome::Crashed { .. }) | None) => (
+            read_json(&store.candidate_file(g, c.index, files::CHECK))
+                .ok()
+                .flatten(),
+            String::new(),
+        ),
+        Err(e) => (
+            None,
+            format!("<p class=\"failure\">{}</p>", esc(&format!("{e:#}"))),
+        ),
+    };
+    if let Some(rel) = rollout_picture(store, g, c.index) {
+        let _ = write!(
+            media,
+            "<figure><a href=\"{0}\"><img class=\"rollout\" src=\"{0}\" alt=\"rollout of generation {g}, candidate {1}\"></a><figcaption>rollout of the trained policy</figcaption></figure>",
+            esc(&rel),
+            c.index
+        );
+    }
+    if !media.is_empty() {
+        let _ = write!(h, "<div class=\"media\">{media}</div>");
+    }
+    if let Some(check) = check {
+        let mut items = String::new();
+        for e in &check.errors {
+            let _ = write!(
+                items,
+                "<li class=\"failure\">error: {}</li>",
+                esc(&e.to_string())
+            );
+        }
+        for w in &check.warnings {
+            let who = w
+                .component
+                .as_deref()
+                .map_or(String::new(), |c| format!("{c}: "));
+            let _ = write!(
+                items,
+                "<li>warning: {}</li>",
+                esc(&format!("{who}{}", w.message))
+            );
+        }
+        if items.is_empty() {
+            items.push_str("<li>passed, no warnings</li>");
+        }
+        let _ = write!(
+            h,
+            "<p>Checks ({} dry-run calls, {:.1} µs each on average):</p><ul>{items}</ul>",
+            check.calls, check.call_us_mean
+        );
+    }
+    h.push_str(&extra);
+    h.push_str("</article>");
+    h
+}
+
+/// Every LLM call of the run, folded away: each request's messages and the
+/// answers.
+fn llm_exchange(store: &RunStore) -> String {
+    let calls = match Recorder::read_dir(&store.llm_dir()) {
+        Ok(calls) if !calls.is_empty() => calls,
+        Ok(_) => return String::new(),
+        Err(e) => {
+            return format!(
+                "<section id=\"llm\"><h2>LLM exchange</h2><p class=\"failure\">{}</p></section>",
+                esc(&e.to_string())
+            );
+        }
+    };
+    let mut h = format!(
+        "<section id=\"llm\"><h2>LLM exchange</h2><details><summary>{} calls (requests and answers)</summary>",
+        calls.len()
+    );
+    for call in &calls {
+        let usage = call.response.as_ref().map_or(String::new(), |r| {
+            format!(
+                ", {} prompt + {} completion tokens",
+                r.usage.prompt_tokens, r.usage.completion_tokens
+            )
+        });
+        let _ = write!(
+            h,
+            "<details><summary>{}</summary>",
+            esc(&format!(
+                "call {}: {} · {} · {} answer(s) asked, {} ms{usage}",
+                call.index, call.backend, call.request.model, call.request.n, call.elapsed_ms
+            ))
+        );
+        for m in &call.request.messages {
+            let _ = write!(
+                h,
+                "<p><b>{}</b></p><pre>{}</pre>",
+                m.role.as_str(),
+                esc(m.content.trim_end())
+            );
+        }
+        if let Some(r) = &call.response {
+            for (k, c) in r.completions.iter().enumerate() {
+                let _ = write!(
+                    h,
+                    "<p><b>answer {k}</b></p><pre>{}</pre>",
+                    esc(c.text.trim_end())
+                );
+            }
+        }
+        if let Some(e) = &call.error {
+            let _ = write!(h, "<p class=\"failure\">error: {}</p>", esc(e));
+        }
+        h.push_str("</details>");
+    }
+    h.push_str("</details></section>");
+    h
 }
 
 #[cfg(test)]
@@ -509,5 +1340,111 @@ mod tests {
             ""
         );
         assert_eq!(chart(vec![], vec![]), "");
+    }
+
+    #[test]
+    fn programs_are_highlighted_and_escaped() {
+        let html = highlight_rhai(
+            "// <b>hi</b> & bye\nfn f(s) { let x = 1.5e3 + s.v; \"</pre><script>\" }\n/* a < b */ x_1",
+        );
+        assert!(
+            html.contains("<span class=\"c\">// &lt;b&gt;hi&lt;/b&gt; &amp; bye</span>"),
+            "{html}"
+        );
+        assert!(html.contains("<span class=\"k\">fn</span>"));
+        assert!(html.contains("<span class=\"k\">let</span>"));
+        assert!(html.contains("<span class=\"n\">1.5e3</span>"), "{html}");
+        assert!(
+            html.contains("<span class=\"s\">&quot;&lt;/pre&gt;&lt;script&gt;&quot;</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<span class=\"c\">/* a &lt; b */</span>"),
+            "{html}"
+        );
+        assert!(!html.contains("<script") && !html.contains("</pre>"));
+        assert!(
+            html.ends_with(" x_1"),
+            "identifiers are not keywords: {html}"
+        );
+        // Unterminated pieces end at the end of the text, without panicking.
+        for src in ["\"open", "/* open", "`tick\\", "1.", "\\"] {
+            let _ = highlight_rhai(src);
+        }
+    }
+
+    fn stats(values: &[f64]) -> SeedStats {
+        SeedStats::new(values.to_vec())
+    }
+
+    #[test]
+    fn the_verdict_compares_intervals_with_the_human_written_reward() {
+        let human = stats(&[0.5, 0.6, 0.7]);
+        assert_eq!(compare(&stats(&[0.95, 0.96, 0.97]), &human).0, "exceeds");
+        assert_eq!(
+            compare(&stats(&[0.1, 0.15, 0.2]), &human).0,
+            "falls short of"
+        );
+        assert_eq!(compare(&stats(&[0.55, 0.65, 0.75]), &human).0, "matches");
+        // One seed: the means decide.
+        assert_eq!(compare(&stats(&[0.61]), &stats(&[0.6])).0, "exceeds");
+        assert_eq!(compare(&stats(&[0.6]), &stats(&[0.6])).0, "matches");
+    }
+
+    #[test]
+    fn a_live_report_is_written_from_the_folder_mid_run_with_everything_escaped() {
+        let registry = rewardsmith_envs::registry();
+        let task = registry.task("cartpole-balance").unwrap();
+        let record = RunRecord::new(
+            task,
+            crate::search::SearchConfig::default(),
+            crate::llm::LlmConfig::default(),
+            2,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::open(dir.path()).unwrap();
+        let evil = "<script>alert(1)</script>";
+        write_atomic(
+            &store.candidate_file(0, 0, files::COMPLETION),
+            evil.as_bytes(),
+        )
+        .unwrap();
+        super::super::store::write_json(
+            &store.candidate_file(0, 0, files::RESULT),
+            &Outcome::NoCode {
+                reason: evil.to_string(),
+            },
+        )
+        .unwrap();
+        let generation = GenerationRecord {
+            generation: 0,
+            candidates: vec![CandidateLine {
+                index: 0,
+                fitness: None,
+                failure: Some(format!("no reward program found: {evil}")),
+            }],
+            best: None,
+            next_answer: None,
+            next_feedback: evil.to_string(),
+        };
+        super::super::store::write_json(&store.generation_file(0, files::GENERATION), &generation)
+            .unwrap();
+        write_live_report(&store, task, &record).unwrap();
+        let html = std::fs::read_to_string(dir.path().join(files::REPORT_HTML)).unwrap();
+        assert!(html.contains("id=\"live\""), "{html}");
+        assert!(html.contains("1 of 5 generations done"), "{html}");
+        assert!(html.contains("http-equiv=\"refresh\""));
+        assert!(
+            html.contains("No candidate trained successfully so far"),
+            "{html}"
+        );
+        assert!(!html.contains(evil), "unescaped text from the LLM");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert_eq!(
+            html.matches("<script>").count(),
+            1,
+            "only the error catcher"
+        );
+        assert!(dir.path().join(files::REPORT_MD).is_file());
     }
 }
