@@ -34,11 +34,14 @@ pub enum PromptRole {
     /// A task described in a user's own words: write the program that
     /// measures it (the task fitness).
     FitnessTask,
+    /// How to format a fitness program (inserted into the fitness request;
+    /// the reward requests use [`CodeTips`](Self::CodeTips)).
+    FitnessTips,
 }
 
 impl PromptRole {
     /// Every role, in a fixed order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::System,
         Self::InitialTask,
         Self::CodeTips,
@@ -48,6 +51,7 @@ impl PromptRole {
         Self::Critic,
         Self::TrajectoryAnalysis,
         Self::FitnessTask,
+        Self::FitnessTips,
     ];
 
     /// The template's file name in `prompts/`.
@@ -63,6 +67,7 @@ impl PromptRole {
             Self::Critic => "critic.txt",
             Self::TrajectoryAnalysis => "trajectory_analysis.txt",
             Self::FitnessTask => "fitness_task.txt",
+            Self::FitnessTips => "fitness_tips.txt",
         }
     }
 
@@ -71,14 +76,14 @@ impl PromptRole {
     #[must_use]
     pub fn placeholders(self) -> &'static [&'static str] {
         match self {
-            Self::System | Self::CodeTips => &[],
+            Self::System | Self::CodeTips | Self::FitnessTips => &[],
             Self::InitialTask => &["task_description", "helpers", "code_tips"],
             Self::PolicyFeedback => &["generation", "best_code", "reflection", "code_tips"],
             Self::ExecutionError => &["code", "errors", "code_tips"],
             Self::HumanFeedback => &["best_code", "feedback", "code_tips"],
             Self::Critic => &["task_description", "code", "check_report"],
             Self::TrajectoryAnalysis => &["task_description", "code", "trajectory_summary"],
-            Self::FitnessTask => &["task_description", "helpers", "code_tips"],
+            Self::FitnessTask => &["task_description", "helpers", "fitness_tips"],
         }
     }
 
@@ -93,6 +98,7 @@ impl PromptRole {
             Self::Critic => include_str!("../../prompts/critic.txt"),
             Self::TrajectoryAnalysis => include_str!("../../prompts/trajectory_analysis.txt"),
             Self::FitnessTask => include_str!("../../prompts/fitness_task.txt"),
+            Self::FitnessTips => include_str!("../../prompts/fitness_tips.txt"),
         }
     }
 }
@@ -357,10 +363,16 @@ impl Prompts {
         Ok(out)
     }
 
-    /// The code tips, ready to fill `{code_tips}`.
+    /// The code tips, ready to fill `{code_tips}` (reward requests).
     #[must_use]
     pub fn code_tips(&self) -> &str {
         self.template(PromptRole::CodeTips).trim_end()
+    }
+
+    /// The fitness tips, ready to fill `{fitness_tips}` (the fitness request).
+    #[must_use]
+    pub fn fitness_tips(&self) -> &str {
+        self.template(PromptRole::FitnessTips).trim_end()
     }
 
     /// The first conversation of a search: the system message and the task

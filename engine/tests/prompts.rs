@@ -196,3 +196,113 @@ fn conversations_are_built_from_the_templates() {
     assert_eq!(next[3].role, Role::User);
     assert!(next[3].content.contains("syntax at line 1"));
 }
+
+/// Every request kind, for every built-in task, asks for its own entry point
+/// only: the reward requests name `compute_reward` and never `fn fitness`, the
+/// fitness request (a task in the user's words) names `fn fitness` and never
+/// `compute_reward` — a model that follows the tips of one must not fail the
+/// contract of the other.
+#[test]
+fn each_request_names_only_its_own_entry_point() {
+    let prompts = Prompts::embedded();
+    let registry = rewardsmith_envs::registry();
+    let helpers = rewardsmith_sandbox::helpers_doc();
+    for task in registry.tasks() {
+        let describe = task.describe();
+        let reward_requests = [
+            prompts
+                .render(
+                    PromptRole::InitialTask,
+                    &[
+                        ("task_description", &describe),
+                        ("helpers", &helpers),
+                        ("code_tips", prompts.code_tips()),
+                    ],
+                )
+                .unwrap(),
+            prompts
+                .render(
+                    PromptRole::PolicyFeedback,
+                    &[
+                        ("generation", "0"),
+                        ("best_code", "fn compute_reward(s, prev) { #{ a: 1.0 } }"),
+                        ("reflection", "a: [1.0]"),
+                        ("code_tips", prompts.code_tips()),
+                    ],
+                )
+                .unwrap(),
+            prompts
+                .render(
+                    PromptRole::ExecutionError,
+                    &[
+                        ("code", "fn compute_reward(s, prev) { #{ a: x } }"),
+                        ("errors", "unknown variable x"),
+                        ("code_tips", prompts.code_tips()),
+                    ],
+                )
+                .unwrap(),
+            prompts
+                .render(
+                    PromptRole::HumanFeedback,
+                    &[
+                        ("best_code", "fn compute_reward(s, prev) { #{ a: 1.0 } }"),
+                        ("feedback", "it wobbles"),
+                        ("code_tips", prompts.code_tips()),
+                    ],
+                )
+                .unwrap(),
+        ];
+        for text in &reward_requests {
+            assert!(text.contains("compute_reward"), "{}: {text}", task.name);
+            assert!(!text.contains("fn fitness"), "{}: {text}", task.name);
+        }
+        let fitness_request = prompts
+            .render(
+                PromptRole::FitnessTask,
+                &[
+                    ("task_description", &describe),
+                    ("helpers", &helpers),
+                    ("fitness_tips", prompts.fitness_tips()),
+                ],
+            )
+            .unwrap();
+        assert!(
+            fitness_request.contains("fn fitness(episode)"),
+            "{}",
+            task.name
+        );
+        assert!(
+            !fitness_request.contains("compute_reward"),
+            "{}: the fitness request names the reward's entry point:\n{fitness_request}",
+            task.name
+        );
+    }
+}
+
+/// The tips about constant terms give one rule with its condition, not two
+/// that contradict each other.
+#[test]
+fn the_tips_on_constant_terms_do_not_contradict_each_other() {
+    let prompts = Prompts::embedded();
+    let text = prompts
+        .render(
+            PromptRole::PolicyFeedback,
+            &[
+                ("generation", "0"),
+                ("best_code", "x"),
+                ("reflection", "y"),
+                ("code_tips", prompts.code_tips()),
+            ],
+        )
+        .unwrap();
+    // The code tips say when an alive bonus helps; the analysis tips say to
+    // drop constant terms except exactly that one.
+    assert!(
+        text.contains("helps when episodes end on failure"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The one exception is a constant bonus per step (an alive bonus) on a task whose episodes can end early"),
+        "{text}"
+    );
+}

@@ -221,7 +221,7 @@ pub fn fitness_program(
         &[
             ("task_description", shown.describe().trim_end()),
             ("helpers", rewardsmith_sandbox::helpers_doc().trim_end()),
-            ("code_tips", prompts.code_tips()),
+            ("fitness_tips", prompts.fitness_tips()),
         ],
     )?;
     let mut messages = vec![Message::system(system), Message::user(first)];

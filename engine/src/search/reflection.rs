@@ -54,7 +54,7 @@ pub fn reflect(
         if spread.abs() <= CONSTANT_SPREAD * mag.max(1e-9) || spread.abs() < 1e-9 {
             let _ = writeln!(
                 out,
-                "  tip: `{}` barely changed during training; the policy cannot influence it as written: rescale it, change its temperature, or drop it (a constant alive bonus is fine when episodes can end early).",
+                "  tip: `{}` barely changed during training. If it is a constant bonus per step (an alive bonus), keep it only if episodes can end early (then living longer earns more); any other term the policy cannot influence as written: rescale it, change its temperature, or drop it.",
                 c.name
             );
         }
