@@ -92,6 +92,16 @@ fn a_ranking_and_words_from_a_file_reach_the_next_prompt_and_replay_on_resume() 
     );
     let v = json_of(&rewardsmith(&args, ""));
     assert_eq!(v["generations"].as_array().unwrap().len(), 2);
+    // The time spent on the person's answer is reported apart and is not the
+    // loop's overhead.
+    let t = &v["timing"];
+    let f = |k: &str| t[k].as_f64().unwrap_or_else(|| panic!("timing.{k}: {t}"));
+    assert!(f("human_s") >= 0.0);
+    let overhead = (f("total_s") - f("human_s") - f("training_s")) / f("training_s");
+    assert!((f("loop_overhead") - overhead).abs() < 1e-9, "{t}");
+    let events = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    assert!(events.contains("\"event\":\"human_feedback\""), "{events}");
+    assert!(events.contains("\"waited_s\""), "{events}");
 
     let messages = request(&run, 1);
     let last = content(messages.last().unwrap());

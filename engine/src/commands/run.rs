@@ -210,6 +210,12 @@ fn search_and_report(
     mode: Option<ProgressMode>,
 ) -> Result<(), CliError> {
     stop_cleanly_on_interrupt(store.root());
+    if !json {
+        eprintln!(
+            "report: {} (rewritten after every generation; open it while the search runs)",
+            store.root().join(files::REPORT_HTML).display()
+        );
+    }
     let progress: Box<dyn RunProgress> = match mode {
         Some(ProgressMode::Json) => Box::new(JsonProgress::new(store.started())),
         Some(ProgressMode::Plain) => Box::new(PlainProgress::new()),
