@@ -212,7 +212,7 @@ fn search_and_report(
     stop_cleanly_on_interrupt(store.root());
     if !json {
         eprintln!(
-            "report: {} (rewritten after every generation; open it while the search runs)",
+            "report: {} (rewritten after every finished candidate; open it while the search runs)",
             store.root().join(files::REPORT_HTML).display()
         );
     }

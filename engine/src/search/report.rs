@@ -456,8 +456,58 @@ pub fn write_reports(
 /// # Errors
 /// The files cannot be written, or a file of the run folder is corrupt.
 pub fn write_live_report(store: &RunStore, task: &Task, record: &RunRecord) -> anyhow::Result<()> {
+    // Candidates finish on several threads at once; one page is written at a
+    // time (each write is atomic, but they share a temporary file).
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = WRITING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let summary = summary_so_far(store, task, record)?;
     write_both(store, task, record, &summary, true)
+}
+
+/// Generations concluded so far (a generation under way has no feedback for
+/// the next one yet).
+fn concluded(summary: &RunSummary) -> usize {
+    summary
+        .generations
+        .iter()
+        .filter(|g| !g.next_feedback.is_empty())
+        .count()
+}
+
+/// The generation under way, as far as its finished candidates go (their
+/// `result.json`); `None` when none has finished yet.
+fn generation_under_way(store: &RunStore, g: usize, samples: usize) -> Option<GenerationRecord> {
+    let candidates: Vec<CandidateLine> = (0..samples)
+        .filter_map(|i| {
+            let outcome =
+                read_json::<Outcome>(&store.candidate_file(g, i, files::RESULT)).ok()??;
+            Some(CandidateLine {
+                index: i,
+                fitness: outcome.fitness(),
+                failure: outcome.failure(),
+            })
+        })
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let best = candidates
+        .iter()
+        .filter_map(|c| c.fitness.map(|f| (c.index, f)))
+        .fold(None, |acc: Option<(usize, f64)>, (i, f)| match acc {
+            Some((_, bf)) if bf >= f => acc,
+            _ => Some((i, f)),
+        })
+        .map(|(i, _)| i);
+    Some(GenerationRecord {
+        generation: g,
+        candidates,
+        best,
+        next_answer: None,
+        next_feedback: String::new(),
+    })
 }
 
 /// Seconds between reloads of a live page: often enough to follow a search
@@ -470,8 +520,11 @@ fn summary_so_far(store: &RunStore, task: &Task, record: &RunRecord) -> anyhow::
     let mut generations: Vec<GenerationRecord> = Vec::new();
     let mut best: Option<BestRecord> = None;
     for g in 0..record.search.generations {
+        let concluded =
+            read_json::<GenerationRecord>(&store.generation_file(g, files::GENERATION))?;
+        let under_way = concluded.is_none();
         let Some(done) =
-            read_json::<GenerationRecord>(&store.generation_file(g, files::GENERATION))?
+            concluded.or_else(|| generation_under_way(store, g, record.search.samples))
         else {
             break;
         };
@@ -491,6 +544,9 @@ fn summary_so_far(store: &RunStore, task: &Task, record: &RunRecord) -> anyhow::
             });
         }
         generations.push(done);
+        if under_way {
+            break;
+        }
     }
     Ok(RunSummary {
         run_dir: store.root().to_path_buf(),
@@ -669,11 +725,22 @@ fn html_page(
     );
     h.push_str(&header(store, task, record, summary));
     if live {
+        let partial = summary
+            .generations
+            .last()
+            .filter(|g| g.next_feedback.is_empty())
+            .map_or(String::new(), |g| {
+                format!(
+                    "; {} candidate(s) of generation {} finished",
+                    g.candidates.len(),
+                    g.generation
+                )
+            });
         let _ = write!(
             h,
-            "<p class=\"live\" id=\"live\">The search is still running: {} of {} generations done. \
-             This page is rewritten after every generation and reloads itself every {LIVE_REFRESH_S} s.</p>",
-            summary.generations.len(),
+            "<p class=\"live\" id=\"live\">The search is still running: {} of {} generations done{partial}. \
+             This page is rewritten after every finished candidate and reloads itself every {LIVE_REFRESH_S} s.</p>",
+            concluded(summary),
             record.search.generations
         );
     }
@@ -953,7 +1020,7 @@ fn verdict(record: &RunRecord, summary: &RunSummary, live: bool) -> (&'static st
             let why = if live {
                 format!(
                     "The search is still running ({} of {} generations done); the final evaluation against the human-written reward comes after the last generation.",
-                    summary.generations.len(),
+                    concluded(summary),
                     record.search.generations
                 )
             } else {
@@ -1446,5 +1513,21 @@ mod tests {
             "only the error catcher"
         );
         assert!(dir.path().join(files::REPORT_MD).is_file());
+        // A candidate of the next generation finishes: the page shows it
+        // before its generation is concluded.
+        super::super::store::write_json(
+            &store.candidate_file(1, 0, files::RESULT),
+            &Outcome::NoCode {
+                reason: "no code block".to_string(),
+            },
+        )
+        .unwrap();
+        write_live_report(&store, task, &record).unwrap();
+        let html = std::fs::read_to_string(dir.path().join(files::REPORT_HTML)).unwrap();
+        assert!(
+            html.contains("1 of 5 generations done; 1 candidate(s) of generation 1 finished"),
+            "{html}"
+        );
+        assert!(html.contains("no code block"), "{html}");
     }
 }

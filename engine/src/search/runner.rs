@@ -424,6 +424,7 @@ impl Steps<'_> {
                 failure: outcome.failure().map(|f| first_line(&f).to_string()),
             },
         )?;
+        super::report::write_live_report(store, self.task, self.record)?;
         let spent = match &outcome {
             Outcome::Trained { report, .. } if fresh => {
                 Some((started.elapsed().as_secs_f64(), report.wall_s))
