@@ -42,12 +42,34 @@ pub enum Error {
         instance: usize,
     },
     /// A loss or parameter became NaN or infinite.
-    #[error("training diverged at iteration {iteration}: {what} is not finite")]
+    #[error(
+        "training diverged at iteration {iteration}: {what} is not finite; {}",
+        divergence_cause(*max_abs_reward)
+    )]
     Diverged {
         /// 1-based PPO iteration.
         iteration: usize,
         /// What became non-finite.
         what: String,
+        /// The largest |reward| of one step seen before it (every reward was
+        /// finite: a non-finite one stops training as [`Error::Reward`]).
+        max_abs_reward: f64,
+    },
+    /// The reward program costs far more than the environment it rewards:
+    /// training would take many times longer than the env alone.
+    #[error(
+        "the reward program is too slow to train with: a call takes {reward_us:.0} µs on average, \
+         {share_pct:.0}% of the time spent stepping (the limit: a call above {} µs that costs \
+         more than {}× an env step). Simplify it: no long loops, scans of large arrays or string \
+         building in every call",
+        SLOW_REWARD_FLOOR_S * 1e6,
+        SLOW_REWARD_RATIO
+    )]
+    SlowReward {
+        /// The reward's share of the stepping time, % (an estimate).
+        share_pct: f64,
+        /// Mean wall time of a reward call, µs.
+        reward_us: f64,
     },
     /// The worker threads could not be started.
     #[error("could not start {threads} worker threads: {message}")]
@@ -86,3 +108,35 @@ pub enum Error {
 
 /// Result with the trainer's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A reward that costs more than this many env steps per call stops training
+/// ([`Error::SlowReward`]): a human-written reward costs about 2% of a step, so
+/// only a pathological program comes near it, on any machine and load.
+pub const SLOW_REWARD_RATIO: f64 = 4.0;
+
+/// A reward call cheaper than this (200 µs) never stops training, however
+/// cheap the env: on the cheapest env (cart-pole, a few µs a step) a rich but
+/// reasonable reward may cost several steps.
+pub const SLOW_REWARD_FLOOR_S: f64 = 2e-4;
+
+/// Above this |reward| per step, a divergence is put down to the reward's
+/// scale rather than to the PPO settings.
+pub const LARGE_REWARD: f64 = 1e4;
+
+/// Which of the reward and the trainer settings most likely made training
+/// diverge, in words.
+fn divergence_cause(max_abs_reward: f64) -> String {
+    if max_abs_reward > LARGE_REWARD {
+        format!(
+            "the reward is the likely cause: a step's reward reached {max_abs_reward:.3e}; scale \
+             it down (the trainer normalises returns, but rewards this large still overflow its \
+             statistics)"
+        )
+    } else {
+        format!(
+            "the rewards stayed finite and within ±{max_abs_reward:.3e} per step, so the PPO \
+             settings are the likely cause (a smaller learning_rate, max_grad_norm or \
+             init_log_std)"
+        )
+    }
+}

@@ -97,7 +97,7 @@ mod ppo;
 
 pub use agent::{ActorCritic, Minibatch, MinibatchStats};
 pub use config::{PpoConfig, PpoOverrides};
-pub use error::{Error, Result};
+pub use error::{Error, LARGE_REWARD, Result, SLOW_REWARD_FLOOR_S, SLOW_REWARD_RATIO};
 pub use eval::{EvalReport, evaluate};
 pub use gae::{GaeInput, StepEnd, compute_gae};
 pub use loss::{

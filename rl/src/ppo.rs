@@ -6,7 +6,7 @@
 
 use crate::agent::{ActorCritic, Minibatch};
 use crate::config::PpoConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SLOW_REWARD_FLOOR_S, SLOW_REWARD_RATIO};
 use crate::eval::{run_episodes, thread_pool};
 use crate::gae::{GaeInput, StepEnd, compute_gae};
 use crate::loss::gaussian_log_prob;
@@ -107,6 +107,11 @@ pub struct Trained {
 /// One environment instance's reward evaluator and its running sums.
 struct Instance {
     program: Box<dyn RewardProgram>,
+    /// Reward calls so far, and the wall time of the sampled ones (every
+    /// [`TIME_EVERY`]th: timing every call would cost more than a cheap reward).
+    calls: u64,
+    timed_calls: u64,
+    timed_s: f64,
     values: Vec<f64>,
     component_sums: Vec<f64>,
     reward: f64,
@@ -127,7 +132,15 @@ impl Instance {
         if self.error.is_some() {
             return;
         }
-        if let Err(e) = self.program.evaluate(s, prev, &mut self.values) {
+        let timed = self.calls.is_multiple_of(TIME_EVERY);
+        self.calls += 1;
+        let started = timed.then(Instant::now);
+        let evaluated = self.program.evaluate(s, prev, &mut self.values);
+        if let Some(t) = started {
+            self.timed_calls += 1;
+            self.timed_s += t.elapsed().as_secs_f64();
+        }
+        if let Err(e) = evaluated {
             self.error = Some(e);
             return;
         }
@@ -158,6 +171,35 @@ impl Instance {
             self.episode_length = 0;
         }
     }
+}
+
+/// Every how many reward calls one is timed.
+const TIME_EVERY: u64 = 16;
+
+/// Stops a training whose reward costs more than [`SLOW_REWARD_RATIO`] env
+/// steps per call, from the sampled call times against the stepping time so
+/// far (both wall time on the same threads, so the machine's load mostly
+/// cancels out).
+fn slow_reward_check(instances: &[Instance], simulate_s: f64, threads: usize) -> Result<()> {
+    let calls: u64 = instances.iter().map(|i| i.calls).sum();
+    let timed: u64 = instances.iter().map(|i| i.timed_calls).sum();
+    if timed < 32 || simulate_s <= 0.0 {
+        return Ok(());
+    }
+    let per_call = instances.iter().map(|i| i.timed_s).sum::<f64>() / timed as f64;
+    // The envs step on `threads` threads: their busy time is about the
+    // stepping wall time times the threads (a lenient estimate when some
+    // idle), of which the reward calls took `reward_total`.
+    let reward_total = per_call * calls as f64;
+    let env_total = (simulate_s * threads as f64 - reward_total).max(1e-12);
+    let env_per_step = env_total / calls as f64;
+    if per_call > SLOW_REWARD_RATIO * env_per_step && per_call > SLOW_REWARD_FLOOR_S {
+        return Err(Error::SlowReward {
+            share_pct: (100.0 * reward_total / (simulate_s * threads as f64)).min(100.0),
+            reward_us: per_call * 1e6,
+        });
+    }
+    Ok(())
 }
 
 /// A rollout, time-major (`t · num_envs + e`).
@@ -285,6 +327,9 @@ fn run(
         .into_iter()
         .map(|program| Instance {
             program,
+            calls: 0,
+            timed_calls: 0,
+            timed_s: 0.0,
             values: vec![0.0; names.len()],
             component_sums: vec![0.0; names.len()],
             reward: 0.0,
@@ -312,6 +357,8 @@ fn run(
     let mut raw_obs = vec![0.0f32; n * d];
     let mut clipped_actions = vec![0.0f32; n * a];
     let mut step_rewards = vec![0.0f64; n];
+    // The largest |reward| of a step so far, to say why training diverged.
+    let mut max_abs_reward = 0.0f64;
     let mut step_done = vec![false; n];
     let mut stats_scratch: Vec<f64> = Vec::new();
     let mut act_ws = MlpWorkspace::default();
@@ -353,6 +400,7 @@ fn run(
                 return Err(Error::Diverged {
                     iteration,
                     what: "the policy's action mean".into(),
+                    max_abs_reward,
                 });
             }
             let acts_t = &mut rollout.actions[rows.start * a..rows.end * a];
@@ -408,6 +456,9 @@ fn run(
                     rollout.trunc_index.push(rows.start + i);
                 }
             }
+            for r in &step_rewards {
+                max_abs_reward = max_abs_reward.max(r.abs());
+            }
             scaler.scale(&mut step_rewards, &step_done);
             for (r, &s) in rollout.rewards[rows].iter_mut().zip(&step_rewards) {
                 *r = s as f32;
@@ -416,6 +467,12 @@ fn run(
             env_steps += n as u64;
             window.steps += n as u64;
         }
+
+        slow_reward_check(
+            &instances,
+            timing.simulate_s,
+            rayon::current_num_threads().clamp(1, n),
+        )?;
 
         // ---- Values, GAE, update ----
         let t_learn = Instant::now();
@@ -443,6 +500,7 @@ fn run(
             return Err(Error::Diverged {
                 iteration,
                 what: "the loss".into(),
+                max_abs_reward,
             });
         }
 

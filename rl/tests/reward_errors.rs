@@ -132,3 +132,65 @@ fn a_non_finite_observation_stops_training() {
         other => panic!("unexpected error {other}"),
     }
 }
+
+/// A legal reward that spins for a while on every call.
+struct SlowReward {
+    inner: DistanceReward,
+    spin: std::time::Duration,
+}
+
+impl RewardProgram for SlowReward {
+    fn components(&self) -> &[String] {
+        self.inner.components()
+    }
+    fn evaluate(
+        &mut self,
+        s: &StateView<'_>,
+        prev: &StateView<'_>,
+        out: &mut [f64],
+    ) -> Result<(), RewardError> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < self.spin {
+            std::hint::spin_loop();
+        }
+        self.inner.evaluate(s, prev, out)
+    }
+    fn fork(&self) -> Box<dyn RewardProgram> {
+        Box::new(Self {
+            inner: DistanceReward::new(),
+            spin: self.spin,
+        })
+    }
+}
+
+#[test]
+fn a_reward_far_dearer_than_the_env_stops_training_with_its_cost() {
+    // 1 ms a call against a point mass's step of about a microsecond: the
+    // first iteration (8 × 64 calls) shows it, and training stops there.
+    let slow = SlowReward {
+        inner: DistanceReward::new(),
+        spin: std::time::Duration::from_millis(1),
+    };
+    let started = std::time::Instant::now();
+    let err = train(&point_task(), &slow, &config(), 1, 2, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, Error::SlowReward { reward_us, .. } if reward_us >= 900.0),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("too slow") && text.contains("µs"), "{text}");
+    // One iteration of 512 calls on 2 threads, not the whole budget.
+    assert!(
+        started.elapsed().as_secs_f64() < 5.0,
+        "{:?}",
+        started.elapsed()
+    );
+    // A call of 50 µs is dear against this env but under the floor: it trains.
+    let dear = SlowReward {
+        inner: DistanceReward::new(),
+        spin: std::time::Duration::from_micros(50),
+    };
+    let mut short = config();
+    short.total_timesteps = 8 * 64;
+    assert!(train(&point_task(), &dear, &short, 1, 2, &mut |_| {}).is_ok());
+}
