@@ -122,6 +122,7 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     }
     search.validate().map_err(CliError::usage)?;
     llm.validate().map_err(CliError::usage)?;
+    llm.check_cost_limit().map_err(CliError::usage)?;
     let mut record = RunRecord::new(task, search, llm, thread_count(None)?);
     if let Some(d) = described {
         record.task = d.task_name();

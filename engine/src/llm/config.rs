@@ -63,6 +63,26 @@ impl Price {
     }
 }
 
+/// List prices of common hosted models, USD per 1M tokens (prompt,
+/// completion), as published by OpenAI in mid-2025: a default that keeps
+/// `--max-cost` meaningful. Prices change; `[llm.prices]` overrides any entry.
+pub const BUILTIN_PRICES: [(&str, f64, f64); 7] = [
+    ("gpt-4o-mini", 0.15, 0.60),
+    ("gpt-4o", 2.50, 10.00),
+    ("gpt-4.1", 2.00, 8.00),
+    ("gpt-4.1-mini", 0.40, 1.60),
+    ("gpt-4.1-nano", 0.10, 0.40),
+    ("o3-mini", 1.10, 4.40),
+    ("o4-mini", 1.10, 4.40),
+];
+
+fn builtin_price(model: &str) -> Option<Price> {
+    BUILTIN_PRICES
+        .iter()
+        .find(|(m, _, _)| *m == model)
+        .map(|&(_, prompt, completion)| Price { prompt, completion })
+}
+
 /// The default OpenAI endpoint.
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 /// The model asked for when none is configured for the `openai` backend.
@@ -178,14 +198,59 @@ impl LlmConfig {
         }
     }
 
-    /// The price of `model`: its own entry, else the `*` entry, else free.
+    /// The price of `model`: its own `[llm.prices]` entry, else the built-in
+    /// list price ([`BUILTIN_PRICES`]), else the `*` entry, else free.
     #[must_use]
     pub fn price(&self, model: &str) -> Price {
+        self.known_price(model).unwrap_or_default()
+    }
+
+    /// The price of `model` when one is known (configured, built in, or `*`).
+    #[must_use]
+    pub fn known_price(&self, model: &str) -> Option<Price> {
         self.prices
             .get(model)
-            .or_else(|| self.prices.get("*"))
             .copied()
-            .unwrap_or_default()
+            .or_else(|| builtin_price(model))
+            .or_else(|| self.prices.get("*").copied())
+    }
+
+    /// Whether the endpoint runs on this machine (a local server costs nothing).
+    #[must_use]
+    pub fn is_local_endpoint(&self) -> bool {
+        let url = self.resolved_base_url();
+        let host = url
+            .split("://")
+            .nth(1)
+            .unwrap_or(&url)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("");
+        matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "0.0.0.0")
+    }
+
+    /// The cost limit can only be kept when the model's price is known: with
+    /// `max_cost_usd` set for a hosted model without a price, every call would
+    /// count as free and the limit would never be reached.
+    ///
+    /// # Errors
+    /// [`LlmError::Config`] naming the key to set.
+    pub fn check_cost_limit(&self) -> Result<(), LlmError> {
+        if self.max_cost_usd.is_none()
+            || self.resolved_backend() != Backend::Openai
+            || self.is_local_endpoint()
+        {
+            return Ok(());
+        }
+        let model = self.resolved_model().unwrap_or_default();
+        if self.known_price(&model).is_some() {
+            return Ok(());
+        }
+        Err(LlmError::Config(format!(
+            "--max-cost needs the price of model `{model}`, which rewardsmith does not know: set \
+             [llm.prices.\"{model}\"] prompt = ..., completion = ... (USD per 1M tokens) in \
+             rewardsmith.toml, or a [llm.prices.\"*\"] entry for every model"
+        )))
     }
 
     /// The per-request time-out.
@@ -315,6 +380,37 @@ mod tests {
         );
         assert!((c.price("m").cost(2_000_000, 1_000_000) - 2.5).abs() < 1e-12);
         assert!((c.price("x").cost(1_000_000, 0) - 1.0).abs() < 1e-12);
+        // A built-in list price comes before `*`, a configured one before both.
+        assert!((c.price("gpt-4o-mini").cost(1_000_000, 1_000_000) - 0.75).abs() < 1e-12);
+        c.prices.insert(
+            "gpt-4o-mini".into(),
+            Price {
+                prompt: 9.0,
+                completion: 0.0,
+            },
+        );
+        assert!((c.price("gpt-4o-mini").cost(1_000_000, 0) - 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_cost_limit_needs_a_known_price_for_hosted_models() {
+        let mut c = LlmConfig {
+            backend: Some(Backend::Openai),
+            model: Some("some-new-model".into()),
+            max_cost_usd: Some(1.0),
+            ..LlmConfig::default()
+        };
+        let err = c.check_cost_limit().unwrap_err().to_string();
+        assert!(err.contains("[llm.prices.\"some-new-model\"]"), "{err}");
+        // Known prices, local servers and no limit are fine.
+        c.model = Some("gpt-4o".into());
+        assert!(c.check_cost_limit().is_ok());
+        c.model = Some("some-new-model".into());
+        c.base_url = Some("http://127.0.0.1:11434/v1".into());
+        assert!(c.is_local_endpoint() && c.check_cost_limit().is_ok());
+        c.base_url = None;
+        c.max_cost_usd = None;
+        assert!(c.check_cost_limit().is_ok());
     }
 
     #[test]
