@@ -45,7 +45,9 @@ mod transcript;
 mod types;
 
 pub use builtin::BuiltinDesigner;
-pub use config::{BUILTIN_MODEL, Backend, DEFAULT_OPENAI_MODEL, LlmConfig, OPENAI_BASE_URL, Price};
+pub use config::{
+    BUILTIN_MODEL, BUILTIN_PRICES, Backend, DEFAULT_OPENAI_MODEL, LlmConfig, OPENAI_BASE_URL, Price,
+};
 pub use error::LlmError;
 pub use openai::{ApiKey, OpenAiClient};
 pub use record::{Recorder, RecordingClient};
