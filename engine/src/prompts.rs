@@ -280,6 +280,26 @@ impl Prompts {
                 });
             }
         }
+        // A misnamed template would silently leave the embedded one in force.
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            let expected: Vec<&str> = PromptRole::ALL.iter().map(|r| r.file_name()).collect();
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with('.') || expected.contains(&name.as_str()) {
+                    continue;
+                }
+                return Err(PromptError::Io {
+                    path: entry.path(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "is not a prompt template this version reads; the folder may hold {}",
+                            expected.join(", ")
+                        ),
+                    ),
+                });
+            }
+        }
         for (role, text, source) in &mut prompts.templates {
             let path = dir.join(role.file_name());
             match crate::error::read_user_text(&path, Self::MAX_TEMPLATE_BYTES, "prompt template") {
@@ -307,6 +327,25 @@ impl Prompts {
             }
         }
         Ok(prompts)
+    }
+
+    /// Copies the templates of `dir` (those it holds) into `to`, so that a
+    /// run keeps the prompts it was started with.
+    ///
+    /// # Errors
+    /// A template cannot be read or written.
+    pub fn copy_folder(dir: &Path, to: &Path) -> anyhow::Result<()> {
+        for role in PromptRole::ALL {
+            let from = dir.join(role.file_name());
+            if !from.exists() {
+                continue;
+            }
+            let text =
+                crate::error::read_user_text(&from, Self::MAX_TEMPLATE_BYTES, "prompt template")
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", from.display()))?;
+            crate::search::write_atomic(&to.join(role.file_name()), text.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// The template text of `role`.

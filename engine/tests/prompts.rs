@@ -306,3 +306,69 @@ fn the_tips_on_constant_terms_do_not_contradict_each_other() {
         "{text}"
     );
 }
+
+/// `--prompts` is copied into the run (which refers to its copy, so `resume`
+/// uses the same words from anywhere), and a misnamed template is an error
+/// naming the files the folder may hold.
+#[test]
+fn prompt_folders_are_copied_into_the_run_and_misnamed_templates_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let custom = dir.path().join("mine");
+    std::fs::create_dir(&custom).unwrap();
+    let system = format!(
+        "{}\nAlways name components in English.\n",
+        Prompts::embedded().template(PromptRole::System).trim_end()
+    );
+    std::fs::write(custom.join("system.txt"), &system).unwrap();
+    let run = dir.path().join("run");
+    let bin = env!("CARGO_BIN_EXE_rewardsmith");
+    let args = |prompts: &std::path::Path, out: &std::path::Path| {
+        std::process::Command::new(bin)
+            .args([
+                "run",
+                "--task",
+                "cartpole-balance",
+                "--samples",
+                "1",
+                "--generations",
+                "1",
+                "--budget",
+                "2048",
+                "--no-final-eval",
+                "--no-render",
+                "--threads",
+                "1",
+            ])
+            .arg("--prompts")
+            .arg(prompts)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let out = args(&custom, &run);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("prompts/system.txt")).unwrap(),
+        system
+    );
+    let toml = std::fs::read_to_string(run.join("run.toml")).unwrap();
+    assert!(toml.contains("prompts = \"prompts\""), "{toml}");
+    // The request the designer got used the custom words.
+    let request = std::fs::read_to_string(run.join("gen-000/request.json")).unwrap();
+    assert!(request.contains("Always name components in English."));
+
+    std::fs::write(custom.join("sytem.txt"), "typo").unwrap();
+    let out = args(&custom, &dir.path().join("run2"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sytem.txt") && err.contains("system.txt"),
+        "{err}"
+    );
+    assert!(!dir.path().join("run2/run.toml").exists(), "{err}");
+}

@@ -20,6 +20,7 @@ use crate::prompts::{PromptRole, Prompts};
 use anyhow::{Context, anyhow, bail};
 use rayon::prelude::*;
 use rewardsmith_core::{Registry, Task, derive_seed};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Creates a new run folder for `record` (refusing a folder that holds a run).
@@ -42,7 +43,15 @@ pub fn create_run(
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
     let store = RunStore::open(dir)?;
-    let text = toml::to_string_pretty(record).context("cannot serialise the configuration")?;
+    // `--prompts` is copied into the run, and the run refers to its copy
+    // (relative to the run folder), so `resume` uses the same words from
+    // anywhere, whatever happens to the original folder.
+    let mut stored = record.clone();
+    if let Some(src) = &record.prompts {
+        Prompts::copy_folder(src, &store.root().join(files::PROMPTS_DIR))?;
+        stored.prompts = Some(PathBuf::from(files::PROMPTS_DIR));
+    }
+    let text = toml::to_string_pretty(&stored).context("cannot serialise the configuration")?;
     write_atomic(&store.run_file(), text.as_bytes())?;
     store.event(&RunEvent::RunStarted {
         task: record.task.clone(),
@@ -59,8 +68,14 @@ pub fn open_run(dir: &std::path::Path) -> anyhow::Result<(RunStore, RunRecord)> 
     let path = dir.join(files::RUN);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("{} holds no run (no readable run.toml)", dir.display()))?;
-    let record: RunRecord = toml::from_str(&text)
+    let mut record: RunRecord = toml::from_str(&text)
         .with_context(|| format!("{} is corrupt; nothing was changed", path.display()))?;
+    if let Some(p) = &record.prompts
+        && p.is_relative()
+        && dir.join(p).is_dir()
+    {
+        record.prompts = Some(dir.join(p));
+    }
     Ok((RunStore::open(dir)?, record))
 }
 

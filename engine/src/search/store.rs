@@ -26,6 +26,8 @@ pub mod files {
     pub const BEST_DIR: &str = "best";
     /// Every LLM request and answer.
     pub const LLM_DIR: &str = "llm";
+    /// The prompt templates a run was started with (`--prompts`), copied.
+    pub const PROMPTS_DIR: &str = "prompts";
     /// The resolved configuration.
     pub const RUN: &str = "run.toml";
     /// The event log.
