@@ -212,6 +212,19 @@ impl Fingers {
     }
 }
 
+/// Inserts the fixed palm plate (top at z = 0) touching what `touches` says.
+pub(crate) fn insert_palm(world: &mut PhysicsWorld, touches: InteractionGroups) {
+    let palm = world.insert_body(RigidBodyBuilder::fixed());
+    world.insert_collider(
+        ColliderBuilder::cuboid(PALM_HALF, PALM_HALF, 0.01)
+            .translation(Vector::new(0.0, 0.0, -0.01))
+            .friction(1.0)
+            .collision_groups(touches)
+            .user_data(color([200, 170, 150])),
+        Some(palm),
+    );
+}
+
 /// Builds one finger at `angle` about z on the palm's rim.
 fn build_finger(world: &mut PhysicsWorld, angle: f32) -> Finger {
     let radial = Vector::new(angle.cos(), angle.sin(), 0.0);
@@ -414,15 +427,7 @@ impl Hand {
 
     fn build(&mut self, rng: &mut SplitMix64, offset: Vector) {
         let mut world = self.stepping.world();
-        let palm = world.insert_body(RigidBodyBuilder::fixed());
-        world.insert_collider(
-            ColliderBuilder::cuboid(PALM_HALF, PALM_HALF, 0.01)
-                .translation(Vector::new(0.0, 0.0, -0.01))
-                .friction(1.0)
-                .collision_groups(groups(SCENERY, OBJECT))
-                .user_data(color([200, 170, 150])),
-            Some(palm),
-        );
+        insert_palm(&mut world, groups(SCENERY, OBJECT));
         let fingers = Fingers::build(&mut world);
         let yaw = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
         let shift = Vector::new(

@@ -16,7 +16,7 @@
 //! either way. Contract: deterministic for a seed; no episode ends early.
 
 use crate::arm::{OBJECT, ROBOT, color, groups, scene_of};
-use crate::hand::{Fingers, Stepping};
+use crate::hand::{Fingers, Stepping, insert_palm};
 use crate::physics::{f64x3, flag, twist_angle, widen};
 use rapier3d::prelude::*;
 use rewardsmith_core::{
@@ -214,14 +214,8 @@ impl Valve {
     /// (both rad), for tests and scripted controllers.
     pub fn reset_at(&mut self, angle: f64, target: f64) {
         let mut world = self.stepping.world();
-        let palm = world.insert_body(RigidBodyBuilder::fixed());
-        world.insert_collider(
-            ColliderBuilder::cuboid(0.07, 0.07, 0.01)
-                .translation(Vector::new(0.0, 0.0, -0.01))
-                .collision_groups(InteractionGroups::none())
-                .user_data(color([200, 170, 150])),
-            Some(palm),
-        );
+        // The valve stands clear of the palm: nothing touches it.
+        insert_palm(&mut world, InteractionGroups::none());
         self.fingers = Fingers::build(&mut world);
         let valve = world.insert_body(
             RigidBodyBuilder::dynamic()
@@ -308,12 +302,12 @@ impl Valve {
         Vector::new(a.cos() * SPOKE_LENGTH, a.sin() * SPOKE_LENGTH, SPOKE_HEIGHT)
     }
 
-    /// Distance from fingertip `f` to the nearest spoke's axis.
-    fn tip_to_spoke(&self, f: usize) -> f32 {
-        let tip = self.fingers.tip(&self.world, f);
+    /// Distance from a fingertip centre at `tip` to the nearest of the spokes
+    /// ending at `ends`.
+    fn tip_to_spoke(tip: Vector, ends: &[Vector; 3]) -> f32 {
         let hub = Vector::new(0.0, 0.0, SPOKE_HEIGHT);
-        (0..3)
-            .map(|k| segment_distance(tip, hub, self.spoke_end(k)))
+        ends.iter()
+            .map(|&end| segment_distance(tip, hub, end))
             .fold(f32::INFINITY, f32::min)
     }
 }
@@ -387,14 +381,15 @@ impl Env for Valve {
         w.set(f.target_angle, self.target);
         w.set(f.angle_error, error);
         w.set(f.at_target, flag(error.abs() < TARGET_TOLERANCE));
+        let ends = [0, 1, 2].map(|k| self.spoke_end(k));
         let (mut spokes, mut tips, mut tip_to_spoke) = ([0.0; 9], [0.0; 9], [0.0; 3]);
-        for k in 0..3 {
-            spokes[3 * k..3 * k + 3].copy_from_slice(&f64x3(self.spoke_end(k)));
+        for (k, &end) in ends.iter().enumerate() {
+            spokes[3 * k..3 * k + 3].copy_from_slice(&f64x3(end));
         }
         for finger in 0..3 {
             let tip = self.fingers.tip(&self.world, finger);
             tips[3 * finger..3 * finger + 3].copy_from_slice(&f64x3(tip));
-            tip_to_spoke[finger] = f64::from(self.tip_to_spoke(finger));
+            tip_to_spoke[finger] = f64::from(Self::tip_to_spoke(tip, &ends));
         }
         w.set(f.spoke_pos, spokes);
         w.set(f.fingertip_pos, tips);

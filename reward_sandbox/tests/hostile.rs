@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{samples, small_spec, state};
-use rewardsmith_core::{RewardError, RewardErrorKind as K, RewardProgram, StateSpec, StateView};
+use common::{eval, samples, small_spec, state};
+use rewardsmith_core::{RewardError, RewardErrorKind as K, RewardProgram, StateView};
 use rewardsmith_sandbox::{
     CheckReport, Limits, ProgramSource, RhaiProgram, WarningKind, WasmProgram, check, check_source,
 };
@@ -33,17 +33,6 @@ fn within<T>(bound: Duration, what: &str, f: impl FnOnce() -> T) -> T {
 /// The default per-call deadline plus the margin.
 fn call_bound() -> Duration {
     Limits::default().call_timeout() + MARGIN
-}
-
-fn eval(p: &mut dyn RewardProgram, spec: &StateSpec, t: usize) -> Result<Vec<f64>, RewardError> {
-    let (a, b) = (state(spec, t), state(spec, t + 1));
-    let mut out = vec![0.0; p.components().len()];
-    p.evaluate(
-        &StateView::new(spec, &b),
-        &StateView::new(spec, &a),
-        &mut out,
-    )?;
-    Ok(out)
 }
 
 // ---------------------------------------------------------------- WebAssembly

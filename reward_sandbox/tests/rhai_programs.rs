@@ -3,23 +3,12 @@
 
 mod common;
 
-use common::{QUADRUPED_RUN_HUMAN, quadruped_spec, quick, small_spec, state};
-use rewardsmith_core::{RewardError, RewardErrorKind as K, RewardProgram, StateSpec, StateView};
+use common::{QUADRUPED_RUN_HUMAN, eval, quadruped_spec, quick, small_spec, state};
+use rewardsmith_core::{RewardError, RewardErrorKind as K, RewardProgram, StateView};
 use rewardsmith_sandbox::{Limits, RhaiProgram};
 
 fn compile(src: &str) -> Result<RhaiProgram, RewardError> {
     RhaiProgram::compile(src, &small_spec(), &Limits::default())
-}
-
-fn eval(p: &mut dyn RewardProgram, spec: &StateSpec, t: usize) -> Result<Vec<f64>, RewardError> {
-    let (a, b) = (state(spec, t), state(spec, t + 1));
-    let mut out = vec![0.0; p.components().len()];
-    p.evaluate(
-        &StateView::new(spec, &b),
-        &StateView::new(spec, &a),
-        &mut out,
-    )?;
-    Ok(out)
 }
 
 /// Compiles and evaluates; returns the first error.

@@ -96,6 +96,20 @@ pub struct CandidateLine {
     pub failure: Option<String>,
 }
 
+/// The candidate with the highest fitness (the first of equals), if any
+/// trained.
+#[must_use]
+pub fn best_candidate(candidates: &[CandidateLine]) -> Option<usize> {
+    candidates
+        .iter()
+        .filter_map(|c| c.fitness.map(|f| (c.index, f)))
+        .fold(None, |acc: Option<(usize, f64)>, (i, f)| match acc {
+            Some((_, bf)) if bf >= f => acc,
+            _ => Some((i, f)),
+        })
+        .map(|(i, _)| i)
+}
+
 /// A finished generation, as stored in `gen-NNN/generation.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GenerationRecord {

@@ -17,7 +17,7 @@
 use super::candidate::Outcome;
 use super::record::{
     BestRecord, CandidateLine, FinalReport, GenerationRecord, RunRecord, RunSummary, SeedStats,
-    Timing,
+    Timing, best_candidate,
 };
 use super::store::{RunStore, files, read_json, write_atomic};
 use crate::llm::Recorder;
@@ -493,14 +493,7 @@ fn generation_under_way(store: &RunStore, g: usize, samples: usize) -> Option<Ge
     if candidates.is_empty() {
         return None;
     }
-    let best = candidates
-        .iter()
-        .filter_map(|c| c.fitness.map(|f| (c.index, f)))
-        .fold(None, |acc: Option<(usize, f64)>, (i, f)| match acc {
-            Some((_, bf)) if bf >= f => acc,
-            _ => Some((i, f)),
-        })
-        .map(|(i, _)| i);
+    let best = best_candidate(&candidates);
     Some(GenerationRecord {
         generation: g,
         candidates,

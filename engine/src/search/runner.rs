@@ -5,7 +5,9 @@ use super::candidate::{CandidateSpec, Outcome, dry_check, evaluate_candidate_wit
 use super::config::FeedbackMode;
 use super::described::{DescribedTask, fitness_program};
 use super::final_eval::final_evaluation;
-use super::record::{BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, Timing};
+use super::record::{
+    BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, Timing, best_candidate,
+};
 use super::reflection::{all_failed, reflect};
 use super::store::{RunStore, files, read_json, write_atomic, write_json};
 use crate::events::RunEvent;
@@ -951,14 +953,7 @@ fn conclude(
             failure: o.failure(),
         })
         .collect();
-    let best = candidates
-        .iter()
-        .filter_map(|c| c.fitness.map(|f| (c.index, f)))
-        .fold(None, |acc: Option<(usize, f64)>, (i, f)| match acc {
-            Some((_, bf)) if bf >= f => acc,
-            _ => Some((i, f)),
-        })
-        .map(|(i, _)| i);
+    let best = best_candidate(&candidates);
     let failures: Vec<String> = candidates
         .iter()
         .filter_map(|c| {

@@ -1,7 +1,7 @@
 //! Shared fixtures: reward-state specs and states for the sandbox tests.
 #![allow(dead_code)]
 
-use rewardsmith_core::StateSpec;
+use rewardsmith_core::{RewardError, RewardProgram, StateSpec, StateView};
 use std::time::{Duration, Instant};
 
 /// A mirror of the `quadruped` reward state declared in `envs/src/quadruped.rs`
@@ -70,3 +70,20 @@ fn compute_reward(s, prev) {
     }
 }
 ";
+
+/// Evaluates `p` on step `t` of the synthetic states (`prev` = step `t`,
+/// `s` = step `t + 1`): the components, or the program's error.
+pub fn eval(
+    p: &mut dyn RewardProgram,
+    spec: &StateSpec,
+    t: usize,
+) -> Result<Vec<f64>, RewardError> {
+    let (a, b) = (state(spec, t), state(spec, t + 1));
+    let mut out = vec![0.0; p.components().len()];
+    p.evaluate(
+        &StateView::new(spec, &b),
+        &StateView::new(spec, &a),
+        &mut out,
+    )?;
+    Ok(out)
+}
