@@ -24,7 +24,7 @@ mod vec_env;
 pub use env::{Env, EnvSpec, StepInfo};
 pub use error::{Error, Result};
 pub use obs::ObsSpan;
-pub use report::{Checkpoint, ComponentCurve, TrainReport};
+pub use report::{BestCheckpoint, Checkpoint, ComponentCurve, TrainReport};
 pub use reward::{RewardError, RewardErrorKind, RewardOutput, RewardProgram};
 pub use scene::{Primitive, Shape};
 pub use seed::{SplitMix64, derive_seed};

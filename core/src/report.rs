@@ -55,9 +55,40 @@ pub struct TrainReport {
     pub wall_s: f64,
     /// Env steps per wall-clock second, learning included.
     pub env_steps_per_sec: f64,
+    /// The checkpoint kept as the training's policy (absent in reports
+    /// written before best checkpoints were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best: Option<BestCheckpoint>,
+}
+
+/// The checkpoint whose evaluation was best, kept beside the last one, and
+/// its score on held-out seeds (seeds that did not choose it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BestCheckpoint {
+    /// Env steps at that checkpoint.
+    pub env_steps: u64,
+    /// Its fitness on the checkpoints' evaluation episodes (which chose it).
+    pub selection_fitness: f64,
+    /// Its fitness on held-out episodes: the training's figure.
+    pub fitness: f64,
+    /// Held-out episodes run.
+    pub episodes: usize,
 }
 
 impl TrainReport {
+    /// The training's figure: the best checkpoint's held-out fitness, or the
+    /// last checkpoint's fitness for a report without a best checkpoint.
+    #[must_use]
+    pub fn fitness(&self) -> f64 {
+        self.best.as_ref().map_or(self.final_fitness, |b| b.fitness)
+    }
+
+    /// Env steps of the policy [`fitness`](Self::fitness) scores.
+    #[must_use]
+    pub fn fitness_env_steps(&self) -> u64 {
+        self.best.as_ref().map_or(self.env_steps, |b| b.env_steps)
+    }
+
     /// Fitness at each checkpoint.
     #[must_use]
     pub fn fitness_curve(&self) -> Vec<f64> {
@@ -128,6 +159,7 @@ mod tests {
             max_fitness: 0.3,
             wall_s: 1.0,
             env_steps_per_sec: 20.0,
+            best: None,
         };
         assert_eq!(report.fitness_curve(), vec![0.1, 0.3]);
         let curves = report.component_curves();

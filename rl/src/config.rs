@@ -67,6 +67,15 @@ pub struct PpoConfig {
     /// Evaluation episodes (deterministic policy) per checkpoint: default 8,
     /// run in parallel; enough to tell 0.9 from 0.95 on most tasks.
     pub eval_episodes: usize,
+    /// Episodes on which the best checkpoint is scored again at the end, on
+    /// seeds that did not choose it: default 16. That score is the
+    /// training's fitness.
+    #[serde(default = "default_held_out_episodes")]
+    pub held_out_episodes: usize,
+}
+
+fn default_held_out_episodes() -> usize {
+    16
 }
 
 impl PpoConfig {
@@ -100,6 +109,7 @@ impl PpoConfig {
             clip_reward: 10.0,
             checkpoints: 10,
             eval_episodes: 8,
+            held_out_episodes: default_held_out_episodes(),
         }
     }
 
@@ -138,7 +148,8 @@ impl PpoConfig {
             norm_reward,
             clip_reward,
             checkpoints,
-            eval_episodes
+            eval_episodes,
+            held_out_episodes
         );
         if let Some(kl) = o.target_kl {
             self.target_kl = (kl > 0.0).then_some(kl);
@@ -178,6 +189,7 @@ impl PpoConfig {
             ("update_epochs", self.update_epochs),
             ("checkpoints", self.checkpoints),
             ("eval_episodes", self.eval_episodes),
+            ("held_out_episodes", self.held_out_episodes),
         ];
         for (field, v) in positive {
             if v == 0 {
@@ -259,6 +271,7 @@ pub struct PpoOverrides {
     pub clip_reward: Option<f64>,
     pub checkpoints: Option<usize>,
     pub eval_episodes: Option<usize>,
+    pub held_out_episodes: Option<usize>,
 }
 
 #[cfg(test)]

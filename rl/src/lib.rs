@@ -107,5 +107,5 @@ pub use loss::{
 pub use metrics::{CSV_FILE, JSONL_FILE, MetricsWriter, csv_header, csv_row, json_row};
 pub use normalize::{ObsNormalizer, RewardScaler, RunningMeanStd};
 pub use policy::{META_FILE, Policy, WEIGHTS_FILE};
-pub use ppo::{Losses, Progress, Timing, Trained, checkpoint_iterations, train};
-pub use rewardsmith_core::{Checkpoint, TrainReport};
+pub use ppo::{Losses, Progress, Timing, Trained, Trainer, checkpoint_iterations, train};
+pub use rewardsmith_core::{BestCheckpoint, Checkpoint, TrainReport};

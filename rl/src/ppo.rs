@@ -7,15 +7,15 @@
 use crate::agent::{ActorCritic, Minibatch};
 use crate::config::PpoConfig;
 use crate::error::{Error, Result, SLOW_REWARD_FLOOR_S, SLOW_REWARD_RATIO};
-use crate::eval::{run_episodes, thread_pool};
+use crate::eval::{EvalReport, run_episodes, thread_pool};
 use crate::gae::{GaeInput, StepEnd, compute_gae};
 use crate::loss::gaussian_log_prob;
 use crate::nn::MlpWorkspace;
 use crate::normalize::{ObsNormalizer, RewardScaler};
 use crate::policy::Policy;
 use rewardsmith_core::{
-    Checkpoint, RewardError, RewardErrorKind, RewardProgram, SplitMix64, StateView, StepInfo, Task,
-    TrainReport, VecEnv, derive_seed,
+    BestCheckpoint, Checkpoint, RewardError, RewardErrorKind, RewardProgram, SplitMix64, StateView,
+    StepInfo, Task, TrainReport, VecEnv, derive_seed,
 };
 use serde::Serialize;
 use std::time::Instant;
@@ -26,6 +26,7 @@ const STREAM_NETS: u64 = 2;
 const STREAM_ACTIONS: u64 = 4;
 const STREAM_SHUFFLE: u64 = 5;
 const STREAM_EVAL: u64 = 6;
+const STREAM_HELD_OUT: u64 = 7;
 
 /// Minibatch size × parameters above which actor and critic gradients are
 /// computed on two threads.
@@ -98,8 +99,11 @@ impl Timing {
 pub struct Trained {
     /// What training reports.
     pub report: TrainReport,
-    /// The final policy.
+    /// The best checkpoint's policy (the one the report's
+    /// [`fitness`](TrainReport::fitness) scores).
     pub policy: Policy,
+    /// The last checkpoint's policy.
+    pub last_policy: Policy,
     /// Where the time went.
     pub timing: Timing,
 }
@@ -254,7 +258,9 @@ struct Window {
 /// `observer` is called after every iteration (rollout + update) with the
 /// progress, and with the checkpoint when one was just taken. The same seed,
 /// reward, config and thread count give the same report, timings aside (in
-/// fact the result does not depend on the thread count either).
+/// fact the result does not depend on the thread count either). The same as
+/// [`Trainer::new`], [`Trainer::advance`] to the budget and
+/// [`Trainer::finish`].
 ///
 /// # Errors
 /// [`Error::Config`] for unusable hyperparameters; [`Error::NoComponents`];
@@ -269,227 +275,529 @@ pub fn train(
     threads: usize,
     observer: &mut dyn FnMut(&Progress),
 ) -> Result<Trained> {
-    config.validate()?;
-    let names: Vec<String> = reward.components().to_vec();
-    if names.is_empty() {
-        return Err(Error::NoComponents);
-    }
-    let start = Instant::now();
-    let pool = thread_pool(threads)?;
-    let programs: Vec<Box<dyn RewardProgram>> =
-        (0..config.num_envs).map(|_| reward.fork()).collect();
-    // The whole run happens on one of the pool's workers, so stepping the envs
-    // in parallel needs no hand-over from an outside thread at every step;
-    // progress comes back over a channel to the caller's thread (the observer
-    // need not be `Send`).
-    let (tx, rx) = std::sync::mpsc::channel::<Progress>();
-    std::thread::scope(|scope| {
-        let pool = &pool;
-        let worker = scope
-            .spawn(move || pool.install(|| run(task, programs, names, config, seed, start, &tx)));
-        for progress in rx {
-            observer(&progress);
-        }
-        match worker.join() {
-            Ok(result) => result,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
+    let mut trainer = Trainer::new(task, reward, config, seed, threads)?;
+    trainer.advance(u64::MAX, observer)?;
+    trainer.finish()
 }
 
-/// The training loop; runs on a worker of the trainer's pool, so every
-/// parallel step uses that pool.
-#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
-fn run(
-    task: &Task,
-    programs: Vec<Box<dyn RewardProgram>>,
+/// The checkpoint with the best evaluation so far, kept beside the last.
+#[derive(Clone, Debug)]
+struct Best {
+    env_steps: u64,
+    fitness: f64,
+    policy: Policy,
+}
+
+/// A PPO training that can stop after any iteration and go on later, bitwise
+/// as if it had not stopped: the learning-rate schedule and the checkpoints
+/// are those of the whole budget, and every random stream carries on. A
+/// successive-halving search pauses its candidates here between rungs.
+///
+/// Every pause ([`advance`](Self::advance) returning before the budget) takes
+/// a checkpoint; checkpoints only evaluate, so they change nothing in the
+/// training. Each checkpoint's policy is evaluated on evaluation seeds and
+/// the best one is kept; [`finish`](Self::finish) scores it again on seeds
+/// that were not used to choose it.
+pub struct Trainer<'t> {
+    fixed: Fixed<'t>,
+    state: Box<State>,
+    pool: rayon::ThreadPool,
+    wall_s: f64,
+    failed: bool,
+}
+
+/// What every iteration reads.
+struct Fixed<'t> {
+    task: &'t Task,
+    config: PpoConfig,
     names: Vec<String>,
-    config: &PpoConfig,
     seed: u64,
-    start: Instant,
-    tx: &std::sync::mpsc::Sender<Progress>,
-) -> Result<Trained> {
-    let spec = task.env_spec().clone();
-    let (d, a) = (spec.obs_dim, spec.action_dim);
-    let (n, steps) = (config.num_envs, config.num_steps);
-    let batch = config.batch_size();
-    let num_iterations = config.num_iterations();
-    let total_steps = (num_iterations * batch) as u64;
-    let checkpoint_at = checkpoint_iterations(num_iterations, config.checkpoints);
+    num_iterations: usize,
+    checkpoint_at: Vec<usize>,
+}
 
-    let mut venv = VecEnv::new(
-        n,
-        task.episode_steps,
-        derive_seed(seed, STREAM_ENVS),
-        || task.make_env(),
-    );
-    let mut instances: Vec<Instance> = programs
-        .into_iter()
-        .map(|program| Instance {
-            program,
-            calls: 0,
-            timed_calls: 0,
-            timed_s: 0.0,
-            values: vec![0.0; names.len()],
-            component_sums: vec![0.0; names.len()],
-            reward: 0.0,
-            episode_return: 0.0,
-            episode_length: 0,
-            finished: None,
-            error: None,
+/// What the iterations change.
+struct State {
+    venv: VecEnv,
+    instances: Vec<Instance>,
+    agent: ActorCritic,
+    obs_norm: ObsNormalizer,
+    scaler: RewardScaler,
+    action_rng: SplitMix64,
+    shuffle_rng: SplitMix64,
+    rollout: Rollout,
+    raw_obs: Vec<f32>,
+    clipped_actions: Vec<f32>,
+    step_rewards: Vec<f64>,
+    /// The largest |reward| of a step so far, to say why training diverged.
+    max_abs_reward: f64,
+    step_done: Vec<bool>,
+    stats_scratch: Vec<f64>,
+    act_ws: MlpWorkspace,
+    mb: Minibatch,
+    indices: Vec<usize>,
+    timing: Timing,
+    window: Window,
+    checkpoints: Vec<Checkpoint>,
+    env_steps: u64,
+    /// Iterations done.
+    iteration: usize,
+    best: Option<Best>,
+}
+
+impl<'t> Trainer<'t> {
+    /// A training of `reward` on `task` at step 0, on `threads` worker threads.
+    ///
+    /// # Errors
+    /// [`Error::Config`], [`Error::NoComponents`], [`Error::ThreadPool`].
+    pub fn new(
+        task: &'t Task,
+        reward: &dyn RewardProgram,
+        config: &PpoConfig,
+        seed: u64,
+        threads: usize,
+    ) -> Result<Self> {
+        config.validate()?;
+        let names: Vec<String> = reward.components().to_vec();
+        if names.is_empty() {
+            return Err(Error::NoComponents);
+        }
+        let start = Instant::now();
+        let pool = thread_pool(threads)?;
+        let programs: Vec<Box<dyn RewardProgram>> =
+            (0..config.num_envs).map(|_| reward.fork()).collect();
+        let num_iterations = config.num_iterations();
+        let fixed = Fixed {
+            task,
+            config: config.clone(),
+            names,
+            seed,
+            num_iterations,
+            checkpoint_at: checkpoint_iterations(num_iterations, config.checkpoints),
+        };
+        let state = pool.install(|| Box::new(State::new(&fixed, programs)));
+        Ok(Self {
+            fixed,
+            state,
+            pool,
+            wall_s: start.elapsed().as_secs_f64(),
+            failed: false,
         })
-        .collect();
+    }
 
-    let mut agent = ActorCritic::new(
-        d,
-        a,
-        &config.hidden,
-        config.init_log_std as f32,
-        derive_seed(seed, STREAM_NETS),
-    );
-    let mut obs_norm = ObsNormalizer::new(d, config.clip_obs, config.norm_obs);
-    let mut scaler = RewardScaler::new(n, config.gamma, config.clip_reward, config.norm_reward);
-    let mut action_rng = SplitMix64::new(derive_seed(seed, STREAM_ACTIONS));
-    let mut shuffle_rng = SplitMix64::new(derive_seed(seed, STREAM_SHUFFLE));
-    let eval_seed = derive_seed(seed, STREAM_EVAL);
+    /// Trains until at least `env_steps` env steps are done (whole
+    /// iterations) or the budget is spent, telling `observer` of every
+    /// iteration on the caller's thread. Stopping before the budget takes a
+    /// checkpoint.
+    ///
+    /// # Errors
+    /// As [`train`]; a trainer that failed once fails again.
+    pub fn advance(&mut self, env_steps: u64, observer: &mut dyn FnMut(&Progress)) -> Result<()> {
+        if self.failed {
+            return Err(Error::Config(
+                "this training already failed and cannot go on".into(),
+            ));
+        }
+        let start = Instant::now();
+        // The loop runs on one of the pool's workers, so stepping the envs in
+        // parallel needs no hand-over from an outside thread at every step;
+        // progress comes back over a channel to the caller's thread (the
+        // observer need not be `Send`).
+        let (tx, rx) = std::sync::mpsc::channel::<Progress>();
+        let Self {
+            fixed, state, pool, ..
+        } = self;
+        let (fixed, state, pool) = (&*fixed, &mut **state, &*pool);
+        let result = std::thread::scope(|scope| {
+            let worker =
+                scope.spawn(move || pool.install(|| state.run_until(fixed, env_steps, &tx)));
+            for progress in rx {
+                observer(&progress);
+            }
+            match worker.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        self.wall_s += start.elapsed().as_secs_f64();
+        self.failed = result.is_err();
+        result
+    }
 
-    let mut rollout = Rollout::new(batch, n, d, a);
-    let mut raw_obs = vec![0.0f32; n * d];
-    let mut clipped_actions = vec![0.0f32; n * a];
-    let mut step_rewards = vec![0.0f64; n];
-    // The largest |reward| of a step so far, to say why training diverged.
-    let mut max_abs_reward = 0.0f64;
-    let mut step_done = vec![false; n];
-    let mut stats_scratch: Vec<f64> = Vec::new();
-    let mut act_ws = MlpWorkspace::default();
-    let mut mb = Minibatch::default();
-    let mut indices: Vec<usize> = (0..batch).collect();
+    /// Trains on `threads` worker threads from now on (the result does not
+    /// depend on the thread count).
+    ///
+    /// # Errors
+    /// [`Error::ThreadPool`].
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        if threads != self.pool.current_num_threads() {
+            self.pool = thread_pool(threads)?;
+        }
+        Ok(())
+    }
 
-    let mut timing = Timing::default();
-    let mut window = Window::default();
-    let mut checkpoints: Vec<Checkpoint> = Vec::with_capacity(checkpoint_at.len());
-    let mut env_steps = 0u64;
-    venv.write_obs(&mut raw_obs);
+    /// Env steps trained so far.
+    #[must_use]
+    pub fn env_steps(&self) -> u64 {
+        self.state.env_steps
+    }
 
-    for iteration in 1..=num_iterations {
+    /// Env steps of the whole budget.
+    #[must_use]
+    pub fn total_steps(&self) -> u64 {
+        (self.fixed.num_iterations * self.fixed.config.batch_size()) as u64
+    }
+
+    /// Whether the whole budget is trained.
+    #[must_use]
+    pub fn done(&self) -> bool {
+        self.state.iteration >= self.fixed.num_iterations
+    }
+
+    /// The checkpoints so far.
+    #[must_use]
+    pub fn checkpoints(&self) -> &[Checkpoint] {
+        &self.state.checkpoints
+    }
+
+    /// The best checkpoint so far: its env steps and its evaluation fitness.
+    #[must_use]
+    pub fn best_so_far(&self) -> Option<(u64, f64)> {
+        self.state.best.as_ref().map(|b| (b.env_steps, b.fitness))
+    }
+
+    /// The best checkpoint's evaluation on the held-out seeds: the figure
+    /// [`finish`](Self::finish) reports, at this point of the training.
+    #[must_use]
+    pub fn held_out_evaluation(&self) -> Option<EvalReport> {
+        let best = self.state.best.as_ref()?;
+        Some(self.held_out(&best.policy))
+    }
+
+    fn held_out(&self, policy: &Policy) -> EvalReport {
+        let mut policy = policy.clone();
+        let (task, config) = (self.fixed.task, &self.fixed.config);
+        let seed = derive_seed(self.fixed.seed, STREAM_HELD_OUT);
+        self.pool
+            .install(|| run_episodes(task, &mut policy, config.held_out_episodes, seed))
+    }
+
+    /// The report, the best checkpoint's policy and the last one, at the
+    /// steps trained so far (the budget, or fewer for a training stopped
+    /// early). The best checkpoint is scored again on held-out seeds.
+    ///
+    /// # Errors
+    /// A trainer that failed.
+    pub fn finish(self) -> Result<Trained> {
+        if self.failed {
+            return Err(Error::Config(
+                "this training failed; it has no result".into(),
+            ));
+        }
+        let last = self.state.policy(self.fixed.task);
+        let best = self.state.best.clone().unwrap_or_else(|| Best {
+            env_steps: self.state.env_steps,
+            fitness: f64::NAN,
+            policy: last.clone(),
+        });
+        let t_eval = Instant::now();
+        let held_out = self.held_out(&best.policy);
+        let State {
+            checkpoints,
+            env_steps,
+            mut timing,
+            ..
+        } = *self.state;
+        timing.eval_s += t_eval.elapsed().as_secs_f64();
+        let wall_s = self.wall_s + t_eval.elapsed().as_secs_f64();
+        let final_fitness = checkpoints.last().map_or(f64::NAN, |c| c.fitness);
+        let max_fitness = checkpoints
+            .iter()
+            .map(|c| c.fitness)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let report = TrainReport {
+            task: self.fixed.task.name.clone(),
+            components: self.fixed.names,
+            checkpoints,
+            env_steps,
+            final_fitness,
+            max_fitness,
+            wall_s,
+            env_steps_per_sec: env_steps as f64 / wall_s.max(1e-9),
+            best: Some(BestCheckpoint {
+                env_steps: best.env_steps,
+                selection_fitness: best.fitness,
+                fitness: held_out.mean,
+                episodes: held_out.fitness.len(),
+            }),
+        };
+        Ok(Trained {
+            report,
+            policy: best.policy,
+            last_policy: last,
+            timing,
+        })
+    }
+}
+
+impl State {
+    fn new(fixed: &Fixed<'_>, programs: Vec<Box<dyn RewardProgram>>) -> Self {
+        let (task, config, seed) = (fixed.task, &fixed.config, fixed.seed);
+        let spec = task.env_spec().clone();
+        let (d, a) = (spec.obs_dim, spec.action_dim);
+        let n = config.num_envs;
+        let batch = config.batch_size();
+        let venv = VecEnv::new(
+            n,
+            task.episode_steps,
+            derive_seed(seed, STREAM_ENVS),
+            || task.make_env(),
+        );
+        let names = fixed.names.len();
+        let instances: Vec<Instance> = programs
+            .into_iter()
+            .map(|program| Instance {
+                program,
+                calls: 0,
+                timed_calls: 0,
+                timed_s: 0.0,
+                values: vec![0.0; names],
+                component_sums: vec![0.0; names],
+                reward: 0.0,
+                episode_return: 0.0,
+                episode_length: 0,
+                finished: None,
+                error: None,
+            })
+            .collect();
+        let agent = ActorCritic::new(
+            d,
+            a,
+            &config.hidden,
+            config.init_log_std as f32,
+            derive_seed(seed, STREAM_NETS),
+        );
+        let mut state = Self {
+            venv,
+            instances,
+            agent,
+            obs_norm: ObsNormalizer::new(d, config.clip_obs, config.norm_obs),
+            scaler: RewardScaler::new(n, config.gamma, config.clip_reward, config.norm_reward),
+            action_rng: SplitMix64::new(derive_seed(seed, STREAM_ACTIONS)),
+            shuffle_rng: SplitMix64::new(derive_seed(seed, STREAM_SHUFFLE)),
+            rollout: Rollout::new(batch, n, d, a),
+            raw_obs: vec![0.0f32; n * d],
+            clipped_actions: vec![0.0f32; n * a],
+            step_rewards: vec![0.0f64; n],
+            max_abs_reward: 0.0,
+            step_done: vec![false; n],
+            stats_scratch: Vec::new(),
+            act_ws: MlpWorkspace::default(),
+            mb: Minibatch::default(),
+            indices: (0..batch).collect(),
+            timing: Timing::default(),
+            window: Window::default(),
+            checkpoints: Vec::with_capacity(fixed.checkpoint_at.len()),
+            env_steps: 0,
+            iteration: 0,
+            best: None,
+        };
+        state.venv.write_obs(&mut state.raw_obs);
+        state
+    }
+
+    /// The current deterministic policy.
+    fn policy(&self, task: &Task) -> Policy {
+        Policy::new(
+            task,
+            self.obs_norm.clone(),
+            self.agent.actor().clone(),
+            self.agent.log_std().to_vec(),
+        )
+    }
+
+    /// Iterations until `until` env steps or the budget; runs on a worker of
+    /// the trainer's pool, so every parallel step uses that pool.
+    fn run_until(
+        &mut self,
+        fixed: &Fixed<'_>,
+        until: u64,
+        tx: &std::sync::mpsc::Sender<Progress>,
+    ) -> Result<()> {
+        let total_steps = (fixed.num_iterations * fixed.config.batch_size()) as u64;
+        while self.iteration < fixed.num_iterations && self.env_steps < until {
+            self.iteration += 1;
+            let iteration = self.iteration;
+            self.rollout(fixed)?;
+            let losses = self.learn(fixed)?;
+            let pause = self.env_steps >= until && iteration < fixed.num_iterations;
+            let checkpoint =
+                (fixed.checkpoint_at.contains(&iteration) || pause).then(|| self.checkpoint(fixed));
+            // The receiver lives until the caller's loop ends; a send cannot fail.
+            let _ = tx.send(Progress {
+                env_steps: self.env_steps,
+                total_steps,
+                iteration,
+                num_iterations: fixed.num_iterations,
+                losses,
+                checkpoint,
+            });
+        }
+        Ok(())
+    }
+
+    /// One rollout of `num_steps` steps of every instance.
+    fn rollout(&mut self, fixed: &Fixed<'_>) -> Result<()> {
+        let spec = fixed.task.env_spec();
+        let (d, a) = (spec.obs_dim, spec.action_dim);
+        let n = fixed.config.num_envs;
+        self.rollout.trunc_obs.clear();
+        self.rollout.trunc_index.clear();
+        for t in 0..fixed.config.num_steps {
+            let t0 = Instant::now();
+            let rows = t * n..(t + 1) * n;
+            if let Some(i) = self.raw_obs.iter().position(|x| !x.is_finite()) {
+                return Err(Error::NonFiniteObservation {
+                    env_step: self.env_steps,
+                    instance: i / d.max(1),
+                });
+            }
+            self.act(rows.clone(), d, a)?;
+            let t1 = Instant::now();
+            self.timing.act_s += (t1 - t0).as_secs_f64();
+
+            let names_ref = &fixed.names;
+            self.venv.step_with(
+                &self.clipped_actions,
+                &mut self.instances,
+                |inst, s, prev, info| {
+                    inst.observe(names_ref, s, prev, info);
+                },
+            );
+            self.timing.simulate_s += t1.elapsed().as_secs_f64();
+            self.record_step(rows)?;
+            self.venv.write_obs(&mut self.raw_obs);
+            self.env_steps += n as u64;
+            self.window.steps += n as u64;
+        }
+        slow_reward_check(
+            &self.instances,
+            self.timing.simulate_s,
+            rayon::current_num_threads().clamp(1, n),
+        )
+    }
+
+    /// Normalises the step's observations and samples the actions of rows
+    /// `rows` of the rollout.
+    fn act(&mut self, rows: std::ops::Range<usize>, d: usize, a: usize) -> Result<()> {
+        let n = rows.len();
+        self.obs_norm.update(&self.raw_obs, &mut self.stats_scratch);
+        let obs_t = &mut self.rollout.obs[rows.start * d..rows.end * d];
+        obs_t.copy_from_slice(&self.raw_obs);
+        self.obs_norm.apply(obs_t);
+        let mean = self.agent.actor().forward(obs_t, n, &mut self.act_ws);
+        if mean.iter().any(|m| !m.is_finite()) {
+            return Err(Error::Diverged {
+                iteration: self.iteration,
+                what: "the policy's action mean".into(),
+                max_abs_reward: self.max_abs_reward,
+            });
+        }
+        let acts_t = &mut self.rollout.actions[rows.start * a..rows.end * a];
+        let log_std = self.agent.log_std();
+        for (e, (act, mu)) in acts_t
+            .chunks_exact_mut(a)
+            .zip(mean.chunks_exact(a))
+            .enumerate()
+        {
+            for j in 0..a {
+                let noise = self.action_rng.normal() as f32;
+                act[j] = mu[j] + log_std[j].exp() * noise;
+            }
+            self.rollout.log_probs[rows.start + e] = gaussian_log_prob(act, mu, log_std);
+        }
+        for (c, &x) in self.clipped_actions.iter_mut().zip(acts_t.iter()) {
+            *c = x.clamp(-1.0, 1.0);
+        }
+        Ok(())
+    }
+
+    /// Takes the step's rewards, ends and finished episodes into rows `rows`
+    /// of the rollout.
+    fn record_step(&mut self, rows: std::ops::Range<usize>) -> Result<()> {
+        for (i, inst) in self.instances.iter_mut().enumerate() {
+            if let Some(source) = inst.error.take() {
+                return Err(Error::Reward {
+                    env_step: self.env_steps,
+                    instance: i,
+                    component: source.component.clone(),
+                    source,
+                });
+            }
+            let info = self.venv.info(i);
+            self.step_rewards[i] = inst.reward;
+            self.step_done[i] = info.done();
+            self.rollout.ends[rows.start + i] = StepEnd {
+                terminated: info.terminated,
+                truncated: info.truncated && !info.terminated,
+            };
+            if let Some((ret, len)) = inst.finished.take() {
+                self.window.episodes += 1;
+                self.window.return_sum += ret;
+                self.window.length_sum += len as f64;
+            }
+            if info.truncated && !info.terminated {
+                let start = self.rollout.trunc_obs.len();
+                self.rollout
+                    .trunc_obs
+                    .extend_from_slice(self.venv.final_obs(i));
+                self.obs_norm.apply(&mut self.rollout.trunc_obs[start..]);
+                self.rollout.trunc_index.push(rows.start + i);
+            }
+        }
+        for r in &self.step_rewards {
+            self.max_abs_reward = self.max_abs_reward.max(r.abs());
+        }
+        self.scaler.scale(&mut self.step_rewards, &self.step_done);
+        for (r, &s) in self.rollout.rewards[rows]
+            .iter_mut()
+            .zip(&self.step_rewards)
+        {
+            *r = s as f32;
+        }
+        Ok(())
+    }
+
+    /// Values, GAE and the PPO update of the rollout just collected.
+    fn learn(&mut self, fixed: &Fixed<'_>) -> Result<Losses> {
+        let config = &fixed.config;
+        let spec = fixed.task.env_spec();
         let lr = if config.anneal_lr {
-            let frac = 1.0 - (iteration - 1) as f64 / num_iterations as f64;
+            let frac = 1.0 - (self.iteration - 1) as f64 / fixed.num_iterations as f64;
             frac * config.learning_rate
         } else {
             config.learning_rate
         };
-
-        // ---- Rollout ----
-        rollout.trunc_obs.clear();
-        rollout.trunc_index.clear();
-        for t in 0..steps {
-            let t0 = Instant::now();
-            let rows = t * n..(t + 1) * n;
-            if let Some(i) = raw_obs.iter().position(|x| !x.is_finite()) {
-                return Err(Error::NonFiniteObservation {
-                    env_step: env_steps,
-                    instance: i / d.max(1),
-                });
-            }
-            obs_norm.update(&raw_obs, &mut stats_scratch);
-            let obs_t = &mut rollout.obs[rows.start * d..rows.end * d];
-            obs_t.copy_from_slice(&raw_obs);
-            obs_norm.apply(obs_t);
-            let mean = agent.actor().forward(obs_t, n, &mut act_ws);
-            if mean.iter().any(|m| !m.is_finite()) {
-                return Err(Error::Diverged {
-                    iteration,
-                    what: "the policy's action mean".into(),
-                    max_abs_reward,
-                });
-            }
-            let acts_t = &mut rollout.actions[rows.start * a..rows.end * a];
-            for (e, (act, mu)) in acts_t
-                .chunks_exact_mut(a)
-                .zip(mean.chunks_exact(a))
-                .enumerate()
-            {
-                let log_std = agent.log_std();
-                for j in 0..a {
-                    let noise = action_rng.normal() as f32;
-                    act[j] = mu[j] + log_std[j].exp() * noise;
-                }
-                rollout.log_probs[rows.start + e] = gaussian_log_prob(act, mu, log_std);
-            }
-            for (c, &x) in clipped_actions.iter_mut().zip(acts_t.iter()) {
-                *c = x.clamp(-1.0, 1.0);
-            }
-            let t1 = Instant::now();
-            timing.act_s += (t1 - t0).as_secs_f64();
-
-            let names_ref = &names;
-            venv.step_with(&clipped_actions, &mut instances, |inst, s, prev, info| {
-                inst.observe(names_ref, s, prev, info);
-            });
-            timing.simulate_s += t1.elapsed().as_secs_f64();
-
-            for (i, inst) in instances.iter_mut().enumerate() {
-                if let Some(source) = inst.error.take() {
-                    return Err(Error::Reward {
-                        env_step: env_steps,
-                        instance: i,
-                        component: source.component.clone(),
-                        source,
-                    });
-                }
-                let info = venv.info(i);
-                step_rewards[i] = inst.reward;
-                step_done[i] = info.done();
-                rollout.ends[rows.start + i] = StepEnd {
-                    terminated: info.terminated,
-                    truncated: info.truncated && !info.terminated,
-                };
-                if let Some((ret, len)) = inst.finished.take() {
-                    window.episodes += 1;
-                    window.return_sum += ret;
-                    window.length_sum += len as f64;
-                }
-                if info.truncated && !info.terminated {
-                    let start = rollout.trunc_obs.len();
-                    rollout.trunc_obs.extend_from_slice(venv.final_obs(i));
-                    obs_norm.apply(&mut rollout.trunc_obs[start..]);
-                    rollout.trunc_index.push(rows.start + i);
-                }
-            }
-            for r in &step_rewards {
-                max_abs_reward = max_abs_reward.max(r.abs());
-            }
-            scaler.scale(&mut step_rewards, &step_done);
-            for (r, &s) in rollout.rewards[rows].iter_mut().zip(&step_rewards) {
-                *r = s as f32;
-            }
-            venv.write_obs(&mut raw_obs);
-            env_steps += n as u64;
-            window.steps += n as u64;
-        }
-
-        slow_reward_check(
-            &instances,
-            timing.simulate_s,
-            rayon::current_num_threads().clamp(1, n),
-        )?;
-
-        // ---- Values, GAE, update ----
         let t_learn = Instant::now();
-        rollout.next_obs.copy_from_slice(&raw_obs);
-        obs_norm.apply(&mut rollout.next_obs);
-        compute_values_and_gae(&mut agent, &mut rollout, config, batch);
+        self.rollout.next_obs.copy_from_slice(&self.raw_obs);
+        self.obs_norm.apply(&mut self.rollout.next_obs);
+        compute_values_and_gae(
+            &mut self.agent,
+            &mut self.rollout,
+            config,
+            config.batch_size(),
+        );
         let losses = update(
             config,
             lr,
-            &mut agent,
-            &rollout,
-            &mut mb,
-            &mut indices,
-            &mut shuffle_rng,
-            (d, a),
+            &mut self.agent,
+            &self.rollout,
+            &mut self.mb,
+            &mut self.indices,
+            &mut self.shuffle_rng,
+            (spec.obs_dim, spec.action_dim),
         );
-        timing.learn_s += t_learn.elapsed().as_secs_f64();
+        self.timing.learn_s += t_learn.elapsed().as_secs_f64();
         let finite = [
             losses.policy,
             losses.value,
@@ -498,89 +806,68 @@ fn run(
         ];
         if finite.iter().any(|x| !x.is_finite()) {
             return Err(Error::Diverged {
-                iteration,
+                iteration: self.iteration,
                 what: "the loss".into(),
-                max_abs_reward,
+                max_abs_reward: self.max_abs_reward,
             });
         }
-
-        // ---- Checkpoint ----
-        let mut checkpoint = None;
-        if checkpoint_at.contains(&iteration) {
-            let t_eval = Instant::now();
-            let mut policy = Policy::new(
-                task,
-                obs_norm.clone(),
-                agent.actor().clone(),
-                agent.log_std().to_vec(),
-            );
-            let eval = run_episodes(task, &mut policy, config.eval_episodes, eval_seed);
-            timing.eval_s += t_eval.elapsed().as_secs_f64();
-            let steps_f = window.steps.max(1) as f64;
-            let mut components = vec![0.0; names.len()];
-            for inst in &mut instances {
-                for (c, s) in components.iter_mut().zip(&mut inst.component_sums) {
-                    *c += *s;
-                    *s = 0.0;
-                }
-            }
-            components.iter_mut().for_each(|c| *c /= steps_f);
-            let (episode_return, episode_length) = if window.episodes == 0 {
-                (f64::NAN, f64::NAN)
-            } else {
-                let k = window.episodes as f64;
-                (window.return_sum / k, window.length_sum / k)
-            };
-            let cp = Checkpoint {
-                env_steps,
-                components,
-                episode_return,
-                episode_length,
-                fitness: eval.mean,
-            };
-            tracing::debug!(env_steps, fitness = eval.mean, episode_return, "checkpoint");
-            checkpoints.push(cp.clone());
-            checkpoint = Some(cp);
-            window = Window::default();
-        }
-        // The receiver lives until this function returns; a send cannot fail.
-        let _ = tx.send(Progress {
-            env_steps,
-            total_steps,
-            iteration,
-            num_iterations,
-            losses,
-            checkpoint,
-        });
+        Ok(losses)
     }
 
-    let wall_s = start.elapsed().as_secs_f64();
-    let final_fitness = checkpoints.last().map_or(f64::NAN, |c| c.fitness);
-    let max_fitness = checkpoints
-        .iter()
-        .map(|c| c.fitness)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let report = TrainReport {
-        task: task.name.clone(),
-        components: names,
-        checkpoints,
-        env_steps,
-        final_fitness,
-        max_fitness,
-        wall_s,
-        env_steps_per_sec: env_steps as f64 / wall_s.max(1e-9),
-    };
-    let policy = Policy::new(
-        task,
-        obs_norm,
-        agent.actor().clone(),
-        agent.log_std().to_vec(),
-    );
-    Ok(Trained {
-        report,
-        policy,
-        timing,
-    })
+    /// Evaluates the current policy and records a checkpoint (and the best
+    /// one so far).
+    fn checkpoint(&mut self, fixed: &Fixed<'_>) -> Checkpoint {
+        let t_eval = Instant::now();
+        let mut policy = self.policy(fixed.task);
+        let eval_seed = derive_seed(fixed.seed, STREAM_EVAL);
+        let eval = run_episodes(
+            fixed.task,
+            &mut policy,
+            fixed.config.eval_episodes,
+            eval_seed,
+        );
+        self.timing.eval_s += t_eval.elapsed().as_secs_f64();
+        let steps_f = self.window.steps.max(1) as f64;
+        let mut components = vec![0.0; fixed.names.len()];
+        for inst in &mut self.instances {
+            for (c, s) in components.iter_mut().zip(&mut inst.component_sums) {
+                *c += *s;
+                *s = 0.0;
+            }
+        }
+        components.iter_mut().for_each(|c| *c /= steps_f);
+        let w = &self.window;
+        let (episode_return, episode_length) = if w.episodes == 0 {
+            (f64::NAN, f64::NAN)
+        } else {
+            let k = w.episodes as f64;
+            (w.return_sum / k, w.length_sum / k)
+        };
+        let cp = Checkpoint {
+            env_steps: self.env_steps,
+            components,
+            episode_return,
+            episode_length,
+            fitness: eval.mean,
+        };
+        tracing::debug!(
+            env_steps = self.env_steps,
+            fitness = eval.mean,
+            episode_return,
+            "checkpoint"
+        );
+        // Ties go to the later checkpoint: it has trained longer.
+        if eval.mean.is_finite() && self.best.as_ref().is_none_or(|b| eval.mean >= b.fitness) {
+            self.best = Some(Best {
+                env_steps: self.env_steps,
+                fitness: eval.mean,
+                policy,
+            });
+        }
+        self.checkpoints.push(cp.clone());
+        self.window = Window::default();
+        cp
+    }
 }
 
 /// The 1-based iterations after which checkpoints are taken: `k` evenly spaced
