@@ -239,6 +239,10 @@ pub struct RunArgs {
     /// Seeds of the final evaluation, 1 to 100 (default 3).
     #[arg(long, allow_negative_numbers = true, value_parser = usize_in::<1, { SearchConfig::MAX_FINAL_SEEDS }>)]
     pub final_seeds: Option<usize>,
+    /// How each generation spends its budget: `halving` (default; weak
+    /// candidates stop at budget/9 or budget/3) or `uniform` (all train to the end).
+    #[arg(long, value_enum)]
+    pub allocation: Option<crate::search::Allocation>,
     /// Never show the task fitness to the LLM.
     #[arg(long)]
     pub hide_fitness: bool,

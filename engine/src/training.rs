@@ -7,7 +7,7 @@
 use crate::search::{files, write_atomic};
 use rewardsmith_core::Task;
 use rewardsmith_envs::rollout::sample_states;
-use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, Progress, Trained, train};
+use rewardsmith_rl::{MetricsWriter, PpoConfig, PpoOverrides, Progress, Trained, Trainer};
 use rewardsmith_sandbox::{CheckReport, Limits, ProgramSource, check_source, compile_with_sample};
 use std::path::Path;
 
@@ -126,68 +126,154 @@ pub fn train_checked(
     samples: &StatePairs,
     observer: &mut dyn FnMut(&Progress),
 ) -> Result<TrainedReward, TrainError> {
-    let task = request.task;
-    let config = PpoConfig::for_task(task).with_overrides(request.overrides);
-    config
-        .validate()
-        .map_err(|e| TrainError::Settings(e.to_string()))?;
-    // Compile exactly the program that was checked: the probe call that learns
-    // the component names runs on a real state, not an all-zero one.
-    let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
-    let program = compile_with_sample(
-        request.source,
-        &task.env_spec().state,
-        &Limits::default(),
-        probe,
-    )
-    .map_err(|e| TrainError::Failed(e.to_string()))?;
-    let mut metrics = match request.out {
-        Some(out) => {
-            write_atomic(
-                &out.join(reward_file_name(request.source)),
-                reward_bytes(request.source),
-            )?;
-            Some(
-                MetricsWriter::create(out, program.components()).map_err(|e| {
-                    TrainError::Io(anyhow::anyhow!(
-                        "cannot write metrics in {}: {e}",
-                        out.display()
-                    ))
-                })?,
-            )
-        }
-        None => None,
-    };
-    let mut io_error = None;
-    let mut observe = |p: &Progress| {
-        if let (Some(metrics), Some(cp)) = (metrics.as_mut(), &p.checkpoint)
-            && let Err(e) = metrics.write(cp)
-        {
-            io_error.get_or_insert(e);
-        }
-        observer(p);
-    };
-    let trained = train(
-        task,
-        program.as_ref(),
-        &config,
-        request.seed,
-        request.threads,
-        &mut observe,
-    )
-    .map_err(|e| TrainError::Failed(e.to_string()))?;
-    if let Some(e) = io_error {
-        return Err(TrainError::Io(anyhow::anyhow!("cannot write metrics: {e}")));
+    let mut training = Training::start(request, check, samples)?;
+    training.advance(u64::MAX, observer)?;
+    training.finish()
+}
+
+/// A training under way that can stop between iterations and go on later
+/// ([`Trainer`]): successive halving pauses its candidates here.
+pub struct Training<'a> {
+    trainer: Trainer<'a>,
+    metrics: Option<MetricsWriter>,
+    out: Option<&'a Path>,
+    check: CheckReport,
+    config: PpoConfig,
+}
+
+impl<'a> Training<'a> {
+    /// Compiles `request`'s checked program and sets its training up at
+    /// step 0 (writing the reward file and the metrics' headers).
+    ///
+    /// # Errors
+    /// As [`train_checked`].
+    pub fn start(
+        request: &TrainRequest<'a>,
+        check: CheckReport,
+        samples: &StatePairs,
+    ) -> Result<Self, TrainError> {
+        let task = request.task;
+        let config = PpoConfig::for_task(task).with_overrides(request.overrides);
+        config
+            .validate()
+            .map_err(|e| TrainError::Settings(e.to_string()))?;
+        // Compile exactly the program that was checked: the probe call that
+        // learns the component names runs on a real state, not an all-zero one.
+        let probe = samples.first().map(|(p, s)| (p.as_slice(), s.as_slice()));
+        let program = compile_with_sample(
+            request.source,
+            &task.env_spec().state,
+            &Limits::default(),
+            probe,
+        )
+        .map_err(|e| TrainError::Failed(e.to_string()))?;
+        let metrics = match request.out {
+            Some(out) => {
+                write_atomic(
+                    &out.join(reward_file_name(request.source)),
+                    reward_bytes(request.source),
+                )?;
+                Some(
+                    MetricsWriter::create(out, program.components()).map_err(|e| {
+                        TrainError::Io(anyhow::anyhow!(
+                            "cannot write metrics in {}: {e}",
+                            out.display()
+                        ))
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let trainer = Trainer::new(
+            task,
+            program.as_ref(),
+            &config,
+            request.seed,
+            request.threads,
+        )
+        .map_err(|e| TrainError::Failed(e.to_string()))?;
+        Ok(Self {
+            trainer,
+            metrics,
+            out: request.out,
+            check,
+            config,
+        })
     }
-    if let Some(out) = request.out {
-        trained
-            .policy
-            .save(out)
-            .map_err(|e| TrainError::Io(anyhow::anyhow!("cannot save the policy: {e}")))?;
+
+    /// Trains to at least `env_steps` env steps (or the budget), writing the
+    /// checkpoints to the metrics and telling `observer` of every iteration.
+    ///
+    /// # Errors
+    /// [`TrainError::Failed`] when training fails, [`TrainError::Io`] when
+    /// the metrics cannot be written.
+    pub fn advance(
+        &mut self,
+        env_steps: u64,
+        observer: &mut dyn FnMut(&Progress),
+    ) -> Result<(), TrainError> {
+        let mut io_error = None;
+        let metrics = &mut self.metrics;
+        let mut observe = |p: &Progress| {
+            if let (Some(metrics), Some(cp)) = (metrics.as_mut(), &p.checkpoint)
+                && let Err(e) = metrics.write(cp)
+            {
+                io_error.get_or_insert(e);
+            }
+            observer(p);
+        };
+        self.trainer
+            .advance(env_steps, &mut observe)
+            .map_err(|e| TrainError::Failed(e.to_string()))?;
+        if let Some(e) = io_error {
+            return Err(TrainError::Io(anyhow::anyhow!("cannot write metrics: {e}")));
+        }
+        Ok(())
     }
-    Ok(TrainedReward {
-        check,
-        config,
-        trained,
-    })
+
+    /// Trains on `threads` worker threads from now on.
+    ///
+    /// # Errors
+    /// The threads cannot be started.
+    pub fn set_threads(&mut self, threads: usize) -> Result<(), TrainError> {
+        self.trainer
+            .set_threads(threads)
+            .map_err(|e| TrainError::Io(anyhow::anyhow!("{e}")))
+    }
+
+    /// The trainer, for its progress and its best checkpoint so far.
+    #[must_use]
+    pub fn trainer(&self) -> &Trainer<'a> {
+        &self.trainer
+    }
+
+    /// Ends the training where it is: the best checkpoint's policy is saved
+    /// as `policy.*` and the last one's in `last/` (with a folder).
+    ///
+    /// # Errors
+    /// As [`advance`](Self::advance).
+    pub fn finish(self) -> Result<TrainedReward, TrainError> {
+        let trained = self
+            .trainer
+            .finish()
+            .map_err(|e| TrainError::Failed(e.to_string()))?;
+        if let Some(out) = self.out {
+            let save = |policy: &rewardsmith_rl::Policy, dir: &Path| {
+                policy
+                    .save(dir)
+                    .map_err(|e| TrainError::Io(anyhow::anyhow!("cannot save the policy: {e}")))
+            };
+            save(&trained.policy, out)?;
+            let last = out.join(files::LAST_POLICY_DIR);
+            std::fs::create_dir_all(&last).map_err(|e| {
+                TrainError::Io(anyhow::anyhow!("cannot create {}: {e}", last.display()))
+            })?;
+            save(&trained.last_policy, &last)?;
+        }
+        Ok(TrainedReward {
+            check: self.check,
+            config: self.config,
+            trained,
+        })
+    }
 }

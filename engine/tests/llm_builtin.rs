@@ -281,6 +281,7 @@ fn best_programs_come_from_train_reports() {
         max_fitness: 0.3,
         wall_s: 1.0,
         env_steps_per_sec: 200.0,
+        best: None,
     };
     let best = BestProgram::from_report("src", &report);
     assert_eq!(best.fitness, Some(0.3));

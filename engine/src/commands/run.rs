@@ -87,6 +87,9 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     if let Some(v) = args.final_seeds {
         search.final_seeds = v;
     }
+    if let Some(v) = args.allocation {
+        search.allocation = v;
+    }
     if let Some(t) = args.threads {
         search.threads = thread_count(Some(t))?;
     }

@@ -238,8 +238,11 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
         "threads": threads,
         "ppo": config,
         "env_steps": report.env_steps,
-        "fitness": report.final_fitness,
+        "fitness": report.fitness(),
+        "fitness_env_steps": report.fitness_env_steps(),
+        "fitness_last": report.final_fitness,
         "fitness_max": report.max_fitness,
+        "best_checkpoint": report.best,
         "fitness_curve": report.fitness_curve(),
         "components": report.component_curves(),
         "episode_return_curve": report.episode_return_curve(),
@@ -256,10 +259,13 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
         print_json(&summary);
     } else {
         println!(
-            "{}: fitness {:.4} (max {:.4}) after {} env steps in {:.1} s ({:.0} steps/s, learner {:.0}%)",
+            "{}: fitness {:.4} (best checkpoint, at step {}, on {} held-out episodes; last \
+             checkpoint {:.4}) after {} env steps in {:.1} s ({:.0} steps/s, learner {:.0}%)",
             task.name,
+            report.fitness(),
+            report.fitness_env_steps(),
+            report.best.as_ref().map_or(0, |b| b.episodes),
             report.final_fitness,
-            report.max_fitness,
             report.env_steps,
             report.wall_s,
             report.env_steps_per_sec,

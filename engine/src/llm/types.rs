@@ -136,12 +136,13 @@ impl ComponentSummary {
 
 impl BestProgram {
     /// The best program as training reported it: its component curves
-    /// summarised, and its fitness taken as the report's final fitness.
+    /// summarised, and its fitness taken as the report's figure (the best
+    /// checkpoint's held-out fitness).
     #[must_use]
     pub fn from_report(source: &str, report: &rewardsmith_core::TrainReport) -> Self {
         Self {
             source: source.to_string(),
-            fitness: Some(report.final_fitness),
+            fitness: Some(report.fitness()),
             components: report
                 .component_curves()
                 .iter()

@@ -1,10 +1,11 @@
 //! One candidate, end to end: check, train, score, analyse — as a self-contained
 //! job (`rewardsmith eval-candidate SPEC.json`) that the local loop runs too.
 
+use super::allocation::Rungs;
 use super::analyzer::{TrajectorySummary, analyse};
 use super::described::DescribedTask;
 use super::store::{files, write_atomic, write_json};
-use crate::training::{self, StatePairs, TrainError, TrainRequest, TrainedReward, train_checked};
+use crate::training::{self, StatePairs, TrainError, TrainRequest, TrainedReward};
 use rewardsmith_core::{Registry, TrainReport};
 use rewardsmith_rl::PpoOverrides;
 use rewardsmith_sandbox::{CheckReport, ProgramSource};
@@ -31,6 +32,16 @@ pub struct CandidateSpec {
     /// named (then `task` is its generated name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub described: Option<DescribedTask>,
+}
+
+/// A candidate before training: already finished (read back, or failed
+/// before training), or a spec to train.
+#[allow(clippy::large_enum_variant)] // one per candidate, short-lived: size is no concern
+pub(crate) enum Staged {
+    /// Its outcome, written.
+    Done(Outcome),
+    /// Its spec, written; train it.
+    Train(CandidateSpec),
 }
 
 /// How a candidate ended.
@@ -69,6 +80,10 @@ pub enum Outcome {
         report: TrainReport,
         /// What the trained policy did.
         analysis: TrajectorySummary,
+        /// Its course through successive halving's rungs (absent for a
+        /// candidate trained to the full budget without rungs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rungs: Option<Rungs>,
     },
 }
 
@@ -77,7 +92,7 @@ impl Outcome {
     #[must_use]
     pub fn fitness(&self) -> Option<f64> {
         match self {
-            Self::Trained { report, .. } => Some(report.final_fitness),
+            Self::Trained { report, .. } => Some(report.fitness()),
             _ => None,
         }
     }
@@ -135,17 +150,184 @@ pub fn evaluate_candidate_with(
     on_steps: &dyn Fn(u64),
 ) -> anyhow::Result<Outcome> {
     let task = registry.task(&spec.task)?;
+    let inputs = TrainingInputs::new(spec);
+    let mut prepared = match prepare(task, spec, &inputs, out)? {
+        Ok(p) => p,
+        Err(done) => return Ok(done),
+    };
+    if let Some(crashed) = prepared.advance(u64::MAX, on_steps)? {
+        return Ok(crashed);
+    }
+    prepared.finish(None)
+}
+
+/// What a candidate's training borrows for as long as it runs.
+pub(crate) struct TrainingInputs {
+    source: ProgramSource,
+    overrides: PpoOverrides,
+}
+
+impl TrainingInputs {
+    /// The program and settings of `spec`.
+    pub(crate) fn new(spec: &CandidateSpec) -> Self {
+        Self {
+            source: ProgramSource::Rhai(spec.reward.clone()),
+            overrides: PpoOverrides {
+                total_timesteps: Some(spec.budget),
+                ..PpoOverrides::default()
+            },
+        }
+    }
+}
+
+/// A candidate checked and set up for training, which can train in steps
+/// (successive halving's rungs) before it is finished.
+pub(crate) struct Prepared<'a> {
+    task: &'a rewardsmith_core::Task,
+    spec: &'a CandidateSpec,
+    out: &'a Path,
+    training: training::Training<'a>,
+}
+
+/// Writes the reward, checks it and sets its training up; a candidate that
+/// cannot train is returned as its (written) outcome.
+///
+/// # Errors
+/// An unwritable folder.
+pub(crate) fn prepare<'a>(
+    task: &'a rewardsmith_core::Task,
+    spec: &'a CandidateSpec,
+    inputs: &'a TrainingInputs,
+    out: &'a Path,
+) -> anyhow::Result<Result<Prepared<'a>, Outcome>> {
     write_atomic(&out.join(files::REWARD_RHAI), spec.reward.as_bytes())?;
-    let source = ProgramSource::Rhai(spec.reward.clone());
     let (check, samples) = dry_check(task, &spec.reward, spec.seed);
     write_json(&out.join(files::CHECK), &check)?;
-    let outcome = if check.ok {
-        train_candidate(task, spec, &source, &samples, check, out, on_steps)?
-    } else {
-        Outcome::Rejected { check }
+    if !check.ok {
+        return done(out, Outcome::Rejected { check }).map(Err);
+    }
+    let request = TrainRequest {
+        task,
+        source: &inputs.source,
+        overrides: &inputs.overrides,
+        seed: spec.seed,
+        threads: spec.threads,
+        out: Some(out),
     };
+    match training::Training::start(&request, check, &samples) {
+        Ok(training) => Ok(Ok(Prepared {
+            task,
+            spec,
+            out,
+            training,
+        })),
+        Err(TrainError::Io(e)) => Err(e),
+        Err(e) => done(
+            out,
+            Outcome::Crashed {
+                error: e.to_string(),
+            },
+        )
+        .map(Err),
+    }
+}
+
+/// Writes `outcome` as the candidate's result and returns it.
+fn done(out: &Path, outcome: Outcome) -> anyhow::Result<Outcome> {
     write_json(&out.join(files::RESULT), &outcome)?;
     Ok(outcome)
+}
+
+impl Prepared<'_> {
+    /// Trains to at least `env_steps` (or the budget); a training that
+    /// failed gives its (written) outcome.
+    ///
+    /// # Errors
+    /// An unwritable folder.
+    pub(crate) fn advance(
+        &mut self,
+        env_steps: u64,
+        on_steps: &dyn Fn(u64),
+    ) -> anyhow::Result<Option<Outcome>> {
+        match self
+            .training
+            .advance(env_steps, &mut |p| on_steps(p.env_steps))
+        {
+            Ok(()) => Ok(None),
+            Err(TrainError::Io(e)) => Err(e),
+            Err(e) => done(
+                self.out,
+                Outcome::Crashed {
+                    error: e.to_string(),
+                },
+            )
+            .map(Some),
+        }
+    }
+
+    /// Trains on `threads` worker threads from now on.
+    ///
+    /// # Errors
+    /// The threads cannot be started.
+    pub(crate) fn set_threads(&mut self, threads: usize) -> anyhow::Result<()> {
+        self.training
+            .set_threads(threads)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The best checkpoint's held-out evaluation so far (successive
+    /// halving's rung score): its mean and standard error.
+    pub(crate) fn score(&self) -> Option<(f64, f64)> {
+        let eval = self.training.trainer().held_out_evaluation()?;
+        Some((eval.mean, super::allocation::standard_error(&eval.fitness)))
+    }
+
+    /// Ends the training where it is, analyses the kept policy and writes
+    /// the result.
+    ///
+    /// # Errors
+    /// An unwritable folder.
+    pub(crate) fn finish(self, rungs: Option<Rungs>) -> anyhow::Result<Outcome> {
+        let trained = match self.training.finish() {
+            Ok(t) => t,
+            Err(TrainError::Io(e)) => return Err(e),
+            Err(e) => {
+                return done(
+                    self.out,
+                    Outcome::Crashed {
+                        error: e.to_string(),
+                    },
+                );
+            }
+        };
+        let TrainedReward { check, trained, .. } = trained;
+        if !trained.report.fitness().is_finite() {
+            return done(
+                self.out,
+                Outcome::Crashed {
+                    error: "the task's fitness program gave a non-finite value for the trained \
+                            policy's episodes (a machine-written fitness: see fitness.rhai in the \
+                            run folder)"
+                        .to_string(),
+                },
+            );
+        }
+        let analysis = analyse(
+            self.task,
+            &trained.policy,
+            self.spec.analysis_episodes,
+            self.spec.seed,
+        )?;
+        done(
+            self.out,
+            Outcome::Trained {
+                check,
+                report: trained.report,
+                analysis,
+                rungs,
+            },
+        )
+    }
 }
 
 /// The sandbox's checks of a Rhai reward program (see [`training::dry_check`]).
@@ -156,50 +338,4 @@ pub fn dry_check(
     seed: u64,
 ) -> (CheckReport, StatePairs) {
     training::dry_check(task, &ProgramSource::Rhai(reward.to_string()), seed)
-}
-
-fn train_candidate(
-    task: &rewardsmith_core::Task,
-    spec: &CandidateSpec,
-    source: &ProgramSource,
-    samples: &StatePairs,
-    check: CheckReport,
-    out: &Path,
-    on_steps: &dyn Fn(u64),
-) -> anyhow::Result<Outcome> {
-    let overrides = PpoOverrides {
-        total_timesteps: Some(spec.budget),
-        ..PpoOverrides::default()
-    };
-    let request = TrainRequest {
-        task,
-        source,
-        overrides: &overrides,
-        seed: spec.seed,
-        threads: spec.threads,
-        out: Some(out),
-    };
-    let trained = match train_checked(&request, check, samples, &mut |p| on_steps(p.env_steps)) {
-        Ok(t) => t,
-        Err(TrainError::Io(e)) => return Err(e),
-        Err(e) => {
-            return Ok(Outcome::Crashed {
-                error: e.to_string(),
-            });
-        }
-    };
-    let TrainedReward { check, trained, .. } = trained;
-    if !trained.report.final_fitness.is_finite() {
-        return Ok(Outcome::Crashed {
-            error: "the task's fitness program gave a non-finite value for the trained policy's \
-                    episodes (a machine-written fitness: see fitness.rhai in the run folder)"
-                .to_string(),
-        });
-    }
-    let analysis = analyse(task, &trained.policy, spec.analysis_episodes, spec.seed)?;
-    Ok(Outcome::Trained {
-        check,
-        report: trained.report,
-        analysis,
-    })
 }

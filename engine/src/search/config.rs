@@ -2,6 +2,7 @@
 //! command-line flags over the file over the defaults, validated before use
 //! against documented bounds (the `MAX_*` constants of [`SearchConfig`]).
 
+use super::allocation::Allocation;
 use crate::llm::LlmConfig;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,20 @@ pub struct SearchConfig {
     /// Ask the LLM to review every program that passed the sandbox's checks,
     /// and train only those it accepts (one extra request per candidate).
     pub llm_critic: bool,
+    /// How a generation's budget is spent across its candidates: `halving`
+    /// (the default: successive halving, weak candidates stop early) or
+    /// `uniform` (every candidate trains to the full budget). A run recorded
+    /// before this key existed was uniform.
+    #[serde(default = "Allocation::recorded_before")]
+    pub allocation: Allocation,
+    /// Successive halving's reduction factor η (2 to 8): candidates are
+    /// ranked at budget/η² and budget/η, and the best 1/η continue. Default 3.
+    #[serde(default = "default_eta")]
+    pub eta: usize,
+}
+
+fn default_eta() -> usize {
+    super::allocation::DEFAULT_ETA
 }
 
 impl Default for SearchConfig {
@@ -70,6 +85,8 @@ impl Default for SearchConfig {
             final_budget: 0,
             analysis_episodes: 4,
             llm_critic: false,
+            allocation: Allocation::default(),
+            eta: default_eta(),
         }
     }
 }
@@ -141,6 +158,7 @@ impl SearchConfig {
             1,
             Self::MAX_GENERATIONS,
         )?;
+        range("eta", self.eta, 2, 8)?;
         range(
             "analysis_episodes",
             self.analysis_episodes,
@@ -191,11 +209,16 @@ impl FileConfig {
     /// What is wrong, with its line and column, on one line.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let config: Self = toml::from_str(text).map_err(|e| one_line(text, &e))?;
+        let mut config: Self = toml::from_str(text).map_err(|e| one_line(text, &e))?;
         // `budget = 0` used to mean "the task's budget" silently; a 0 written
         // out is now taken for the mistake it most likely is.
         let raw: toml::Table = toml::from_str(text).map_err(|e| one_line(text, &e))?;
         if let Some(search) = raw.get("search").and_then(toml::Value::as_table) {
+            // A file that does not choose gets today's default, not what runs
+            // recorded before the key existed did.
+            if !search.contains_key("allocation") {
+                config.search.allocation = Allocation::default();
+            }
             for key in ["budget", "final_budget"] {
                 if search.get(key).and_then(toml::Value::as_integer) == Some(0) {
                     bail!(
@@ -296,6 +319,18 @@ mod tests {
                 .to_string()
                 .contains("search.threads")
         );
+    }
+
+    #[test]
+    fn allocation_defaults_to_halving_but_old_runs_read_as_uniform() {
+        assert_eq!(SearchConfig::default().allocation, Allocation::Halving);
+        let file = FileConfig::parse("[search]\nsamples = 4\n").unwrap();
+        assert_eq!(file.search.allocation, Allocation::Halving);
+        let chosen = FileConfig::parse("[search]\nallocation = \"uniform\"\n").unwrap();
+        assert_eq!(chosen.search.allocation, Allocation::Uniform);
+        // A run.toml written before the key existed.
+        let old: SearchConfig = toml::from_str("samples = 4\n").unwrap();
+        assert_eq!(old.allocation, Allocation::Uniform);
     }
 
     #[test]

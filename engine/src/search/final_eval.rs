@@ -144,7 +144,7 @@ fn final_training(
     })
     .map_err(|e| anyhow!("training the {name} reward failed: {e}"))?
     .trained;
-    let fitness = trained.report.final_fitness;
+    let fitness = trained.report.fitness();
     store.emit(
         progress,
         RunEvent::FinalTrainingFinished {

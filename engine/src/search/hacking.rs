@@ -215,6 +215,7 @@ mod tests {
             max_fitness: fitness.iter().copied().fold(f64::MIN, f64::max),
             wall_s: 1.0,
             env_steps_per_sec: 1.0,
+            best: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! folder, candidate evaluation, reflection, the trajectory analyzer, the final
 //! evaluation and the reports.
 
+mod allocation;
 mod analyzer;
 mod builder;
 mod candidate;
@@ -9,12 +10,15 @@ mod config;
 mod described;
 mod final_eval;
 mod hacking;
+mod halving;
 mod record;
 mod reflection;
 mod report;
 mod runner;
+pub mod slurm;
 mod store;
 
+pub use allocation::{Allocation, Rungs};
 pub use analyzer::{FieldSummary, TrajectorySummary, analyse};
 pub use builder::{Search, SearchBuilder};
 pub use candidate::{CandidateSpec, Outcome, evaluate_candidate, evaluate_candidate_with};

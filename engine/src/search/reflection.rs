@@ -82,6 +82,7 @@ pub fn reflect(
             "task fitness: {}, Max: {max:.3}, Mean: {mean:.3}, Min: {min:.3}",
             curve_text(&fitness)
         );
+        let _ = writeln!(out, "  {}", figure_source(report));
         if max <= NO_PROGRESS {
             let _ = writeln!(
                 out,
@@ -125,6 +126,22 @@ pub fn reflect(
     out
 }
 
+/// Where a training's figure comes from: the best checkpoint's step and its
+/// held-out episodes.
+pub(crate) fn figure_source(report: &rewardsmith_core::TrainReport) -> String {
+    match &report.best {
+        Some(b) => format!(
+            "Fitness {:.3}: the best checkpoint (env step {} of {}) on {} held-out episodes; \
+             the last checkpoint scored {:.3}.",
+            b.fitness, b.env_steps, report.env_steps, b.episodes, report.final_fitness
+        ),
+        None => format!(
+            "Fitness {:.3}: the last checkpoint (env step {}).",
+            report.final_fitness, report.env_steps
+        ),
+    }
+}
+
 /// The errors of a generation in which every candidate failed.
 #[must_use]
 pub fn all_failed(outcomes: &[Outcome]) -> String {
@@ -161,6 +178,7 @@ mod tests {
             max_fitness: 0.4,
             wall_s: 1.0,
             env_steps_per_sec: 200.0,
+            best: None,
         }
     }
 

@@ -1165,6 +1165,7 @@ fn candidate_card(
             check,
             report,
             analysis,
+            rungs,
         })) => {
             for chart in training_charts(&report) {
                 media.push_str(&svg_chart(&chart));
@@ -1172,7 +1173,9 @@ fn candidate_card(
             (
                 Some(check),
                 format!(
-                    "<details><summary>What the trained policy did</summary><pre>{}</pre></details>",
+                    "<p>{}{}</p><details><summary>What the trained policy did</summary><pre>{}</pre></details>",
+                    esc(&super::reflection::figure_source(&report)),
+                    rungs.map_or_else(String::new, |r| format!(" {}.", esc(&r.line()))),
                     esc(analysis.describe().trim_end())
                 ),
             )
@@ -1327,6 +1330,7 @@ mod tests {
             max_fitness: 0.0,
             wall_s: 1.0,
             env_steps_per_sec: 1.0,
+            best: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The evolutionary loop: sample K reward programs, check and train each, keep
 //! the best, reflect, ask again — resumable from the run folder at any point.
 
-use super::candidate::{CandidateSpec, Outcome, dry_check, evaluate_candidate_with};
+use super::allocation::Allocation;
+use super::candidate::{CandidateSpec, Outcome, Staged, dry_check, evaluate_candidate_with};
 use super::config::FeedbackMode;
 use super::described::{DescribedTask, fitness_program};
 use super::final_eval::final_evaluation;
@@ -364,7 +365,8 @@ impl Steps<'_> {
         Ok(reviews)
     }
 
-    /// Evaluate: every candidate checked, trained and scored, in parallel.
+    /// Evaluate: every candidate checked, trained and scored, in parallel
+    /// (under successive halving, weak ones stop at a rung).
     fn evaluate(
         &self,
         g: usize,
@@ -372,6 +374,9 @@ impl Steps<'_> {
         reviews: &[Option<Review>],
         state: &mut SearchState,
     ) -> anyhow::Result<Vec<Outcome>> {
+        if self.record.search.allocation == Allocation::Halving {
+            return self.evaluate_halving(g, texts, reviews, state);
+        }
         let phase = Instant::now();
         let evaluated: Vec<anyhow::Result<Evaluated>> = self.pool.install(|| {
             texts
@@ -395,6 +400,79 @@ impl Steps<'_> {
                 })
             })
             .collect()
+    }
+
+    /// [`evaluate`](Self::evaluate) under successive halving.
+    fn evaluate_halving(
+        &self,
+        g: usize,
+        texts: &[String],
+        reviews: &[Option<Review>],
+        state: &mut SearchState,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        let (store, progress) = (self.store, self.progress);
+        let phase = Instant::now();
+        let mut staged = Vec::with_capacity(texts.len());
+        let mut fresh = Vec::with_capacity(texts.len());
+        for (i, (text, review)) in texts.iter().zip(reviews).enumerate() {
+            let job = Job {
+                described: self.described.as_ref(),
+                review: review.as_ref(),
+                g,
+                i,
+                text,
+            };
+            let is_fresh = !store.candidate_file(g, i, files::RESULT).exists();
+            if is_fresh {
+                store.emit(
+                    progress,
+                    RunEvent::CandidateStarted {
+                        generation: g,
+                        candidate: i,
+                        budget: self.record.budget,
+                    },
+                )?;
+            }
+            fresh.push(is_fresh);
+            staged.push(stage(self.registry, store, self.record, &job)?);
+        }
+        let (outcomes, spent) = super::halving::Halving {
+            task: self.task,
+            store,
+            record: self.record,
+            pool: &self.pool,
+            progress,
+            generation: g,
+        }
+        .run(staged)?;
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if fresh[i] {
+                let dir = store.candidate_dir(g, i);
+                let pictured = Instant::now();
+                if self.record.render
+                    && outcome.fitness().is_some()
+                    && let Some(spec) = read_json::<CandidateSpec>(&dir.join(files::SPEC))?
+                {
+                    picture_candidate(self.registry, store, &spec, &dir, g, i)?;
+                }
+                state.timing.candidate_thread_s += spent[i] + pictured.elapsed().as_secs_f64();
+                if let Outcome::Trained { report, .. } = outcome {
+                    state.timing.train_thread_s += report.wall_s;
+                }
+            }
+            store.emit(
+                progress,
+                RunEvent::CandidateFinished {
+                    generation: g,
+                    candidate: i,
+                    fitness: outcome.fitness(),
+                    failure: outcome.failure().map(|f| first_line(&f).to_string()),
+                },
+            )?;
+        }
+        super::report::write_live_report(store, self.task, self.record)?;
+        state.timing.candidates_s += phase.elapsed().as_secs_f64();
+        Ok(outcomes)
     }
 
     /// One candidate of [`evaluate`](Self::evaluate), with its events.
@@ -494,7 +572,7 @@ impl Steps<'_> {
         if let Some(b) = gen_record.best
             && let Outcome::Trained { report, .. } = &outcomes[b]
         {
-            let fitness = report.final_fitness;
+            let fitness = report.fitness();
             if state.best.as_ref().is_none_or(|cur| fitness > cur.fitness) {
                 let reward =
                     std::fs::read_to_string(self.store.candidate_file(g, b, files::REWARD_RHAI))
@@ -820,13 +898,14 @@ struct Job<'a> {
     text: &'a str,
 }
 
-fn run_candidate(
+/// Reads back or starts candidate `job`: the completion, its program, its
+/// spec and the critic's verdict.
+fn stage(
     registry: &Registry,
     store: &RunStore,
     record: &RunRecord,
     job: &Job<'_>,
-    on_steps: &dyn Fn(u64),
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Staged> {
     let Job {
         described,
         review,
@@ -844,47 +923,61 @@ fn run_candidate(
         {
             picture_candidate(registry, store, &spec, &dir, g, i)?;
         }
-        return Ok(done);
+        return Ok(Staged::Done(done));
     }
     write_atomic(&dir.join(files::COMPLETION), text.as_bytes())?;
-    let outcome = match extract_code(text) {
+    let source = match extract_code(text) {
         Extracted::NoCode { reason } => {
             let o = Outcome::NoCode { reason };
             write_json(&dir.join(files::RESULT), &o)?;
-            o
+            return Ok(Staged::Done(o));
         }
-        Extracted::Code { source, .. } => {
-            let spec = CandidateSpec {
-                task: record.task.clone(),
-                reward: source,
-                budget: record.budget,
-                seed: candidate_seed(record, g, i),
-                threads: record.threads_per_candidate,
-                analysis_episodes: record.search.analysis_episodes,
-                described: described.cloned(),
-            };
-            write_json(&dir.join(files::SPEC), &spec)?;
-            let outcome = match review {
-                Some(r) if r.verdict == Verdict::Reject => {
-                    let task = registry.task(&spec.task)?;
-                    write_atomic(&dir.join(files::REWARD_RHAI), spec.reward.as_bytes())?;
-                    let (check, _) = dry_check(task, &spec.reward, spec.seed);
-                    let o = Outcome::Criticised {
-                        check,
-                        reasons: r.reasons.clone(),
-                    };
-                    write_json(&dir.join(files::RESULT), &o)?;
-                    o
-                }
-                _ => evaluate_candidate_with(registry, &spec, &dir, on_steps)?,
-            };
-            if record.render && outcome.fitness().is_some() {
-                picture_candidate(registry, store, &spec, &dir, g, i)?;
-            }
-            outcome
-        }
+        Extracted::Code { source, .. } => source,
     };
-    Ok(outcome)
+    let spec = CandidateSpec {
+        task: record.task.clone(),
+        reward: source,
+        budget: record.budget,
+        seed: candidate_seed(record, g, i),
+        threads: record.threads_per_candidate,
+        analysis_episodes: record.search.analysis_episodes,
+        described: described.cloned(),
+    };
+    write_json(&dir.join(files::SPEC), &spec)?;
+    if let Some(r) = review
+        && r.verdict == Verdict::Reject
+    {
+        let task = registry.task(&spec.task)?;
+        write_atomic(&dir.join(files::REWARD_RHAI), spec.reward.as_bytes())?;
+        let (check, _) = dry_check(task, &spec.reward, spec.seed);
+        let o = Outcome::Criticised {
+            check,
+            reasons: r.reasons.clone(),
+        };
+        write_json(&dir.join(files::RESULT), &o)?;
+        return Ok(Staged::Done(o));
+    }
+    Ok(Staged::Train(spec))
+}
+
+fn run_candidate(
+    registry: &Registry,
+    store: &RunStore,
+    record: &RunRecord,
+    job: &Job<'_>,
+    on_steps: &dyn Fn(u64),
+) -> anyhow::Result<Outcome> {
+    match stage(registry, store, record, job)? {
+        Staged::Done(o) => Ok(o),
+        Staged::Train(spec) => {
+            let dir = store.candidate_dir(job.g, job.i);
+            let outcome = evaluate_candidate_with(registry, &spec, &dir, on_steps)?;
+            if record.render && outcome.fitness().is_some() {
+                picture_candidate(registry, store, &spec, &dir, job.g, job.i)?;
+            }
+            Ok(outcome)
+        }
+    }
 }
 
 /// Renders a trained candidate's first analysis episode to `rollout.gif` (and
@@ -975,12 +1068,13 @@ fn conclude(
                 .source()
                 .unwrap_or_default()
                 .to_string();
-            let reflection = reflect(
+            let mut reflection = reflect(
                 report,
                 Some(&analysis.describe()),
                 record.hide_fitness,
                 &failures,
             );
+            reflection.push_str(&stopped_early(outcomes, record.hide_fitness));
             let feedback = prompts.render(
                 PromptRole::PolicyFeedback,
                 &[
@@ -1015,6 +1109,37 @@ fn conclude(
         next_answer,
         next_feedback,
     })
+}
+
+/// The candidates successive halving stopped before the budget, for the
+/// reflection (empty when none was).
+fn stopped_early(outcomes: &[Outcome], hide_fitness: bool) -> String {
+    let lines: Vec<String> = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match o {
+            Outcome::Trained {
+                rungs: Some(r), ..
+            } if r.stopped_early() => Some(if hide_fitness {
+                format!(
+                    "- candidate {i}: stopped at rung {} of {}: it ranked below the candidates that continued",
+                    r.scores.len(),
+                    r.schedule.len()
+                )
+            } else {
+                format!("- candidate {i}: {}", r.line())
+            }),
+            _ => None,
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nCandidates stopped early by successive halving (at that point their policies did the \
+         task worse than those that went on):\n{}\n",
+        lines.join("\n")
+    )
 }
 
 fn copy_best(store: &RunStore, best: &BestRecord) -> anyhow::Result<()> {

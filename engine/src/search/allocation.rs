@@ -1,0 +1,216 @@
+//! How a generation spends its training budget across its candidates:
+//! `uniform` trains every candidate to the full budget; `halving` (successive
+//! halving, as in Hyperband/ASHA) trains all of them to budget/η², continues
+//! the best 1/η to budget/η and the best of those to the full budget, each
+//! from where it stopped. This file holds the rung schedule and the rule that
+//! picks who continues; the runner drives the trainings.
+
+use serde::{Deserialize, Serialize};
+
+/// How a generation's budget is spent (`--allocation`, `[search] allocation`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Allocation {
+    /// Every candidate trains to the full budget.
+    Uniform,
+    /// Successive halving: weak candidates stop at a rung.
+    #[default]
+    Halving,
+}
+
+impl Allocation {
+    /// What a run recorded before the choice existed did: `uniform`.
+    #[must_use]
+    pub fn recorded_before() -> Self {
+        Self::Uniform
+    }
+
+    /// The name, as on the command line.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Uniform => "uniform",
+            Self::Halving => "halving",
+        }
+    }
+}
+
+/// The default reduction factor η: a third continues at each rung.
+pub const DEFAULT_ETA: usize = 3;
+
+/// The env steps at which candidates are ranked: budget/η², budget/η and the
+/// budget (fewer when `batch`, the env steps of one PPO iteration, makes two
+/// rungs the same iteration). The last is always `budget`.
+#[must_use]
+pub fn rungs(budget: u64, eta: usize, batch: u64) -> Vec<u64> {
+    let eta = eta.max(2) as u64;
+    let batch = batch.max(1);
+    let iterations = |steps: u64| steps.div_ceil(batch).max(1);
+    let mut out: Vec<u64> = Vec::new();
+    for steps in [budget / (eta * eta), budget / eta, budget] {
+        let at = iterations(steps);
+        if out.last().is_none_or(|&last| iterations(last) < at) {
+            out.push(steps.max(1));
+        }
+    }
+    if let Some(last) = out.last_mut() {
+        *last = budget;
+    }
+    out
+}
+
+/// One candidate's score at a rung: the held-out fitness of its best
+/// checkpoint so far, with its standard error over the episodes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RungScore {
+    /// The candidate's index in its generation.
+    pub candidate: usize,
+    /// Mean held-out fitness.
+    pub mean: f64,
+    /// Standard error of that mean.
+    pub se: f64,
+}
+
+/// Who continues after a rung, and the score that was needed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Promotion {
+    /// Candidates that continue, by index.
+    pub keep: Vec<usize>,
+    /// The lowest score among the best 1/η (the cut).
+    pub cut: f64,
+}
+
+/// The best ⌈n/η⌉ continue; so does the best of the others when its score is
+/// within one standard error of the cut (both errors counted), so one lucky
+/// or unlucky evaluation does not decide alone. Ties are broken by index, so
+/// the choice is deterministic.
+#[must_use]
+pub fn promote(scores: &[RungScore], eta: usize) -> Promotion {
+    let mut order: Vec<&RungScore> = scores.iter().collect();
+    order.sort_by(|a, b| {
+        b.mean
+            .total_cmp(&a.mean)
+            .then(a.candidate.cmp(&b.candidate))
+    });
+    let k = scores.len().div_ceil(eta.max(2)).max(1).min(scores.len());
+    let Some(last_kept) = k.checked_sub(1).and_then(|i| order.get(i)) else {
+        return Promotion {
+            keep: Vec::new(),
+            cut: f64::NAN,
+        };
+    };
+    let cut = last_kept.mean;
+    let mut keep: Vec<usize> = order[..k].iter().map(|s| s.candidate).collect();
+    if let Some(next) = order.get(k)
+        && next.mean + next.se >= cut - last_kept.se
+    {
+        keep.push(next.candidate);
+    }
+    keep.sort_unstable();
+    Promotion { keep, cut }
+}
+
+/// A candidate's course through the rungs, kept in its result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rungs {
+    /// Env steps of each rung of the schedule.
+    pub schedule: Vec<u64>,
+    /// Its score at each rung it reached.
+    pub scores: Vec<f64>,
+    /// The standard error of each score.
+    pub errors: Vec<f64>,
+    /// The cut at the rung where it stopped, when it stopped before the
+    /// budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_below: Option<f64>,
+}
+
+impl Rungs {
+    /// Whether it stopped before the full budget.
+    #[must_use]
+    pub fn stopped_early(&self) -> bool {
+        self.stopped_below.is_some()
+    }
+
+    /// One line for the reflection and the report.
+    #[must_use]
+    pub fn line(&self) -> String {
+        let reached = self.scores.len();
+        match (self.stopped_below, self.scores.last()) {
+            (Some(cut), Some(score)) => format!(
+                "stopped early at rung {reached} of {} ({} env steps): its held-out fitness \
+                 {score:.3} was below the {cut:.3} needed to continue",
+                self.schedule.len(),
+                self.schedule.get(reached - 1).copied().unwrap_or(0)
+            ),
+            _ => format!(
+                "trained to the full budget through {} rung(s) of successive halving",
+                self.schedule.len()
+            ),
+        }
+    }
+}
+
+/// Standard error of the mean of `xs` (n − 1 in the variance; 0 for fewer
+/// than two values).
+#[must_use]
+pub fn standard_error(xs: &[f64]) -> f64 {
+    let n = xs.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (var / n as f64).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(candidate: usize, mean: f64, se: f64) -> RungScore {
+        RungScore {
+            candidate,
+            mean,
+            se,
+        }
+    }
+
+    #[test]
+    fn rungs_are_budget_over_eta_squared_eta_and_one() {
+        assert_eq!(rungs(900_000, 3, 2048), vec![100_000, 300_000, 900_000]);
+        // Rungs that fall in the same iteration merge.
+        assert_eq!(rungs(8192, 3, 4096), vec![910, 8192]);
+        assert_eq!(rungs(4096, 3, 4096), vec![4096]);
+    }
+
+    #[test]
+    fn the_best_third_continue_and_ties_go_by_index() {
+        let scores: Vec<RungScore> = [0.1, 0.9, 0.5, 0.2, 0.8, 0.0, 0.3, 0.7]
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| s(i, m, 0.0))
+            .collect();
+        let p = promote(&scores, 3);
+        assert_eq!(p.keep, vec![1, 4, 7]);
+        assert_eq!(p.cut, 0.7);
+        let ties: Vec<RungScore> = (0..5).map(|i| s(i, 0.0, 0.0)).collect();
+        // ⌈5/3⌉ = 2 plus the next one, tied within its (zero) error.
+        assert_eq!(promote(&ties, 3).keep, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_close_runner_up_continues_a_distant_one_does_not() {
+        let close = [s(0, 0.9, 0.05), s(1, 0.2, 0.05), s(2, 0.87, 0.05)];
+        assert_eq!(promote(&close, 3).keep, vec![0, 2]);
+        let far = [s(0, 0.9, 0.01), s(1, 0.5, 0.01), s(2, 0.2, 0.01)];
+        assert_eq!(promote(&far, 3).keep, vec![0]);
+    }
+
+    #[test]
+    fn the_standard_error_uses_n_minus_one() {
+        // Values 0 and 1: variance 0.5, se = sqrt(0.5 / 2) = 0.5.
+        assert!((standard_error(&[0.0, 1.0]) - 0.5).abs() < 1e-12);
+        assert_eq!(standard_error(&[3.0]), 0.0);
+    }
+}

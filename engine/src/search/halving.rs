@@ -1,0 +1,219 @@
+//! Successive halving over one generation's candidates: every candidate
+//! trains to the first rung, is scored (its best checkpoint's held-out
+//! fitness), and only the best continue — from where they stopped, bitwise
+//! as if they had not — to the next rung and at last to the budget.
+//!
+//! A resumed generation retrains its unfinished candidates from step 0; the
+//! same seeds give the same rung scores, so the same candidates continue.
+
+use super::allocation::{RungScore, Rungs, promote, rungs};
+use super::candidate::{Outcome, Prepared, Staged, TrainingInputs, prepare};
+use super::record::RunRecord;
+use super::store::RunStore;
+use crate::events::RunEvent;
+use crate::progress::RunProgress;
+use rayon::prelude::*;
+use rewardsmith_core::Task;
+use rewardsmith_rl::PpoConfig;
+use std::time::Instant;
+
+/// One generation's trainings under successive halving.
+pub(super) struct Halving<'a> {
+    /// The task.
+    pub task: &'a Task,
+    /// The run folder.
+    pub store: &'a RunStore,
+    /// The run's settings.
+    pub record: &'a RunRecord,
+    /// Runs trainings side by side.
+    pub pool: &'a rayon::ThreadPool,
+    /// Where training progress goes.
+    pub progress: &'a dyn RunProgress,
+    /// The generation.
+    pub generation: usize,
+}
+
+/// A candidate still training, by index.
+type Alive<'a> = Vec<(usize, Prepared<'a>)>;
+
+impl Halving<'_> {
+    /// Trains the candidates of `staged` (those already done stay as they
+    /// are) and returns every candidate's outcome, in order, with the wall
+    /// seconds its thread spent on it (check, training, analysis).
+    ///
+    /// # Errors
+    /// An unwritable folder.
+    pub(super) fn run(&self, staged: Vec<Staged>) -> anyhow::Result<(Vec<Outcome>, Vec<f64>)> {
+        let n = staged.len();
+        let mut spent = vec![0.0; n];
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+        let mut specs = Vec::new();
+        for (i, s) in staged.into_iter().enumerate() {
+            match s {
+                Staged::Done(o) => outcomes[i] = Some(o),
+                Staged::Train(spec) => specs.push((i, spec)),
+            }
+        }
+        let inputs: Vec<TrainingInputs> =
+            specs.iter().map(|(_, s)| TrainingInputs::new(s)).collect();
+        let dirs: Vec<_> = specs
+            .iter()
+            .map(|(i, _)| self.store.candidate_dir(self.generation, *i))
+            .collect();
+        let mut alive: Alive<'_> = Vec::new();
+        for (k, (i, spec)) in specs.iter().enumerate() {
+            let started = Instant::now();
+            let prepared = prepare(self.task, spec, &inputs[k], &dirs[k])?;
+            spent[*i] += started.elapsed().as_secs_f64();
+            match prepared {
+                Ok(p) => alive.push((*i, p)),
+                Err(o) => outcomes[*i] = Some(o),
+            }
+        }
+        let batch = PpoConfig::for_task(self.task).batch_size() as u64;
+        let eta = self.record.search.eta;
+        let schedule = rungs(self.record.budget, eta, batch);
+        // Every candidate's course; those read back from disk bring theirs.
+        let mut courses: Vec<Rungs> = (0..n)
+            .map(|i| match &outcomes[i] {
+                Some(Outcome::Trained { rungs: Some(r), .. }) => r.clone(),
+                _ => Rungs {
+                    schedule: schedule.clone(),
+                    scores: Vec::new(),
+                    errors: Vec::new(),
+                    stopped_below: None,
+                },
+            })
+            .collect();
+        for (r, &until) in schedule.iter().enumerate() {
+            alive = self.train_to(alive, until, &mut outcomes, &mut spent)?;
+            let scored: Vec<(Option<(f64, f64)>, f64)> = self.pool.install(|| {
+                alive
+                    .par_iter_mut()
+                    .map(|(_, p)| {
+                        let started = Instant::now();
+                        (p.score(), started.elapsed().as_secs_f64())
+                    })
+                    .collect()
+            });
+            for ((i, _), (score, took)) in alive.iter().zip(scored) {
+                spent[*i] += took;
+                let (mean, se) = score.unwrap_or((f64::NAN, 0.0));
+                courses[*i].scores.push(mean);
+                courses[*i].errors.push(se);
+            }
+            if r + 1 == schedule.len() {
+                break;
+            }
+            let at_rung: Vec<RungScore> = (0..n)
+                .filter(|&i| courses[i].scores.len() > r)
+                .map(|i| RungScore {
+                    candidate: i,
+                    mean: finite_or_worst(courses[i].scores[r]),
+                    se: courses[i].errors[r],
+                })
+                .collect();
+            let promotion = promote(&at_rung, eta);
+            let (keep, stop): (Alive<'_>, Alive<'_>) = alive
+                .into_iter()
+                .partition(|(i, _)| promotion.keep.contains(i));
+            for (i, _) in &stop {
+                courses[*i].stopped_below = Some(promotion.cut);
+            }
+            self.finish(stop, &courses, &mut outcomes, &mut spent)?;
+            alive = keep;
+            self.store.note(
+                self.progress,
+                format!(
+                    "generation {}: rung {} of {} ({until} env steps): {} continue (cut {:.3})",
+                    self.generation,
+                    r + 1,
+                    schedule.len(),
+                    alive.len(),
+                    promotion.cut
+                ),
+            )?;
+        }
+        self.finish(alive, &courses, &mut outcomes, &mut spent)?;
+        let outcomes = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| o.ok_or_else(|| anyhow::anyhow!("candidate {i} has no outcome")))
+            .collect::<anyhow::Result<_>>()?;
+        Ok((outcomes, spent))
+    }
+
+    /// Trains every candidate of `alive` to `until` env steps side by side,
+    /// sharing the run's threads among them; the failed ones leave.
+    fn train_to<'p>(
+        &self,
+        mut alive: Alive<'p>,
+        until: u64,
+        outcomes: &mut [Option<Outcome>],
+        spent: &mut [f64],
+    ) -> anyhow::Result<Alive<'p>> {
+        if alive.is_empty() {
+            return Ok(alive);
+        }
+        let threads = self.record.concurrent * self.record.threads_per_candidate;
+        let each = (threads / alive.len()).max(1);
+        let (g, progress) = (self.generation, self.progress);
+        let results: Vec<(anyhow::Result<Option<Outcome>>, f64)> = self.pool.install(|| {
+            alive
+                .par_iter_mut()
+                .map(|(i, p)| {
+                    let started = Instant::now();
+                    let i = *i;
+                    let result = p.set_threads(each).and_then(|()| {
+                        p.advance(until, &|steps| {
+                            progress.event(&RunEvent::TrainingSteps {
+                                generation: g,
+                                candidate: i,
+                                steps,
+                            });
+                        })
+                    });
+                    (result, started.elapsed().as_secs_f64())
+                })
+                .collect()
+        });
+        let mut still = Vec::with_capacity(alive.len());
+        for ((i, p), (result, took)) in alive.into_iter().zip(results) {
+            spent[i] += took;
+            match result? {
+                Some(failed) => outcomes[i] = Some(failed),
+                None => still.push((i, p)),
+            }
+        }
+        Ok(still)
+    }
+
+    /// Ends the trainings of `done` with their courses so far.
+    fn finish(
+        &self,
+        done: Alive<'_>,
+        courses: &[Rungs],
+        outcomes: &mut [Option<Outcome>],
+        spent: &mut [f64],
+    ) -> anyhow::Result<()> {
+        let finished: Vec<(usize, anyhow::Result<Outcome>, f64)> = self.pool.install(|| {
+            done.into_par_iter()
+                .map(|(i, p)| {
+                    let started = Instant::now();
+                    let o = p.finish(Some(courses[i].clone()));
+                    (i, o, started.elapsed().as_secs_f64())
+                })
+                .collect()
+        });
+        for (i, o, took) in finished {
+            spent[i] += took;
+            outcomes[i] = Some(o?);
+        }
+        Ok(())
+    }
+}
+
+/// A score to rank by: a non-finite one ranks last.
+fn finite_or_worst(x: f64) -> f64 {
+    if x.is_finite() { x } else { f64::NEG_INFINITY }
+}
