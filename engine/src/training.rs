@@ -241,10 +241,10 @@ impl<'a> Training<'a> {
             .map_err(|e| TrainError::Io(anyhow::anyhow!("{e}")))
     }
 
-    /// The trainer, for its progress and its best checkpoint so far.
-    #[must_use]
-    pub fn trainer(&self) -> &Trainer<'a> {
-        &self.trainer
+    /// The best checkpoint's held-out evaluation so far
+    /// ([`Trainer::held_out_evaluation`]).
+    pub fn held_out_evaluation(&mut self) -> Option<rewardsmith_rl::EvalReport> {
+        self.trainer.held_out_evaluation()
     }
 
     /// Ends the training where it is: the best checkpoint's policy is saved

@@ -304,6 +304,10 @@ pub struct Trainer<'t> {
     pool: rayon::ThreadPool,
     wall_s: f64,
     failed: bool,
+    /// The held-out evaluation of the best checkpoint, by its env steps (a
+    /// rung's score, reused by [`finish`](Self::finish) when the best has
+    /// not changed since).
+    held_out: Option<(u64, EvalReport)>,
 }
 
 /// What every iteration reads.
@@ -382,6 +386,7 @@ impl<'t> Trainer<'t> {
             pool,
             wall_s: start.elapsed().as_secs_f64(),
             failed: false,
+            held_out: None,
         })
     }
 
@@ -468,10 +473,16 @@ impl<'t> Trainer<'t> {
 
     /// The best checkpoint's evaluation on the held-out seeds: the figure
     /// [`finish`](Self::finish) reports, at this point of the training.
-    #[must_use]
-    pub fn held_out_evaluation(&self) -> Option<EvalReport> {
+    pub fn held_out_evaluation(&mut self) -> Option<EvalReport> {
         let best = self.state.best.as_ref()?;
-        Some(self.held_out(&best.policy))
+        if let Some((at, eval)) = &self.held_out
+            && *at == best.env_steps
+        {
+            return Some(eval.clone());
+        }
+        let eval = self.held_out(&best.policy);
+        self.held_out = Some((best.env_steps, eval.clone()));
+        Some(eval)
     }
 
     fn held_out(&self, policy: &Policy) -> EvalReport {
@@ -488,7 +499,7 @@ impl<'t> Trainer<'t> {
     ///
     /// # Errors
     /// A trainer that failed.
-    pub fn finish(self) -> Result<Trained> {
+    pub fn finish(mut self) -> Result<Trained> {
         if self.failed {
             return Err(Error::Config(
                 "this training failed; it has no result".into(),
@@ -501,7 +512,10 @@ impl<'t> Trainer<'t> {
             policy: last.clone(),
         });
         let t_eval = Instant::now();
-        let held_out = self.held_out(&best.policy);
+        let held_out = match self.held_out.take() {
+            Some((at, eval)) if self.state.best.is_some() && at == best.env_steps => eval,
+            _ => self.held_out(&best.policy),
+        };
         let State {
             checkpoints,
             env_steps,

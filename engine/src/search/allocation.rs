@@ -151,19 +151,6 @@ impl Rungs {
     }
 }
 
-/// Standard error of the mean of `xs` (n − 1 in the variance; 0 for fewer
-/// than two values).
-#[must_use]
-pub fn standard_error(xs: &[f64]) -> f64 {
-    let n = xs.len();
-    if n < 2 {
-        return 0.0;
-    }
-    let mean = xs.iter().sum::<f64>() / n as f64;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    (var / n as f64).sqrt()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,12 +192,5 @@ mod tests {
         assert_eq!(promote(&close, 3).keep, vec![0, 2]);
         let far = [s(0, 0.9, 0.01), s(1, 0.5, 0.01), s(2, 0.2, 0.01)];
         assert_eq!(promote(&far, 3).keep, vec![0]);
-    }
-
-    #[test]
-    fn the_standard_error_uses_n_minus_one() {
-        // Values 0 and 1: variance 0.5, se = sqrt(0.5 / 2) = 0.5.
-        assert!((standard_error(&[0.0, 1.0]) - 0.5).abs() < 1e-12);
-        assert_eq!(standard_error(&[3.0]), 0.0);
     }
 }

@@ -277,9 +277,10 @@ impl Prepared<'_> {
 
     /// The best checkpoint's held-out evaluation so far (successive
     /// halving's rung score): its mean and standard error.
-    pub(crate) fn score(&self) -> Option<(f64, f64)> {
-        let eval = self.training.trainer().held_out_evaluation()?;
-        Some((eval.mean, super::allocation::standard_error(&eval.fitness)))
+    pub(crate) fn score(&mut self) -> Option<(f64, f64)> {
+        let eval = self.training.held_out_evaluation()?;
+        let stats = super::record::SeedStats::new(eval.fitness);
+        Some((stats.mean, stats.standard_error()))
     }
 
     /// Ends the training where it is, analyses the kept policy and writes

@@ -328,6 +328,13 @@ impl SeedStats {
         }
     }
 
+    /// The standard error of the mean (`std / √n`; 0 for fewer than two
+    /// values).
+    #[must_use]
+    pub fn standard_error(&self) -> f64 {
+        self.std / (self.values.len().max(1) as f64).sqrt()
+    }
+
     /// `mean ± std [lo, hi]` for people.
     #[must_use]
     pub fn text(&self) -> String {
@@ -452,5 +459,12 @@ mod tests {
         let many = SeedStats::new((0..40).map(|i| f64::from(i % 2)).collect());
         let [lo, hi] = many.ci95.unwrap();
         assert!((hi - lo - 2.0 * 1.96 * many.std / 40f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_standard_error_uses_n_minus_one() {
+        // Values 0 and 1: variance 0.5, se = sqrt(0.5 / 2) = 0.5.
+        assert!((SeedStats::new(vec![0.0, 1.0]).standard_error() - 0.5).abs() < 1e-12);
+        assert_eq!(SeedStats::new(vec![3.0]).standard_error(), 0.0);
     }
 }

@@ -410,7 +410,7 @@ impl Steps<'_> {
         reviews: &[Option<Review>],
         state: &mut SearchState,
     ) -> anyhow::Result<Vec<Outcome>> {
-        let (store, progress) = (self.store, self.progress);
+        let store = self.store;
         let phase = Instant::now();
         let mut staged = Vec::with_capacity(texts.len());
         let mut fresh = Vec::with_capacity(texts.len());
@@ -422,57 +422,75 @@ impl Steps<'_> {
                 i,
                 text,
             };
-            let is_fresh = !store.candidate_file(g, i, files::RESULT).exists();
-            if is_fresh {
-                store.emit(
-                    progress,
-                    RunEvent::CandidateStarted {
-                        generation: g,
-                        candidate: i,
-                        budget: self.record.budget,
-                    },
-                )?;
-            }
-            fresh.push(is_fresh);
+            fresh.push(self.candidate_started(g, i)?);
             staged.push(stage(self.registry, store, self.record, &job)?);
         }
+        // What a trained candidate's picture needs, kept from its staging.
+        let to_picture: Vec<Option<CandidateSpec>> = staged
+            .iter()
+            .map(|s| match s {
+                Staged::Train(spec) if self.record.render => Some(spec.clone()),
+                _ => None,
+            })
+            .collect();
         let (outcomes, spent) = super::halving::Halving {
             task: self.task,
             store,
             record: self.record,
             pool: &self.pool,
-            progress,
+            progress: self.progress,
             generation: g,
         }
         .run(staged)?;
         for (i, outcome) in outcomes.iter().enumerate() {
             if fresh[i] {
-                let dir = store.candidate_dir(g, i);
                 let pictured = Instant::now();
-                if self.record.render
+                if let Some(spec) = &to_picture[i]
                     && outcome.fitness().is_some()
-                    && let Some(spec) = read_json::<CandidateSpec>(&dir.join(files::SPEC))?
                 {
-                    picture_candidate(self.registry, store, &spec, &dir, g, i)?;
+                    let dir = store.candidate_dir(g, i);
+                    picture_candidate(self.registry, store, spec, &dir, g, i)?;
                 }
                 state.timing.candidate_thread_s += spent[i] + pictured.elapsed().as_secs_f64();
                 if let Outcome::Trained { report, .. } = outcome {
                     state.timing.train_thread_s += report.wall_s;
                 }
             }
-            store.emit(
-                progress,
-                RunEvent::CandidateFinished {
-                    generation: g,
-                    candidate: i,
-                    fitness: outcome.fitness(),
-                    failure: outcome.failure().map(|f| first_line(&f).to_string()),
-                },
-            )?;
+            self.candidate_finished(g, i, outcome)?;
         }
         super::report::write_live_report(store, self.task, self.record)?;
         state.timing.candidates_s += phase.elapsed().as_secs_f64();
         Ok(outcomes)
+    }
+
+    /// Whether candidate `i` of generation `g` is yet to be evaluated (no
+    /// result on disk); if so, says that it starts.
+    fn candidate_started(&self, g: usize, i: usize) -> anyhow::Result<bool> {
+        let fresh = !self.store.candidate_file(g, i, files::RESULT).exists();
+        if fresh {
+            self.store.emit(
+                self.progress,
+                RunEvent::CandidateStarted {
+                    generation: g,
+                    candidate: i,
+                    budget: self.record.budget,
+                },
+            )?;
+        }
+        Ok(fresh)
+    }
+
+    /// Says that candidate `i` of generation `g` ended as `outcome`.
+    fn candidate_finished(&self, g: usize, i: usize, outcome: &Outcome) -> anyhow::Result<()> {
+        self.store.emit(
+            self.progress,
+            RunEvent::CandidateFinished {
+                generation: g,
+                candidate: i,
+                fitness: outcome.fitness(),
+                failure: outcome.failure().map(|f| first_line(&f).to_string()),
+            },
+        )
     }
 
     /// One candidate of [`evaluate`](Self::evaluate), with its events.
@@ -491,18 +509,8 @@ impl Steps<'_> {
             i,
             text,
         };
-        let fresh = !store.candidate_file(g, i, files::RESULT).exists();
+        let fresh = self.candidate_started(g, i)?;
         let started = Instant::now();
-        if fresh {
-            store.emit(
-                progress,
-                RunEvent::CandidateStarted {
-                    generation: g,
-                    candidate: i,
-                    budget: self.record.budget,
-                },
-            )?;
-        }
         let outcome = run_candidate(self.registry, store, self.record, &job, &|steps| {
             progress.event(&RunEvent::TrainingSteps {
                 generation: g,
@@ -510,15 +518,7 @@ impl Steps<'_> {
                 steps,
             });
         })?;
-        store.emit(
-            progress,
-            RunEvent::CandidateFinished {
-                generation: g,
-                candidate: i,
-                fitness: outcome.fitness(),
-                failure: outcome.failure().map(|f| first_line(&f).to_string()),
-            },
-        )?;
+        self.candidate_finished(g, i, &outcome)?;
         super::report::write_live_report(store, self.task, self.record)?;
         let spent = match &outcome {
             Outcome::Trained { report, .. } if fresh => {
