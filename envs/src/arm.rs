@@ -30,7 +30,11 @@
 //! squeezed cube slips out of the grip). Why these settings, the measurements
 //! behind them and the design history are in `docs/notes/arm.md`.
 
-use crate::physics::{f32_quat, f64_quat, f64x3, flag, new_world, twist_angle, widen};
+use crate::physics::{
+    OBJECT, ROBOT, SCENERY, clamp_action, f32_quat, f64_quat, f64x3, flag, groups,
+    joint_angle_rate, new_world, set_motor_target, widen,
+};
+use crate::scene::{color, scene_of};
 use rapier3d::prelude::*;
 use rewardsmith_core::{
     Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
@@ -270,102 +274,6 @@ pub fn push_spot(cube: Vector, goal: Vector) -> Vector {
     cube - to_goal.normalize_or_zero() * PUSH_SPOT_BACK
 }
 
-/// Collision group of static scenery (table, palm).
-pub(crate) const SCENERY: Group = Group::GROUP_1;
-/// Collision group of robot links.
-pub(crate) const ROBOT: Group = Group::GROUP_2;
-/// Collision group of manipulated objects.
-pub(crate) const OBJECT: Group = Group::GROUP_3;
-
-/// Interaction groups for a collider of group `me` touching `with`.
-pub(crate) fn groups(me: Group, with: Group) -> InteractionGroups {
-    InteractionGroups::new(me, with, InteractionTestMode::And)
-}
-
-/// Packs a colour into a collider's user data, for [`scene_of`].
-pub(crate) fn color(rgb: [u8; 3]) -> u128 {
-    (1 << 24) | (u128::from(rgb[0]) << 16) | (u128::from(rgb[1]) << 8) | u128::from(rgb[2])
-}
-
-/// Moves a joint's PD target.
-pub(crate) fn set_target(world: &mut PhysicsWorld, joint: MultibodyJointHandle, target: f32) {
-    set_target_gains(world, joint, target, KP, KD);
-}
-
-/// Moves a joint's PD target with explicit gains.
-pub(crate) fn set_target_gains(
-    world: &mut PhysicsWorld,
-    joint: MultibodyJointHandle,
-    target: f32,
-    kp: f32,
-    kd: f32,
-) {
-    if let Some((multibody, link)) = world.multibody_joints.get_mut_internal(joint)
-        && let Some(link) = multibody.link_mut(link)
-    {
-        link.joint
-            .data
-            .set_motor_position(JointAxis::AngX, target, kp, kd);
-    }
-}
-
-/// The primitives of every coloured collider (see [`color`]) of `world`.
-pub(crate) fn scene_of(world: &PhysicsWorld, out: &mut Vec<Primitive>) {
-    out.clear();
-    for (_, collider) in world.colliders.iter() {
-        if collider.user_data >> 24 == 0 {
-            continue;
-        }
-        let rgb = [
-            (collider.user_data >> 16) as u8,
-            (collider.user_data >> 8) as u8,
-            collider.user_data as u8,
-        ];
-        let pose = collider.position();
-        let shape = collider.shape();
-        let (shape, centre, rotation) = if let Some(ball) = shape.as_ball() {
-            let shape = Shape::Sphere {
-                radius: f64::from(ball.radius),
-            };
-            (shape, pose.translation, pose.rotation)
-        } else if let Some(capsule) = shape.as_capsule() {
-            let (a, b) = (capsule.segment.a, capsule.segment.b);
-            let axis = b - a;
-            let along = Rotation::from_rotation_arc(Vector::Z, axis.normalize_or(Vector::Z));
-            let shape = Shape::Capsule {
-                half_height: f64::from(axis.length() * 0.5),
-                radius: f64::from(capsule.radius),
-            };
-            (shape, *pose * ((a + b) * 0.5), pose.rotation * along)
-        } else if let Some(cuboid) = shape.as_cuboid() {
-            let h = cuboid.half_extents;
-            let shape = Shape::Cuboid {
-                half_extents: [f64::from(h.x), f64::from(h.y), f64::from(h.z)],
-            };
-            (shape, pose.translation, pose.rotation)
-        } else if shape.as_halfspace().is_some() {
-            (Shape::Ground, Vector::ZERO, Rotation::IDENTITY)
-        } else {
-            continue;
-        };
-        out.push(Primitive {
-            shape,
-            position: [
-                f64::from(centre.x),
-                f64::from(centre.y),
-                f64::from(centre.z),
-            ],
-            rotation: [
-                f64::from(rotation.w),
-                f64::from(rotation.x),
-                f64::from(rotation.y),
-                f64::from(rotation.z),
-            ],
-            color: rgb,
-        });
-    }
-}
-
 /// One actuated link: its body, its joint and the joint's axis in the parent frame.
 struct Link {
     parent: RigidBodyHandle,
@@ -533,17 +441,6 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
         });
         (spec, fields)
     })
-}
-
-/// Moves a prismatic finger's PD target, m.
-fn set_finger_target(world: &mut PhysicsWorld, joint: MultibodyJointHandle, target: f32) {
-    if let Some((multibody, link)) = world.multibody_joints.get_mut_internal(joint)
-        && let Some(link) = multibody.link_mut(link)
-    {
-        link.joint
-            .data
-            .set_motor_position(JointAxis::LinX, target, FINGER_KP, FINGER_KD);
-    }
 }
 
 /// The target pad offset of each finger for a gripper action in [-1, 1].
@@ -779,21 +676,16 @@ impl Arm {
     /// The current fingertip target, m, world frame.
     #[must_use]
     pub fn target(&self) -> [f64; 3] {
-        let t = self.layout.target;
-        [f64::from(t.x), f64::from(t.y), f64::from(t.z)]
+        f64x3(self.layout.target)
     }
 
     /// Angle and rate of joint `i` (yaw, shoulder, elbow, wrist).
     fn joint(&self, i: usize) -> (f32, f32) {
         let link = &self.links[i];
-        let (rb1, rb2) = (
+        joint_angle_rate(
             &self.world.bodies[link.parent],
             &self.world.bodies[link.body],
-        );
-        let world_axis = *rb1.rotation() * link.axis;
-        (
-            twist_angle(rb1.rotation(), rb2.rotation(), link.axis),
-            (rb2.angvel() - rb1.angvel()).dot(world_axis),
+            link.axis,
         )
     }
 
@@ -856,20 +748,28 @@ impl Env for Arm {
     }
 
     fn step(&mut self, action: &[f32]) -> StepInfo {
-        for (slot, &a) in self.action.iter_mut().zip(action) {
-            *slot = if a.is_finite() {
-                a.clamp(-1.0, 1.0)
-            } else {
-                0.0
-            };
-        }
+        clamp_action(&mut self.action, action);
         let q = inverse_kinematics(tip_target(&self.action));
         for (link, &angle) in self.links.iter().zip(&q) {
-            set_target(&mut self.world, link.joint, angle as f32);
+            set_motor_target(
+                &mut self.world,
+                link.joint,
+                JointAxis::AngX,
+                angle as f32,
+                KP,
+                KD,
+            );
         }
         let grip = finger_target(self.action[3]);
-        for i in 0..self.fingers.len() {
-            set_finger_target(&mut self.world, self.fingers[i].joint, grip);
+        for finger in &self.fingers {
+            set_motor_target(
+                &mut self.world,
+                finger.joint,
+                JointAxis::LinX,
+                grip,
+                FINGER_KP,
+                FINGER_KD,
+            );
         }
         for _ in 0..FRAME_SKIP {
             self.world.step();
@@ -960,7 +860,7 @@ impl Env for Arm {
         scene_of(&self.world, out);
         let marker = |p: Vector, color: [u8; 3]| Primitive {
             shape: Shape::Sphere { radius: 0.015 },
-            position: [f64::from(p.x), f64::from(p.y), f64::from(p.z)],
+            position: f64x3(p),
             rotation: [1.0, 0.0, 0.0, 0.0],
             color,
         };

@@ -5,7 +5,8 @@
 //! (±10 N, as in the classic control benchmark). One env step is 0.02 s: two
 //! 0.01 s substeps. Parts touch nothing; only joints and gravity act.
 
-use crate::physics::{f64x3, ghost_groups, new_world, twist_angle};
+use crate::physics::{clamp_action, f64x3, ghost_groups, new_world, twist_angle};
+use crate::scene::collider_primitive;
 use rapier3d::prelude::*;
 use rewardsmith_core::{
     Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
@@ -233,7 +234,7 @@ impl Env for Cartpole {
             } else {
                 [230, 140, 50]
             };
-            out.extend(crate::quadruped::collider_primitive(collider, color, LIFT));
+            out.extend(collider_primitive(collider, color, LIFT));
         }
     }
 
@@ -249,12 +250,10 @@ impl Env for Cartpole {
     }
 
     fn step(&mut self, action: &[f32]) -> StepInfo {
-        let a = action.first().copied().unwrap_or(0.0);
-        self.action = if a.is_finite() {
-            a.clamp(-1.0, 1.0)
-        } else {
-            0.0
-        };
+        // An empty action means 0, not the last step's force.
+        let mut slot = [0.0];
+        clamp_action(&mut slot, action);
+        self.action = slot[0];
         let force = Vector::new(self.action * MAX_FORCE, 0.0, 0.0);
         let cart = &mut self.world.bodies[self.cart];
         cart.reset_forces(false);

@@ -32,8 +32,11 @@
 //! step with the cube, 625 k with the pen). The measurements and the design
 //! history are in `docs/notes/hand.md`.
 
-use crate::arm::{OBJECT, ROBOT, SCENERY, color, groups, scene_of, set_target_gains};
-use crate::physics::{f32_quat, f64_quat, f64x3, flag, new_world, twist_angle, widen};
+use crate::physics::{
+    OBJECT, ROBOT, SCENERY, clamp_action, f32_quat, f64_quat, f64x3, flag, groups,
+    joint_angle_rate, new_world, set_motor_target, widen,
+};
+use crate::scene::{color, scene_of};
 use rapier3d::prelude::*;
 use rewardsmith_core::{
     Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
@@ -184,7 +187,7 @@ impl Fingers {
         for (f, finger) in self.0.iter().enumerate() {
             for (k, [lo, hi]) in RANGES.iter().copied().enumerate() {
                 let target = lo + 0.5 * (action[3 * f + k] + 1.0) * (hi - lo);
-                set_target_gains(world, finger.joints[k], target, KP, KD);
+                set_motor_target(world, finger.joints[k], JointAxis::AngX, target, KP, KD);
             }
         }
     }
@@ -197,12 +200,10 @@ impl Fingers {
         } else {
             finger.bodies[k - 1]
         };
-        let (rb1, rb2) = (&world.bodies[parent], &world.bodies[finger.bodies[k]]);
-        let axis = finger.axes[k];
-        let world_axis = *rb1.rotation() * axis;
-        (
-            twist_angle(rb1.rotation(), rb2.rotation(), axis),
-            (rb2.angvel() - rb1.angvel()).dot(world_axis),
+        joint_angle_rate(
+            &world.bodies[parent],
+            &world.bodies[finger.bodies[k]],
+            finger.axes[k],
         )
     }
 
@@ -554,13 +555,7 @@ impl Env for Hand {
     }
 
     fn step(&mut self, action: &[f32]) -> StepInfo {
-        for (slot, &a) in self.action.iter_mut().zip(action) {
-            *slot = if a.is_finite() {
-                a.clamp(-1.0, 1.0)
-            } else {
-                0.0
-            };
-        }
+        clamp_action(&mut self.action, action);
         self.fingers.drive(&mut self.world, &self.action);
         self.last_pose = self.object_pose();
         for _ in 0..self.stepping.substeps {
@@ -657,12 +652,7 @@ impl Env for Hand {
         out.push(Primitive {
             shape,
             position: [0.15, 0.0, 0.05],
-            rotation: [
-                f64::from(t.w),
-                f64::from(t.x),
-                f64::from(t.y),
-                f64::from(t.z),
-            ],
+            rotation: f64_quat(&t),
             color: [40, 200, 80],
         });
     }

@@ -19,6 +19,7 @@ pub mod hand;
 mod physics;
 pub mod quadruped;
 pub mod rollout;
+mod scene;
 mod tasks;
 pub mod valve;
 

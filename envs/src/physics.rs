@@ -1,12 +1,22 @@
 //! Small helpers shared by the rapier environments: collision groups, quaternion
-//! maths on glam types, and reading joint angles and rates.
+//! maths on glam types, driving joint motors and reading joint angles and rates.
 
 use rapier3d::prelude::*;
 
 /// Collision group of the ground.
 pub(crate) const GROUND: Group = Group::GROUP_1;
-/// Collision group of robot parts that may touch the ground.
+/// Collision group of robot parts: legs that may touch the ground, arm links,
+/// fingers.
 pub(crate) const ROBOT: Group = Group::GROUP_2;
+/// Collision group of static scenery under manipulated objects (table, palm).
+pub(crate) const SCENERY: Group = Group::GROUP_1;
+/// Collision group of manipulated objects (cube, pen, valve).
+pub(crate) const OBJECT: Group = Group::GROUP_3;
+
+/// Interaction groups for a collider of group `me` touching `with`.
+pub(crate) fn groups(me: Group, with: Group) -> InteractionGroups {
+    InteractionGroups::new(me, with, InteractionTestMode::And)
+}
 
 /// Robot parts collide with the ground only (no self-collision): the contacts the
 /// tasks need, and nothing the solver must pay for in vain.
@@ -39,9 +49,47 @@ pub(crate) fn twist_angle(rot1: &Rotation, rot2: &Rotation, axis: Vector) -> f32
 }
 
 /// The rate of the joint angle measured by [`twist_angle`].
-pub(crate) fn twist_rate(rb1: &RigidBody, rb2: &RigidBody, axis: Vector) -> f32 {
+fn twist_rate(rb1: &RigidBody, rb2: &RigidBody, axis: Vector) -> f32 {
     let world_axis = *rb1.rotation() * axis;
     (rb2.angvel() - rb1.angvel()).dot(world_axis)
+}
+
+/// Moves the PD target of multibody `joint`'s motor on `axis` (`AngX` for a
+/// revolute joint, rad; `LinX` for a prismatic one, m), with gains `kp`, `kd`.
+pub(crate) fn set_motor_target(
+    world: &mut PhysicsWorld,
+    joint: MultibodyJointHandle,
+    axis: JointAxis,
+    target: f32,
+    kp: f32,
+    kd: f32,
+) {
+    if let Some((multibody, link)) = world.multibody_joints.get_mut_internal(joint)
+        && let Some(link) = multibody.link_mut(link)
+    {
+        link.joint.data.set_motor_position(axis, target, kp, kd);
+    }
+}
+
+/// Angle ([`twist_angle`]) and rate of the revolute joint about `axis` (in
+/// `rb1`'s frame) from `rb1` to `rb2`.
+pub(crate) fn joint_angle_rate(rb1: &RigidBody, rb2: &RigidBody, axis: Vector) -> (f32, f32) {
+    (
+        twist_angle(rb1.rotation(), rb2.rotation(), axis),
+        twist_rate(rb1, rb2, axis),
+    )
+}
+
+/// Writes `action` into `slots` (zip: slots past the action's end keep their
+/// values), each value clamped to [-1, 1] and a non-finite one replaced by 0.
+pub(crate) fn clamp_action(slots: &mut [f32], action: &[f32]) {
+    for (slot, &a) in slots.iter_mut().zip(action) {
+        *slot = if a.is_finite() {
+            a.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
+    }
 }
 
 /// A world configured for the given substep and solver effort, with gravity −z.

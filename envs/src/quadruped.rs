@@ -17,12 +17,13 @@
 //! `docs/notes/quadruped.md`.
 
 use crate::physics::{
-    f32_quat, f64_quat, f64x3, flag, ghost_groups, ground_groups, heading, new_world, robot_groups,
-    twist_angle, twist_rate, widen,
+    clamp_action, f32_quat, f64_quat, f64x3, flag, ghost_groups, ground_groups, heading,
+    joint_angle_rate, new_world, robot_groups, set_motor_target, widen,
 };
+use crate::scene::collider_primitive;
 use rapier3d::prelude::*;
 use rewardsmith_core::{
-    Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
+    Env, EnvSpec, Primitive, ScalarHandle, SplitMix64, StateSpec, StateWriter, StepInfo,
     VectorHandle,
 };
 use std::sync::{Arc, OnceLock};
@@ -105,17 +106,6 @@ struct Fields {
     foot_contact: VectorHandle<4>,
     action: VectorHandle<8>,
     fallen: ScalarHandle,
-}
-
-/// Moves a joint's PD target.
-fn set_target(world: &mut PhysicsWorld, joint: MultibodyJointHandle, target: f32) {
-    if let Some((multibody, link)) = world.multibody_joints.get_mut_internal(joint)
-        && let Some(link) = multibody.link_mut(link)
-    {
-        link.joint
-            .data
-            .set_motor_position(JointAxis::AngX, target, KP, KD);
-    }
 }
 
 struct Leg {
@@ -338,11 +328,7 @@ impl Quadruped {
         } else {
             (self.torso, leg.thigh, Vector::Z)
         };
-        let (rb1, rb2) = (&self.world.bodies[a], &self.world.bodies[b]);
-        (
-            twist_angle(rb1.rotation(), rb2.rotation(), axis),
-            twist_rate(rb1, rb2, axis),
-        )
+        joint_angle_rate(&self.world.bodies[a], &self.world.bodies[b], axis)
     }
 
     fn foot(&self, i: usize) -> Vector {
@@ -354,9 +340,10 @@ impl Quadruped {
         (*self.torso_body().rotation() * Vector::Z).z
     }
 
-    fn fallen(&self) -> bool {
+    /// Whether the robot has fallen, given its [`Self::up_z`].
+    fn fallen(&self, up_z: f32) -> bool {
         let z = self.torso_body().translation().z;
-        !(MIN_HEIGHT..=MAX_HEIGHT).contains(&z) || self.up_z() < 0.0
+        !(MIN_HEIGHT..=MAX_HEIGHT).contains(&z) || up_z < 0.0
     }
 }
 
@@ -370,67 +357,6 @@ impl Default for Quadruped {
 const TORSO_COLOR: [u8; 3] = [230, 140, 50];
 /// Leg colour in pictures (sRGB).
 const LEG_COLOR: [u8; 3] = [80, 140, 220];
-
-/// The picture of one collider, raised by `lift` metres: its shape, centre and
-/// orientation (a capsule's segment becomes its local z axis); `None` for
-/// shapes a picture does not show.
-pub(crate) fn collider_primitive(
-    collider: &Collider,
-    color: [u8; 3],
-    lift: f32,
-) -> Option<Primitive> {
-    let pose = collider.position();
-    let shape = collider.shape();
-    let (shape, centre, rotation) = if let Some(ball) = shape.as_ball() {
-        (
-            Shape::Sphere {
-                radius: f64::from(ball.radius),
-            },
-            pose.translation,
-            pose.rotation,
-        )
-    } else if let Some(capsule) = shape.as_capsule() {
-        let (a, b) = (capsule.segment.a, capsule.segment.b);
-        let axis = b - a;
-        let along = Rotation::from_rotation_arc(Vector::Z, axis.normalize_or(Vector::Z));
-        (
-            Shape::Capsule {
-                half_height: f64::from(axis.length() * 0.5),
-                radius: f64::from(capsule.radius),
-            },
-            *pose * ((a + b) * 0.5),
-            pose.rotation * along,
-        )
-    } else if let Some(cuboid) = shape.as_cuboid() {
-        let h = cuboid.half_extents;
-        (
-            Shape::Cuboid {
-                half_extents: [f64::from(h.x), f64::from(h.y), f64::from(h.z)],
-            },
-            pose.translation,
-            pose.rotation,
-        )
-    } else if shape.as_halfspace().is_some() {
-        (Shape::Ground, Vector::ZERO, Rotation::IDENTITY)
-    } else {
-        return None;
-    };
-    Some(Primitive {
-        shape,
-        position: [
-            f64::from(centre.x),
-            f64::from(centre.y),
-            f64::from(centre.z + lift),
-        ],
-        rotation: [
-            f64::from(rotation.w),
-            f64::from(rotation.x),
-            f64::from(rotation.y),
-            f64::from(rotation.z),
-        ],
-        color,
-    })
-}
 
 impl Env for Quadruped {
     fn spec(&self) -> &Arc<EnvSpec> {
@@ -454,23 +380,21 @@ impl Env for Quadruped {
     }
 
     fn step(&mut self, action: &[f32]) -> StepInfo {
-        for (slot, &a) in self.action.iter_mut().zip(action) {
-            *slot = if a.is_finite() {
-                a.clamp(-1.0, 1.0)
-            } else {
-                0.0
-            };
-        }
+        clamp_action(&mut self.action, action);
         for i in 0..4 {
             let (hip, knee) = (self.legs[i].hip, self.legs[i].knee);
-            set_target(&mut self.world, hip, self.action[2 * i] * HIP_RANGE);
-            set_target(&mut self.world, knee, self.action[2 * i + 1] * KNEE_RANGE);
+            let (hip_target, knee_target) = (
+                self.action[2 * i] * HIP_RANGE,
+                self.action[2 * i + 1] * KNEE_RANGE,
+            );
+            set_motor_target(&mut self.world, hip, JointAxis::AngX, hip_target, KP, KD);
+            set_motor_target(&mut self.world, knee, JointAxis::AngX, knee_target, KP, KD);
         }
         for _ in 0..FRAME_SKIP {
             self.world.step();
         }
         StepInfo {
-            terminated: self.fallen(),
+            terminated: self.fallen(self.up_z()),
             truncated: false,
         }
     }
@@ -504,7 +428,8 @@ impl Env for Quadruped {
         w.set(f.torso_quat, f64_quat(q));
         w.set(f.torso_linvel, f64x3(torso.linvel()));
         w.set(f.torso_angvel, f64x3(torso.angvel()));
-        w.set(f.up_z, f64::from(self.up_z()));
+        let up_z = self.up_z();
+        w.set(f.up_z, f64::from(up_z));
         w.set(f.heading, f64::from(heading(q)));
         let (mut joint_pos, mut joint_vel) = ([0.0; 8], [0.0; 8]);
         let (mut foot_pos, mut foot_height, mut foot_contact) = ([0.0; 12], [0.0; 4], [0.0; 4]);
@@ -526,6 +451,6 @@ impl Env for Quadruped {
         w.set(f.foot_height, foot_height);
         w.set(f.foot_contact, foot_contact);
         w.set(f.action, widen(&self.action));
-        w.set(f.fallen, flag(self.fallen()));
+        w.set(f.fallen, flag(self.fallen(up_z)));
     }
 }

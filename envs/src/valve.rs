@@ -15,9 +15,9 @@
 //! Each episode draws a start angle and a target angle π/3 to π away from it,
 //! either way. Contract: deterministic for a seed; no episode ends early.
 
-use crate::arm::{OBJECT, ROBOT, color, groups, scene_of};
 use crate::hand::{Fingers, Stepping, insert_palm};
-use crate::physics::{f64x3, flag, twist_angle, widen};
+use crate::physics::{OBJECT, ROBOT, clamp_action, f64x3, flag, groups, twist_angle, widen};
+use crate::scene::{color, scene_of};
 use rapier3d::prelude::*;
 use rewardsmith_core::{
     Env, EnvSpec, Primitive, ScalarHandle, Shape, SplitMix64, StateSpec, StateWriter, StepInfo,
@@ -287,7 +287,12 @@ impl Valve {
     /// The signed error `target − angle`, wrapped to [-π, π].
     #[must_use]
     pub fn error(&self) -> f64 {
-        wrap(self.target - self.angle())
+        self.error_at(self.angle())
+    }
+
+    /// [`Self::error`] with the valve at `angle`.
+    fn error_at(&self, angle: f64) -> f64 {
+        wrap(self.target - angle)
     }
 
     /// Total signed turn since the episode began, rad.
@@ -296,9 +301,9 @@ impl Valve {
         self.turned
     }
 
-    /// The rounded end of spoke `k`.
-    fn spoke_end(&self, k: usize) -> Vector {
-        let a = (self.angle() as f32) + k as f32 * TAU / 3.0;
+    /// The rounded end of spoke `k` with the valve at `angle`.
+    fn spoke_end(angle: f64, k: usize) -> Vector {
+        let a = (angle as f32) + k as f32 * TAU / 3.0;
         Vector::new(a.cos() * SPOKE_LENGTH, a.sin() * SPOKE_LENGTH, SPOKE_HEIGHT)
     }
 
@@ -330,13 +335,7 @@ impl Env for Valve {
     }
 
     fn step(&mut self, action: &[f32]) -> StepInfo {
-        for (slot, &a) in self.action.iter_mut().zip(action) {
-            *slot = if a.is_finite() {
-                a.clamp(-1.0, 1.0)
-            } else {
-                0.0
-            };
-        }
+        clamp_action(&mut self.action, action);
         self.fingers.drive(&mut self.world, &self.action);
         let before = self.rotation_since_start();
         for _ in 0..self.stepping.substeps {
@@ -360,7 +359,8 @@ impl Env for Valve {
                 obs[obs::JOINT_VEL.at(3 * f + k)] = rate;
             }
         }
-        let (angle, error) = (self.angle(), self.error());
+        let angle = self.angle();
+        let error = self.error_at(angle);
         obs[obs::ANGLE.range()].copy_from_slice(&[angle.cos() as f32, angle.sin() as f32]);
         obs[obs::RATE.start()] = (self.last_turn / f64::from(STEP)) as f32;
         obs[obs::ERROR.start()] = error as f32;
@@ -374,14 +374,15 @@ impl Env for Valve {
     fn reward_state(&self, out: &mut [f64]) {
         let f = self.fields;
         let mut w = StateWriter::new(&self.spec.state, out);
-        let error = self.error();
-        w.set(f.valve_angle, self.angle());
+        let angle = self.angle();
+        let error = self.error_at(angle);
+        w.set(f.valve_angle, angle);
         w.set(f.valve_vel, self.last_turn / f64::from(STEP));
         w.set(f.valve_turned, self.turned);
         w.set(f.target_angle, self.target);
         w.set(f.angle_error, error);
         w.set(f.at_target, flag(error.abs() < TARGET_TOLERANCE));
-        let ends = [0, 1, 2].map(|k| self.spoke_end(k));
+        let ends = [0, 1, 2].map(|k| Self::spoke_end(angle, k));
         let (mut spokes, mut tips, mut tip_to_spoke) = ([0.0; 9], [0.0; 9], [0.0; 3]);
         for (k, &end) in ends.iter().enumerate() {
             spokes[3 * k..3 * k + 3].copy_from_slice(&f64x3(end));
