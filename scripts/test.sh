@@ -29,3 +29,4 @@ cargo test --workspace --release "$@"
 # The tests that need the real daemons are marked #[ignore] (plain `cargo test`
 # reports them as ignored); here they run.
 cargo test --release -p rewardsmith --lib slurm -- --ignored
+cargo test --release -p rewardsmith --test slurm -- --ignored

@@ -243,6 +243,10 @@ pub struct RunArgs {
     /// candidates stop at budget/9 or budget/3) or `uniform` (all train to the end).
     #[arg(long, value_enum)]
     pub allocation: Option<crate::search::Allocation>,
+    /// Where candidate trainings run: `local` (default) or `slurm` (job
+    /// arrays on a shared filesystem; options in `[executor.slurm]`).
+    #[arg(long, value_enum)]
+    pub executor: Option<crate::search::ExecutorKind>,
     /// Never show the task fitness to the LLM.
     #[arg(long)]
     pub hide_fitness: bool,

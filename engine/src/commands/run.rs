@@ -10,8 +10,8 @@ use crate::llm::Backend;
 use crate::progress::{self, JsonProgress, PlainProgress, RunProgress};
 use crate::search::files;
 use crate::search::{
-    CandidateSpec, DescribedTask, FeedbackMode, FileConfig, RunRecord, RunSummary, create_run,
-    evaluate_candidate, open_run, read_json, run_search_with, write_json,
+    Allocation, CandidateSpec, DescribedTask, ExecutorKind, FeedbackMode, FileConfig, RunRecord,
+    RunSummary, create_run, evaluate_candidate, open_run, read_json, run_search_with, write_json,
 };
 use anyhow::anyhow;
 use rewardsmith_core::Registry;
@@ -67,6 +67,10 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
         }
     };
     let file = FileConfig::discover(args.config.as_deref()).map_err(CliError::usage)?;
+    let mut executor = file.executor;
+    if let Some(kind) = args.executor {
+        executor.kind = kind;
+    }
     let mut search = file.search;
     let mut llm = file.llm;
     if let Some(v) = args.samples {
@@ -123,6 +127,18 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     if let Some(c) = args.max_cost {
         llm.max_cost_usd = Some(c);
     }
+    if executor.kind == ExecutorKind::Slurm {
+        executor.slurm.validate().map_err(CliError::usage)?;
+        if search.allocation == Allocation::Halving {
+            // Halving pauses trainings between rungs in this process's
+            // memory; a Slurm task trains one candidate to its budget.
+            search.allocation = Allocation::Uniform;
+            eprintln!(
+                "note: with --executor slurm every candidate trains to the full budget \
+                 (successive halving runs in one process): allocation uniform"
+            );
+        }
+    }
     search.validate().map_err(CliError::usage)?;
     llm.validate().map_err(CliError::usage)?;
     llm.check_cost_limit().map_err(CliError::usage)?;
@@ -131,6 +147,7 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
         record.task = d.task_name();
         record.described = Some(d);
     }
+    record.executor = executor;
     record.prompts = args.prompts.clone();
     record.hide_fitness = args.hide_fitness;
     record.render = !args.no_render;
@@ -197,6 +214,7 @@ fn stop_cleanly_on_interrupt(dir: &Path) {
     // Only fails when a handler is already set (a second run in one process).
     let _ = ctrlc::set_handler(move || {
         let _no_more_writes = crate::search::quiesce();
+        crate::search::cancel_active_jobs();
         eprintln!(
             "\ninterrupted: every finished step is saved in {0}; continue with `rewardsmith resume {0}`",
             dir.display()

@@ -174,6 +174,27 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// Where candidate trainings run (`--executor`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorKind {
+    /// In this process, on its threads.
+    #[default]
+    Local,
+    /// As Slurm job arrays (`sbatch`), on a shared filesystem.
+    Slurm,
+}
+
+/// The `[executor]` table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutorConfig {
+    /// Where candidate trainings run.
+    pub kind: ExecutorKind,
+    /// How they are submitted with `kind = "slurm"` (`[executor.slurm]`).
+    pub slurm: super::slurm::SlurmOptions,
+}
+
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -182,6 +203,8 @@ pub struct FileConfig {
     pub search: SearchConfig,
     /// Which model writes rewards.
     pub llm: LlmConfig,
+    /// Where candidate trainings run.
+    pub executor: ExecutorConfig,
 }
 
 impl FileConfig {

@@ -8,6 +8,7 @@ mod builder;
 mod candidate;
 mod config;
 mod described;
+mod executor;
 mod final_eval;
 mod hacking;
 mod halving;
@@ -22,8 +23,9 @@ pub use allocation::{Allocation, Rungs};
 pub use analyzer::{FieldSummary, TrajectorySummary, analyse};
 pub use builder::{Search, SearchBuilder};
 pub use candidate::{CandidateSpec, Outcome, evaluate_candidate, evaluate_candidate_with};
-pub use config::{FeedbackMode, FileConfig, SearchConfig};
+pub use config::{ExecutorConfig, ExecutorKind, FeedbackMode, FileConfig, SearchConfig};
 pub use described::{DescribedTask, FITNESS_FILE, fitness_program};
+pub use executor::cancel_active_jobs;
 pub use hacking::{HackFlag, hacking_flags, spearman};
 pub use record::{
     BestRecord, CandidateLine, FinalReport, GenerationRecord, RunRecord, RunSummary, SeedStats,

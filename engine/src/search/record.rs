@@ -46,6 +46,9 @@ pub struct RunRecord {
     /// named (`task` is then its generated name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub described: Option<DescribedTask>,
+    /// Where candidate trainings run (absent in older runs: here).
+    #[serde(default)]
+    pub executor: super::config::ExecutorConfig,
 }
 
 fn render_default() -> bool {
@@ -81,6 +84,19 @@ impl RunRecord {
             feedback_file: None,
             render: true,
             described: None,
+            executor: super::config::ExecutorConfig::default(),
+        }
+    }
+}
+
+impl RunRecord {
+    /// Worker threads of one candidate's training: the local split of the
+    /// cores, or a Slurm task's CPUs.
+    #[must_use]
+    pub fn candidate_threads(&self) -> usize {
+        match self.executor.kind {
+            super::config::ExecutorKind::Local => self.threads_per_candidate,
+            super::config::ExecutorKind::Slurm => self.executor.slurm.cpus_per_task,
         }
     }
 }

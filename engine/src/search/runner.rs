@@ -3,6 +3,7 @@
 
 use super::allocation::Allocation;
 use super::candidate::{CandidateSpec, Outcome, Staged, dry_check, evaluate_candidate_with};
+use super::config::ExecutorKind;
 use super::config::FeedbackMode;
 use super::described::{DescribedTask, fitness_program};
 use super::final_eval::final_evaluation;
@@ -374,6 +375,9 @@ impl Steps<'_> {
         reviews: &[Option<Review>],
         state: &mut SearchState,
     ) -> anyhow::Result<Vec<Outcome>> {
+        if self.record.executor.kind == ExecutorKind::Slurm {
+            return self.evaluate_on_slurm(g, texts, reviews, state);
+        }
         if self.record.search.allocation == Allocation::Halving {
             return self.evaluate_halving(g, texts, reviews, state);
         }
@@ -457,6 +461,68 @@ impl Steps<'_> {
                 }
             }
             self.candidate_finished(g, i, outcome)?;
+        }
+        super::report::write_live_report(store, self.task, self.record)?;
+        state.timing.candidates_s += phase.elapsed().as_secs_f64();
+        Ok(outcomes)
+    }
+
+    /// [`evaluate`](Self::evaluate) on a Slurm cluster: one job array of
+    /// `eval-candidate` tasks; pictures are made here afterwards.
+    fn evaluate_on_slurm(
+        &self,
+        g: usize,
+        texts: &[String],
+        reviews: &[Option<Review>],
+        state: &mut SearchState,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        let store = self.store;
+        let phase = Instant::now();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; texts.len()];
+        let mut train = Vec::new();
+        for (i, (text, review)) in texts.iter().zip(reviews).enumerate() {
+            let job = Job {
+                described: self.described.as_ref(),
+                review: review.as_ref(),
+                g,
+                i,
+                text,
+            };
+            self.candidate_started(g, i)?;
+            match stage(self.registry, store, self.record, &job)? {
+                Staged::Done(o) => outcomes[i] = Some(o),
+                Staged::Train(spec) => train.push((i, spec)),
+            }
+        }
+        let mut trained = super::executor::SlurmGeneration {
+            store,
+            options: &self.record.executor.slurm,
+            progress: self.progress,
+            generation: g,
+        }
+        .run(&train)?;
+        for (i, spec) in &train {
+            let outcome = trained
+                .remove(i)
+                .ok_or_else(|| anyhow!("candidate {i} came back from Slurm without a result"))?;
+            let pictured = Instant::now();
+            if self.record.render && outcome.fitness().is_some() {
+                let dir = store.candidate_dir(g, *i);
+                picture_candidate(self.registry, store, spec, &dir, g, *i)?;
+            }
+            if let Outcome::Trained { report, .. } = &outcome {
+                state.timing.train_thread_s += report.wall_s;
+                state.timing.candidate_thread_s += report.wall_s + pictured.elapsed().as_secs_f64();
+            }
+            outcomes[*i] = Some(outcome);
+        }
+        let outcomes: Vec<Outcome> = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| o.ok_or_else(|| anyhow!("candidate {i} has no outcome")))
+            .collect::<anyhow::Result<_>>()?;
+        for (i, o) in outcomes.iter().enumerate() {
+            self.candidate_finished(g, i, o)?;
         }
         super::report::write_live_report(store, self.task, self.record)?;
         state.timing.candidates_s += phase.elapsed().as_secs_f64();
@@ -939,7 +1005,7 @@ fn stage(
         reward: source,
         budget: record.budget,
         seed: candidate_seed(record, g, i),
-        threads: record.threads_per_candidate,
+        threads: record.candidate_threads(),
         analysis_episodes: record.search.analysis_episodes,
         described: described.cloned(),
     };

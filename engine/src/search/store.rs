@@ -70,6 +70,8 @@ pub mod files {
     pub const FITNESS: &str = "fitness.rhai";
     /// The report `rewardsmith train` leaves.
     pub const TRAIN_REPORT: &str = "report.json";
+    /// A generation's Slurm job arrays (`--executor slurm`).
+    pub const SLURM_JOBS: &str = "slurm-jobs.json";
     /// A training's last checkpoint's policy, beside the best one (`policy.*`).
     pub const LAST_POLICY_DIR: &str = "last";
     /// What `best/` copies of the best candidate's folder.
