@@ -58,8 +58,8 @@ pub enum Error {
     /// The reward program costs far more than the environment it rewards:
     /// training would take many times longer than the env alone.
     #[error(
-        "the reward program is too slow to train with: a call takes {reward_us:.0} µs on average, \
-         {share_pct:.0}% of the time spent stepping (the limit: a call above {} µs that costs \
+        "the reward program is too slow to train with: a call takes {reward_us:.0} µs (median), \
+         {share_pct:.0}% of the time of an env step and its reward call (the limit: a call above {} µs that costs \
          more than {}× an env step). Simplify it: no long loops, scans of large arrays or string \
          building in every call",
         SLOW_REWARD_FLOOR_S * 1e6,

@@ -111,11 +111,12 @@ pub struct Trained {
 /// One environment instance's reward evaluator and its running sums.
 struct Instance {
     program: Box<dyn RewardProgram>,
-    /// Reward calls so far, and the wall time of the sampled ones (every
-    /// [`TIME_EVERY`]th: timing every call would cost more than a cheap reward).
+    /// Reward calls so far, how many were timed (every [`TIME_EVERY`]th:
+    /// timing every call would cost more than a cheap reward), and the wall
+    /// times of the last [`RECENT_TIMES`] timed ones, a ring.
     calls: u64,
     timed_calls: u64,
-    timed_s: f64,
+    recent_s: Vec<f64>,
     values: Vec<f64>,
     component_sums: Vec<f64>,
     reward: f64,
@@ -141,8 +142,13 @@ impl Instance {
         let started = timed.then(Instant::now);
         let evaluated = self.program.evaluate(s, prev, &mut self.values);
         if let Some(t) = started {
+            let took = t.elapsed().as_secs_f64();
+            if self.recent_s.len() < RECENT_TIMES {
+                self.recent_s.push(took);
+            } else {
+                self.recent_s[(self.timed_calls as usize) % RECENT_TIMES] = took;
+            }
             self.timed_calls += 1;
-            self.timed_s += t.elapsed().as_secs_f64();
         }
         if let Err(e) = evaluated {
             self.error = Some(e);
@@ -180,30 +186,56 @@ impl Instance {
 /// Every how many reward calls one is timed.
 const TIME_EVERY: u64 = 16;
 
+/// Timed calls each instance keeps for the cost check (the latest ones).
+const RECENT_TIMES: usize = 64;
+
 /// Stops a training whose reward costs more than [`SLOW_REWARD_RATIO`] env
-/// steps per call, from the sampled call times against the stepping time so
-/// far (both wall time on the same threads, so the machine's load mostly
-/// cancels out).
-fn slow_reward_check(instances: &[Instance], simulate_s: f64, threads: usize) -> Result<()> {
-    let calls: u64 = instances.iter().map(|i| i.calls).sum();
+/// steps per call: the median of the recent timed calls against the median
+/// env step ([`env_step_seconds`]). Medians, not means or totals: on a loaded
+/// machine some calls and steps are preempted for a time slice
+/// (milliseconds) and the stepping threads share the cores with others, which
+/// would make a cheap reward look dear, or a dear one cheap.
+fn slow_reward_check(instances: &[Instance], env_step_s: f64) -> Result<()> {
     let timed: u64 = instances.iter().map(|i| i.timed_calls).sum();
-    if timed < 32 || simulate_s <= 0.0 {
+    if timed < 32 {
         return Ok(());
     }
-    let per_call = instances.iter().map(|i| i.timed_s).sum::<f64>() / timed as f64;
-    // The envs step on `threads` threads: their busy time is about the
-    // stepping wall time times the threads (a lenient estimate when some
-    // idle), of which the reward calls took `reward_total`.
-    let reward_total = per_call * calls as f64;
-    let env_total = (simulate_s * threads as f64 - reward_total).max(1e-12);
-    let env_per_step = env_total / calls as f64;
-    if per_call > SLOW_REWARD_RATIO * env_per_step && per_call > SLOW_REWARD_FLOOR_S {
+    let mut recent: Vec<f64> = instances
+        .iter()
+        .flat_map(|i| i.recent_s.iter().copied())
+        .collect();
+    recent.sort_by(f64::total_cmp);
+    let per_call = recent[recent.len() / 2];
+    if per_call > SLOW_REWARD_RATIO * env_step_s && per_call > SLOW_REWARD_FLOOR_S {
         return Err(Error::SlowReward {
-            share_pct: (100.0 * reward_total / (simulate_s * threads as f64)).min(100.0),
+            share_pct: 100.0 * per_call / (per_call + env_step_s),
             reward_us: per_call * 1e6,
         });
     }
     Ok(())
+}
+
+/// Env steps timed by [`env_step_seconds`].
+const ENV_STEPS_TIMED: usize = 64;
+
+/// The median wall time of one step of a fresh env of `task` (reset with a
+/// seed of its own, zero actions): the yardstick of the reward's cost. The
+/// env is a copy, so the training's envs and random streams are untouched.
+fn env_step_seconds(task: &Task, seed: u64) -> f64 {
+    let mut env = task.make_env();
+    env.reset(rewardsmith_core::derive_seed(seed, 0x0057_17e9));
+    let action = vec![0.0f32; task.env_spec().action_dim];
+    let mut times = Vec::with_capacity(ENV_STEPS_TIMED);
+    for _ in 0..ENV_STEPS_TIMED {
+        let started = Instant::now();
+        let info = env.step(&action);
+        times.push(started.elapsed().as_secs_f64());
+        if info.terminated || info.truncated {
+            env.reset(rewardsmith_core::derive_seed(seed, times.len() as u64));
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }
 
 /// A rollout, time-major (`t · num_envs + e`).
@@ -318,6 +350,9 @@ struct Fixed<'t> {
     seed: u64,
     num_iterations: usize,
     checkpoint_at: Vec<usize>,
+    /// Wall seconds of one env step, a median ([`env_step_seconds`]): what
+    /// the reward's cost is weighed against.
+    env_step_s: f64,
 }
 
 /// What the iterations change.
@@ -378,6 +413,7 @@ impl<'t> Trainer<'t> {
             seed,
             num_iterations,
             checkpoint_at: checkpoint_iterations(num_iterations, config.checkpoints),
+            env_step_s: env_step_seconds(task, seed),
         };
         let state = pool.install(|| Box::new(State::new(&fixed, programs)));
         Ok(Self {
@@ -574,7 +610,7 @@ impl State {
                 program,
                 calls: 0,
                 timed_calls: 0,
-                timed_s: 0.0,
+                recent_s: Vec::with_capacity(RECENT_TIMES),
                 values: vec![0.0; names],
                 component_sums: vec![0.0; names],
                 reward: 0.0,
@@ -694,11 +730,7 @@ impl State {
             self.env_steps += n as u64;
             self.window.steps += n as u64;
         }
-        slow_reward_check(
-            &self.instances,
-            self.timing.simulate_s,
-            rayon::current_num_threads().clamp(1, n),
-        )
+        slow_reward_check(&self.instances, fixed.env_step_s)
     }
 
     /// Normalises the step's observations and samples the actions of rows
