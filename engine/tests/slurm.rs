@@ -1,11 +1,14 @@
 //! `--executor slurm` against a real one-node Slurm (`scripts/slurm-local.sh
 //! start`; `scripts/test.sh` starts it and runs these with `--ignored`): the
-//! same search as a local one, a cancelled task submitted again, a task that
-//! fails becoming a failed candidate with its log in the next prompt, and
-//! Ctrl-C cancelling the run's jobs before `resume` finishes it.
+//! same search as a local one (successive halving and uniform, final
+//! evaluation included), a cancelled task submitted again, a task that fails
+//! (a broken binary, a reward that throws only during training) becoming a
+//! failed candidate with its reason in the next prompt, and Ctrl-C cancelling
+//! the run's jobs before `resume` finishes it.
 
 mod common;
 use common::{json_of, rewardsmith};
+use rewardsmith::llm::fake_server::{FakeServer, chat_reply};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -48,18 +51,19 @@ fn outcome(v: &Value) -> (Value, Value, Value) {
     )
 }
 
-fn local(dir: &Path, budget: &str) -> Value {
-    let out = dir.join(format!("local-{budget}"));
+fn local(dir: &Path, budget: &str, allocation: &str) -> Value {
+    let out = dir.join(format!("local-{budget}-{allocation}"));
     json_of(&rewardsmith(&args(
         out.to_str().unwrap(),
         budget,
-        &["--allocation", "uniform"],
+        &["--allocation", allocation],
     )))
 }
 
-/// Waits for the first job array of generation 0 and returns its id.
-fn first_job(run: &Path) -> u64 {
-    let file = run.join("gen-000/slurm-jobs.json");
+/// Waits for the first job array of generation 0 (in `jobs`, the
+/// generation's jobs file) and returns its id.
+fn first_job(run: &Path, jobs: &str) -> u64 {
+    let file = run.join("gen-000").join(jobs);
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(120) {
         if let Ok(text) = std::fs::read_to_string(&file)
@@ -84,43 +88,127 @@ fn squeue(job: u64) -> String {
 #[ignore = "needs a running Slurm: scripts/slurm-local.sh start (scripts/test.sh runs these)"]
 fn a_search_on_slurm_matches_the_same_search_run_locally() {
     let dir = tempfile::tempdir().unwrap();
-    let reference = local(dir.path(), "8192");
+    // Successive halving (the default): one array per rung; candidates that
+    // continue train again from step 0 on the cluster, to the same figures.
+    let reference = local(dir.path(), "24576", "halving");
     let out = dir.path().join("slurm");
     let o = rewardsmith(&args(
         out.to_str().unwrap(),
-        "8192",
+        "24576",
         &["--executor", "slurm"],
     ));
     let v = json_of(&o);
     assert_eq!(outcome(&v), outcome(&reference));
-    // Every candidate ran as an array task, with its log in its folder.
+    let stopped = (0..2)
+        .flat_map(|g| (0..3).map(move |c| (g, c)))
+        .filter(|(g, c)| {
+            std::fs::read_to_string(out.join(format!("gen-{g:03}/cand-{c:02}/result.json")))
+                .unwrap()
+                .contains("stopped_below")
+        })
+        .count();
+    assert!(stopped > 0, "some candidate stopped at a rung");
+    // Every candidate ran rung 0 as an array task, with its log there; the
+    // kept training's files are in the candidate's own folder.
     let jobs: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("gen-001/slurm-jobs.json")).unwrap(),
+        &std::fs::read_to_string(out.join("gen-001/slurm-jobs-rung0.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(jobs["arrays"][0][1], serde_json::json!([0, 1, 2]));
-    assert!(out.join("gen-001/cand-02/slurm.log").is_file());
+    assert!(out.join("gen-001/cand-02/rung-0/slurm.log").is_file());
+    assert!(out.join("gen-001/cand-02/policy.json").is_file());
+    // The final evaluation's trainings ran on the cluster too.
+    let finals: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("best/final/slurm-jobs.json")).unwrap(),
+    )
+    .unwrap();
+    let tasks = finals["arrays"][0][1].as_array().unwrap().len();
+    assert_eq!(tasks, 6, "3 rewards x 2 seeds: {finals}");
+    assert!(out.join("best/final/00-best-seed0/slurm.log").is_file());
+    // The time limit was estimated and given to sbatch.
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert!(events.contains("Slurm time limit: "), "{events}");
+    assert!(events.contains("min per task"), "{events}");
     let run_toml = std::fs::read_to_string(out.join("run.toml")).unwrap();
     assert!(run_toml.contains("kind = \"slurm\""), "{run_toml}");
 }
 
 #[test]
 #[ignore = "needs a running Slurm: scripts/slurm-local.sh start (scripts/test.sh runs these)"]
+fn a_reward_that_throws_during_training_is_a_failed_candidate_named_in_the_next_prompt() {
+    // The second program passes its dry run (random actions inside the
+    // bounds) and throws in training, where a sampled action is clipped to
+    // its bound.
+    let answers = [
+        "```rhai\nfn compute_reward(s, prev) {\n    #{ up: s.pole_up }\n}\n```",
+        "```rhai\nfn compute_reward(s, prev) {\n    if abs(s.action) >= 1.0 { throw \"the action hit its bound\"; }\n    #{ up: s.pole_up }\n}\n```",
+    ];
+    let server = FakeServer::start(move |_, req| chat_reply(req, &answers, "stop")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let base = server.base_url();
+    let o = Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
+        .args([
+            "run",
+            "--task",
+            "cartpole-balance",
+            "--samples",
+            "2",
+            "--generations",
+            "2",
+            "--budget",
+            "8192",
+            "--threads",
+            "2",
+            "--no-final-eval",
+            "--no-render",
+            "--base-url",
+            &base,
+            "--model",
+            "fake-model",
+            "--executor",
+            "slurm",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .env("OPENAI_API_KEY", "sk-test")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let result: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("gen-000/cand-01/result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(result["outcome"], "crashed", "{result}");
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("the action hit its bound"),
+        "{result}"
+    );
+    let second = std::fs::read_to_string(out.join("gen-001/request.json")).unwrap();
+    assert!(second.contains("the action hit its bound"), "{second}");
+}
+
+#[test]
+#[ignore = "needs a running Slurm: scripts/slurm-local.sh start (scripts/test.sh runs these)"]
 fn a_cancelled_task_is_submitted_again_and_the_run_ends_the_same() {
     let dir = tempfile::tempdir().unwrap();
-    let reference = local(dir.path(), "102400");
+    let reference = local(dir.path(), "102400", "uniform");
     let out = dir.path().join("slurm");
     let child = Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
         .args(args(
             out.to_str().unwrap(),
             "102400",
-            &["--executor", "slurm"],
+            &["--executor", "slurm", "--allocation", "uniform"],
         ))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let job = first_job(&out);
+    let job = first_job(&out, "slurm-jobs.json");
     // Cancel task 0 once it runs (or is still queued): the cluster lost it.
     let start = Instant::now();
     while !squeue(job).contains(&format!("{job}_0 RUNNING"))
@@ -201,7 +289,7 @@ fn a_task_that_fails_is_a_failed_candidate_with_its_log_in_the_next_prompt() {
 #[ignore = "needs a running Slurm: scripts/slurm-local.sh start (scripts/test.sh runs these)"]
 fn ctrl_c_cancels_the_jobs_and_resume_finishes_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let reference = local(dir.path(), "102400");
+    let reference = local(dir.path(), "102400", "halving");
     let out = dir.path().join("slurm");
     let child = Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
         .args(args(
@@ -213,7 +301,7 @@ fn ctrl_c_cancels_the_jobs_and_resume_finishes_the_run() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let job = first_job(&out);
+    let job = first_job(&out, "slurm-jobs-rung0.json");
     let sent = Command::new("sh")
         .args(["-c", &format!("kill -INT {}", child.id())])
         .status()

@@ -10,8 +10,8 @@ use crate::llm::Backend;
 use crate::progress::{self, JsonProgress, PlainProgress, RunProgress};
 use crate::search::files;
 use crate::search::{
-    Allocation, CandidateSpec, DescribedTask, ExecutorKind, FeedbackMode, FileConfig, RunRecord,
-    RunSummary, create_run, evaluate_candidate, open_run, read_json, run_search_with, write_json,
+    CandidateSpec, DescribedTask, ExecutorKind, FeedbackMode, FileConfig, RunRecord, RunSummary,
+    create_run, evaluate_candidate, open_run, read_json, run_search_with, write_json,
 };
 use anyhow::anyhow;
 use rewardsmith_core::Registry;
@@ -129,15 +129,6 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     }
     if executor.kind == ExecutorKind::Slurm {
         executor.slurm.validate().map_err(CliError::usage)?;
-        if search.allocation == Allocation::Halving {
-            // Halving pauses trainings between rungs in this process's
-            // memory; a Slurm task trains one candidate to its budget.
-            search.allocation = Allocation::Uniform;
-            eprintln!(
-                "note: with --executor slurm every candidate trains to the full budget \
-                 (successive halving runs in one process): allocation uniform"
-            );
-        }
     }
     search.validate().map_err(CliError::usage)?;
     llm.validate().map_err(CliError::usage)?;

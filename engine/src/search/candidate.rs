@@ -32,6 +32,30 @@ pub struct CandidateSpec {
     /// named (then `task` is its generated name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub described: Option<DescribedTask>,
+    /// Stop after this many env steps of the budget's schedule, score the
+    /// best checkpoint so far into `rung.json` and finish there: a
+    /// successive-halving rung trained on a cluster. The training is the
+    /// first `stop_at` steps of the full one, bitwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_at: Option<u64>,
+    /// Env steps at which the training pauses on its way (the rungs before
+    /// `stop_at`). A pause takes a checkpoint, so the training on a cluster
+    /// has the checkpoints, and the best one, of the same training run
+    /// locally under successive halving.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pause_at: Vec<u64>,
+}
+
+/// A rung's score (`rung.json`), written by a training that stopped at
+/// [`CandidateSpec::stop_at`]: the best checkpoint's held-out fitness so far.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RungResult {
+    /// Env steps trained.
+    pub env_steps: u64,
+    /// Mean held-out fitness (none when no checkpoint was scored).
+    pub mean: Option<f64>,
+    /// Its standard error.
+    pub se: f64,
 }
 
 /// A candidate before training: already finished (read back, or failed
@@ -155,8 +179,20 @@ pub fn evaluate_candidate_with(
         Ok(p) => p,
         Err(done) => return Ok(done),
     };
-    if let Some(crashed) = prepared.advance(u64::MAX, on_steps)? {
-        return Ok(crashed);
+    let stop = spec.stop_at.unwrap_or(u64::MAX);
+    for &until in spec.pause_at.iter().filter(|&&p| p < stop).chain([&stop]) {
+        if let Some(crashed) = prepared.advance(until, on_steps)? {
+            return Ok(crashed);
+        }
+    }
+    if let Some(until) = spec.stop_at {
+        let score = prepared.score();
+        let rung = RungResult {
+            env_steps: until.min(spec.budget),
+            mean: score.map(|s| s.0),
+            se: score.map_or(0.0, |s| s.1),
+        };
+        write_json(&out.join(files::RUNG), &rung)?;
     }
     prepared.finish(None)
 }
@@ -168,6 +204,16 @@ pub(crate) struct TrainingInputs {
 }
 
 impl TrainingInputs {
+    /// The reward program.
+    pub(crate) fn source(&self) -> &ProgramSource {
+        &self.source
+    }
+
+    /// The PPO settings (the budget).
+    pub(crate) fn overrides(&self) -> &PpoOverrides {
+        &self.overrides
+    }
+
     /// The program and settings of `spec`.
     pub(crate) fn new(spec: &CandidateSpec) -> Self {
         Self {

@@ -16,6 +16,7 @@ use super::store::{RunStore, read_json, write_json};
 use crate::progress::RunProgress;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,40 +42,58 @@ pub fn cancel_active_jobs() {
     }
 }
 
-/// One generation's trainings on Slurm.
-pub(super) struct SlurmGeneration<'a> {
+/// One training for the cluster: the spec at `spec`, trained into `out`
+/// (its outcome is `out/result.json`). `key` names it in the batch's result.
+pub(super) struct Unit {
+    /// The caller's name for it (a candidate's index, a final training's).
+    pub key: usize,
+    /// Its [`CandidateSpec`], written.
+    pub spec: PathBuf,
+    /// Its output folder.
+    pub out: PathBuf,
+}
+
+/// Trainings submitted together as one job array (and, for the tasks the
+/// cluster loses, further arrays), watched until each has an outcome.
+pub(super) struct SlurmBatch<'a> {
     /// The run folder (shared with the nodes).
     pub store: &'a RunStore,
-    /// How to submit.
+    /// How to submit, with the time limit resolved ([`time_limit`]).
     pub options: &'a SlurmOptions,
     /// Where the job counts go.
     pub progress: &'a dyn RunProgress,
-    /// The generation.
-    pub generation: usize,
+    /// What the progress lines call the batch, e.g. "generation 2".
+    pub label: String,
+    /// Where the batch scripts and their task lists go.
+    pub dir: PathBuf,
+    /// The batch's job arrays (`slurm-jobs.json`), read back on resume.
+    pub jobs_file: PathBuf,
+    /// The job name Slurm shows.
+    pub job_name: String,
 }
 
-impl SlurmGeneration<'_> {
-    /// Trains the candidates of `train` (index and spec, written in the
-    /// candidate's folder) on the cluster and returns their outcomes.
+impl SlurmBatch<'_> {
+    /// Trains `units` on the cluster and returns their outcomes by key; a
+    /// unit whose `out` already holds a result is not submitted again, and
+    /// jobs recorded in the jobs file are watched, not resubmitted.
     ///
     /// # Errors
     /// Slurm's tools fail (not installed, controller unreachable), or the run
     /// folder cannot be written.
-    pub(super) fn run(
-        &self,
-        train: &[(usize, CandidateSpec)],
-    ) -> anyhow::Result<BTreeMap<usize, Outcome>> {
+    pub(super) fn run(&self, units: &[Unit]) -> anyhow::Result<BTreeMap<usize, Outcome>> {
         let mut done = BTreeMap::new();
-        if train.is_empty() {
+        if units.is_empty() {
             return Ok(done);
         }
-        let jobs_file = self.store.generation_file(self.generation, JOBS_FILE);
-        let mut jobs: Jobs = read_json(&jobs_file)?.unwrap_or_default();
-        // Where each candidate runs now: its job and its task in that array.
+        let by_key: HashMap<usize, &Unit> = units.iter().map(|u| (u.key, u)).collect();
+        let mut jobs: Jobs = read_json(&self.jobs_file)?.unwrap_or_default();
+        // Where each unit runs now: its job and its task in that array.
         let mut running: BTreeMap<usize, (u64, usize)> = BTreeMap::new();
-        for (job, cands) in &jobs.arrays {
-            for (k, &c) in cands.iter().enumerate() {
-                running.insert(c, (*job, k));
+        for (job, keys) in &jobs.arrays {
+            for (k, &c) in keys.iter().enumerate() {
+                if by_key.contains_key(&c) {
+                    running.insert(c, (*job, k));
+                }
             }
         }
         ACTIVE
@@ -82,10 +101,9 @@ impl SlurmGeneration<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .extend(jobs.arrays.iter().map(|a| a.0));
         let mut lost: HashMap<usize, usize> = HashMap::new();
-        let unsubmitted: Vec<usize> = train
+        let unsubmitted: Vec<&Unit> = units
             .iter()
-            .map(|(i, _)| *i)
-            .filter(|i| !running.contains_key(i))
+            .filter(|u| !running.contains_key(&u.key))
             .collect();
         self.submit(&unsubmitted, &mut jobs, &mut running)?;
         let mut shown = String::new();
@@ -99,7 +117,7 @@ impl SlurmGeneration<'_> {
             let mut again = Vec::new();
             let (mut pending, mut active) = (0, 0);
             for (&c, &(job, k)) in &running {
-                let dir = self.store.candidate_dir(self.generation, c);
+                let dir = &by_key[&c].out;
                 if let Some(o) = read_json::<Outcome>(&dir.join(super::files::RESULT))? {
                     done.insert(c, o);
                     continue;
@@ -110,8 +128,17 @@ impl SlurmGeneration<'_> {
                     Some(s @ (TaskState::Failed | TaskState::Timeout | TaskState::OutOfMemory)) => {
                         let o = Outcome::Crashed {
                             error: format!(
-                                "its Slurm task (job {job}, task {k}) ended {s:?}; the end of its log:\n{}",
-                                slurm::log_tail(&dir, LOG_LINES)
+                                "its Slurm task (job {job}, task {k}) ended {s:?}{}; the end of its log:\n{}",
+                                if *s == TaskState::Timeout {
+                                    self.options.time_limit_min.map_or(String::new(), |m| {
+                                        format!(
+                                            " after its time limit of {m} min ([executor.slurm] time_limit_min)"
+                                        )
+                                    })
+                                } else {
+                                    String::new()
+                                },
+                                slurm::log_tail(dir, LOG_LINES)
                             ),
                         };
                         write_json(&dir.join(super::files::RESULT), &o)?;
@@ -135,7 +162,7 @@ impl SlurmGeneration<'_> {
                             write_json(&dir.join(super::files::RESULT), &o)?;
                             done.insert(c, o);
                         } else {
-                            again.push(c);
+                            again.push(by_key[&c]);
                         }
                     }
                 }
@@ -143,8 +170,8 @@ impl SlurmGeneration<'_> {
             running.retain(|c, _| !done.contains_key(c));
             self.submit(&again, &mut jobs, &mut running)?;
             let line = format!(
-                "generation {} on Slurm: {pending} pending, {active} running, {} done",
-                self.generation,
+                "{} on Slurm: {pending} pending, {active} running, {} done",
+                self.label,
                 done.len()
             );
             if line != shown {
@@ -159,41 +186,194 @@ impl SlurmGeneration<'_> {
         Ok(done)
     }
 
-    /// Submits one array for the candidates `cands` and records it.
+    /// Submits one array for `units` and records it.
     fn submit(
         &self,
-        cands: &[usize],
+        units: &[&Unit],
         jobs: &mut Jobs,
         running: &mut BTreeMap<usize, (u64, usize)>,
     ) -> anyhow::Result<()> {
-        if cands.is_empty() {
+        if units.is_empty() {
             return Ok(());
         }
-        let g = self.generation;
-        let tasks: Vec<ArrayTask> = cands
+        let tasks: Vec<ArrayTask> = units
             .iter()
-            .map(|&c| ArrayTask {
-                spec: self.store.candidate_file(g, c, super::files::SPEC),
-                out: self.store.candidate_dir(g, c),
+            .map(|u| ArrayTask {
+                spec: u.spec.clone(),
+                out: u.out.clone(),
             })
             .collect();
-        let dir = self.store.generation_dir(g);
-        let job = slurm::submit(self.options, &tasks, &dir, &format!("rewardsmith-gen{g}"))?;
+        let job = slurm::submit(self.options, &tasks, &self.dir, &self.job_name)?;
         ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).push(job);
-        for (k, &c) in cands.iter().enumerate() {
+        let keys: Vec<usize> = units.iter().map(|u| u.key).collect();
+        for (k, &c) in keys.iter().enumerate() {
             running.insert(c, (job, k));
         }
-        jobs.arrays.push((job, cands.to_vec()));
-        write_json(&self.store.generation_file(g, JOBS_FILE), jobs)?;
+        jobs.arrays.push((job, keys));
+        write_json(&self.jobs_file, jobs)?;
         self.store.note(
             self.progress,
             format!(
-                "generation {g}: Slurm job {job} submitted ({} task(s))",
-                cands.len()
+                "{}: Slurm job {job} submitted ({} task(s){})",
+                self.label,
+                units.len(),
+                self.options
+                    .time_limit_min
+                    .map_or(String::new(), |m| format!(", time limit {m} min"))
             ),
         )
     }
 }
 
-/// The generation's job arrays, in its folder.
-const JOBS_FILE: &str = super::files::SLURM_JOBS;
+/// `cand-MM/rung-R/`: a candidate's training to rung `r` on a cluster.
+pub(super) fn rung_dir(candidate_dir: &std::path::Path, r: usize) -> PathBuf {
+    candidate_dir.join(format!("rung-{r}"))
+}
+
+/// The time limit's margin over the estimated training time: nodes may be
+/// slower than the machine that measured, and checkpoint evaluations, the
+/// held-out evaluation and the analysis come on top of training.
+const TIME_MARGIN: f64 = 3.0;
+
+/// Seconds added to every estimate: start-up, checks, the last evaluations.
+const TIME_OVERHEAD_S: f64 = 300.0;
+
+/// The `--time` (minutes) for trainings of `budget` env steps at `rate` env
+/// steps per second: [`TIME_MARGIN`] × the training time plus
+/// [`TIME_OVERHEAD_S`], rounded up to whole minutes.
+#[must_use]
+pub fn time_limit(budget: u64, rate: f64) -> u64 {
+    let seconds = TIME_MARGIN * budget as f64 / rate.max(1e-9) + TIME_OVERHEAD_S;
+    // Saturates for absurd inputs; Slurm caps at the partition's limit anyway.
+    (seconds / 60.0).ceil().min(1e9) as u64
+}
+
+/// The slowest training rate (env steps per second) among the run's trained
+/// candidates and final trainings so far, if any.
+pub(super) fn measured_rate(store: &RunStore) -> Option<f64> {
+    let mut slowest: Option<f64> = None;
+    let mut consider = |path: &std::path::Path| {
+        if let Ok(Some(Outcome::Trained { report, .. })) = read_json::<Outcome>(path)
+            && report.env_steps > 0
+            && report.env_steps_per_sec.is_finite()
+            && report.env_steps_per_sec > 0.0
+        {
+            slowest = Some(slowest.map_or(report.env_steps_per_sec, |s: f64| {
+                s.min(report.env_steps_per_sec)
+            }));
+        }
+    };
+    for g in 0.. {
+        let dir = store.generation_dir(g);
+        if !dir.is_dir() {
+            break;
+        }
+        for c in 0.. {
+            let cand = store.candidate_dir(g, c);
+            if !cand.is_dir() {
+                break;
+            }
+            consider(&cand.join(super::files::RESULT));
+            for r in 0.. {
+                let rung = rung_dir(&cand, r);
+                if !rung.is_dir() {
+                    break;
+                }
+                consider(&rung.join(super::files::RESULT));
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(store.best_dir().join(super::files::FINAL_DIR)) {
+        for entry in entries.flatten() {
+            consider(&entry.path().join(super::files::RESULT));
+        }
+    }
+    slowest
+}
+
+/// Measures this machine's training rate on `spec` with one PPO iteration
+/// (nothing is written): env steps per second, start-up included, so the
+/// figure is on the slow side.
+pub(super) fn probe_rate(task: &rewardsmith_core::Task, spec: &CandidateSpec) -> Option<f64> {
+    let started = std::time::Instant::now();
+    let inputs = super::candidate::TrainingInputs::new(spec);
+    let (check, samples) = super::candidate::dry_check(task, &spec.reward, spec.seed);
+    if !check.ok {
+        return None;
+    }
+    let request = crate::training::TrainRequest {
+        task,
+        source: inputs.source(),
+        overrides: inputs.overrides(),
+        seed: spec.seed,
+        threads: spec.threads,
+        out: None,
+    };
+    let mut training = crate::training::Training::start(&request, check, &samples).ok()?;
+    let batch = rewardsmith_rl::PpoConfig::for_task(task).batch_size() as u64;
+    let mut steps = 0;
+    training
+        .advance(batch.min(spec.budget), &mut |p| steps = p.env_steps)
+        .ok()?;
+    let seconds = started.elapsed().as_secs_f64();
+    (steps > 0 && seconds > 0.0).then(|| steps as f64 / seconds)
+}
+
+/// `options` with its time limit set for trainings of `budget` env steps,
+/// unless the user set one: from the run's measured rate, else from a probe
+/// of the first spec of `specs` that trains. Returns the options and a line
+/// saying how the limit was chosen.
+pub(super) fn with_time_limit(
+    options: &SlurmOptions,
+    store: &RunStore,
+    task: &rewardsmith_core::Task,
+    budget: u64,
+    specs: &[&CandidateSpec],
+) -> (SlurmOptions, Option<String>) {
+    let mut options = options.clone();
+    if options.time_limit_min.is_some() || specs.is_empty() {
+        return (options, None);
+    }
+    let (rate, how) = match measured_rate(store) {
+        Some(rate) => (Some(rate), "the slowest training of this run so far"),
+        None => (
+            specs.iter().find_map(|s| probe_rate(task, s)),
+            "one PPO iteration trained on this machine",
+        ),
+    };
+    let Some(rate) = rate else {
+        return (
+            options,
+            Some(
+                "Slurm time limit: the partition's default (no training rate could be measured; \
+                 set [executor.slurm] time_limit_min)"
+                    .to_string(),
+            ),
+        );
+    };
+    let minutes = time_limit(budget, rate);
+    options.time_limit_min = Some(minutes);
+    let line = format!(
+        "Slurm time limit: {minutes} min per task ({budget} env steps at {rate:.0} steps/s, \
+         measured by {how}, ×{TIME_MARGIN} + {:.0} min; [executor.slurm] time_limit_min sets it)",
+        TIME_OVERHEAD_S / 60.0
+    );
+    (options, Some(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_limit_is_three_times_the_training_plus_five_minutes_in_whole_minutes() {
+        // 1M steps at 1000 steps/s: 3 × 1000 s + 300 s = 3300 s = 55 min.
+        assert_eq!(time_limit(1_000_000, 1000.0), 55);
+        // 60 000 steps at 1000 steps/s: 180 s + 300 s = 8 min.
+        assert_eq!(time_limit(60_000, 1000.0), 8);
+        // A part of a minute rounds up: 10 000 steps at 1000/s = 330 s → 6.
+        assert_eq!(time_limit(10_000, 1000.0), 6);
+        // A rate of zero does not divide by zero; the limit saturates.
+        assert!(time_limit(1000, 0.0) >= 1_000_000);
+    }
+}

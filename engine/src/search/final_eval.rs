@@ -2,6 +2,10 @@
 //! budget, side by side with the task's human-written and sparse rewards under
 //! the same seeds and budget, and the human-normalised score.
 
+use super::candidate::{CandidateSpec, Outcome};
+use super::config::ExecutorKind;
+use super::described::DescribedTask;
+use super::executor::{SlurmBatch, Unit, with_time_limit};
 use super::record::{FinalReport, RunRecord, SeedStats};
 use super::store::{RunStore, files, write_json};
 use crate::events::RunEvent;
@@ -26,6 +30,7 @@ pub fn final_evaluation(
     progress: &dyn RunProgress,
 ) -> anyhow::Result<FinalReport> {
     let task = registry.task(&record.task)?;
+    let on_slurm = record.executor.kind == ExecutorKind::Slurm;
     let budget = if record.search.final_budget > 0 {
         record.search.final_budget
     } else {
@@ -68,21 +73,32 @@ pub fn final_evaluation(
             budget,
         },
     )?;
-    let results: Vec<anyhow::Result<(f64, u64)>> = pool.install(|| {
-        jobs.par_iter()
-            .enumerate()
-            .map(|(k, &(r, s))| {
-                let (name, source) = &sources[r];
-                let job = FinalJob {
-                    k,
-                    name,
-                    seed_index: s,
-                    source,
-                };
-                final_training(task, store, record, &overrides, &job, progress)
-            })
-            .collect()
-    });
+    let results: Vec<anyhow::Result<(f64, u64)>> = if on_slurm {
+        let cluster = FinalOnSlurm {
+            task,
+            store,
+            record,
+            budget,
+            progress,
+        };
+        cluster.run(&sources, &jobs)?
+    } else {
+        pool.install(|| {
+            jobs.par_iter()
+                .enumerate()
+                .map(|(k, &(r, s))| {
+                    let (name, source) = &sources[r];
+                    let job = FinalJob {
+                        k,
+                        name,
+                        seed_index: s,
+                        source,
+                    };
+                    final_training(task, store, record, &overrides, &job, progress)
+                })
+                .collect()
+        })
+    };
     let trained = results
         .into_iter()
         .collect::<anyhow::Result<Vec<(f64, u64)>>>()?;
@@ -96,6 +112,115 @@ pub fn final_evaluation(
     )?;
     write_json(&store.best_dir().join(files::FINAL), &report)?;
     Ok(report)
+}
+
+/// The final evaluation's trainings as one Slurm job array of
+/// `eval-candidate` tasks, each in its own folder of `best/final/`.
+struct FinalOnSlurm<'a> {
+    task: &'a rewardsmith_core::Task,
+    store: &'a RunStore,
+    record: &'a RunRecord,
+    budget: u64,
+    progress: &'a dyn RunProgress,
+}
+
+impl FinalOnSlurm<'_> {
+    /// Trains `jobs` (reward index into `sources`, seed index) and returns
+    /// each one's fitness and env steps, in order.
+    ///
+    /// # Errors
+    /// Slurm's tools fail, or the run folder cannot be written.
+    fn run(
+        &self,
+        sources: &[(&str, String)],
+        jobs: &[(usize, usize)],
+    ) -> anyhow::Result<Vec<anyhow::Result<(f64, u64)>>> {
+        let (store, record) = (self.store, self.record);
+        let root = store.best_dir().join(files::FINAL_DIR);
+        let described: Option<DescribedTask> = match &record.described {
+            Some(d) if d.fitness.is_some() => Some(d.clone()),
+            Some(d) => Some(d.with_stored_fitness(store.root())?),
+            None => None,
+        };
+        let mut units = Vec::with_capacity(jobs.len());
+        let mut specs = Vec::with_capacity(jobs.len());
+        for (k, &(r, s)) in jobs.iter().enumerate() {
+            let (name, source) = &sources[r];
+            let out = root.join(format!("{k:02}-{name}-seed{s}"));
+            let spec = CandidateSpec {
+                task: record.task.clone(),
+                reward: source.clone(),
+                budget: self.budget,
+                seed: final_seed(record, s),
+                threads: record.candidate_threads(),
+                analysis_episodes: record.search.analysis_episodes,
+                described: described.clone(),
+                stop_at: None,
+                pause_at: Vec::new(),
+            };
+            write_json(&out.join(files::SPEC), &spec)?;
+            units.push(Unit {
+                key: k,
+                spec: out.join(files::SPEC),
+                out,
+            });
+            specs.push(spec);
+        }
+        let spec_refs: Vec<&CandidateSpec> = specs.iter().collect();
+        let (options, line) = with_time_limit(
+            &record.executor.slurm,
+            store,
+            self.task,
+            self.budget,
+            &spec_refs,
+        );
+        if let Some(line) = line {
+            store.note(self.progress, line)?;
+        }
+        let mut outcomes = SlurmBatch {
+            store,
+            options: &options,
+            progress: self.progress,
+            label: "final evaluation".to_string(),
+            dir: root.clone(),
+            jobs_file: root.join(files::SLURM_JOBS),
+            job_name: "rewardsmith-final".to_string(),
+        }
+        .run(&units)?;
+        let mut results = Vec::with_capacity(jobs.len());
+        for (k, &(r, s)) in jobs.iter().enumerate() {
+            let name = sources[r].0;
+            let result = match outcomes.remove(&k) {
+                Some(Outcome::Trained { report, .. }) => {
+                    let fitness = report.fitness();
+                    store.emit(
+                        self.progress,
+                        RunEvent::FinalTrainingFinished {
+                            training: k,
+                            label: format!("{name} reward, seed {s}"),
+                            fitness,
+                        },
+                    )?;
+                    Ok((fitness, report.env_steps))
+                }
+                Some(other) => Err(anyhow!(
+                    "training the {name} reward failed: {}",
+                    other.failure().unwrap_or_default()
+                )),
+                None => Err(anyhow!(
+                    "the final training {k} ({name} reward, seed {s}) came back from Slurm \
+                     without a result"
+                )),
+            };
+            results.push(result);
+        }
+        Ok(results)
+    }
+}
+
+/// The training seed of final seed `seed_index`, wherever it trains.
+fn final_seed(record: &RunRecord, seed_index: usize) -> u64 {
+    derive_seed(record.search.seed, 1_000_000 + seed_index as u64)
 }
 
 /// One training of the final evaluation.
@@ -126,7 +251,7 @@ fn final_training(
         seed_index,
         source,
     } = *job;
-    let seed = derive_seed(record.search.seed, 1_000_000 + seed_index as u64);
+    let seed = final_seed(record, seed_index);
     let source = ProgramSource::Rhai(source.to_string());
     let request = TrainRequest {
         task,

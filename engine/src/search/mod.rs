@@ -12,6 +12,7 @@ mod executor;
 mod final_eval;
 mod hacking;
 mod halving;
+mod on_slurm;
 mod record;
 mod reflection;
 mod report;

@@ -467,8 +467,9 @@ impl Steps<'_> {
         Ok(outcomes)
     }
 
-    /// [`evaluate`](Self::evaluate) on a Slurm cluster: one job array of
-    /// `eval-candidate` tasks; pictures are made here afterwards.
+    /// [`evaluate`](Self::evaluate) on a Slurm cluster: job arrays of
+    /// `eval-candidate` tasks (one, or one per rung under successive
+    /// halving); pictures are made here afterwards.
     fn evaluate_on_slurm(
         &self,
         g: usize,
@@ -494,13 +495,22 @@ impl Steps<'_> {
                 Staged::Train(spec) => train.push((i, spec)),
             }
         }
-        let mut trained = super::executor::SlurmGeneration {
+        let done: std::collections::BTreeMap<usize, Outcome> = outcomes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| o.clone().map(|o| (i, o)))
+            .collect();
+        let on_slurm = super::on_slurm::SlurmGeneration {
+            task: self.task,
             store,
-            options: &self.record.executor.slurm,
+            record: self.record,
             progress: self.progress,
             generation: g,
-        }
-        .run(&train)?;
+        };
+        let mut trained = match self.record.search.allocation {
+            Allocation::Halving => on_slurm.halving(&train, &done)?,
+            Allocation::Uniform => on_slurm.uniform(&train)?,
+        };
         for (i, spec) in &train {
             let outcome = trained
                 .remove(i)
@@ -1008,6 +1018,8 @@ fn stage(
         threads: record.candidate_threads(),
         analysis_episodes: record.search.analysis_episodes,
         described: described.cloned(),
+        stop_at: None,
+        pause_at: Vec::new(),
     };
     write_json(&dir.join(files::SPEC), &spec)?;
     if let Some(r) = review

@@ -470,7 +470,9 @@ if [ -z "$line" ]; then
 fi
 IFS=$'\t' read -r spec out <<<"$line"
 mkdir -p "$out"
-exec {binary} eval-candidate "$spec" --out "$out" >"$out/{TASK_LOG}" 2>&1
+# When the task started, for the overhead figures (scripts/slurm_overhead.py).
+echo "rewardsmith: task started at $(date +%s.%N) on $(hostname)" >"$out/{TASK_LOG}"
+exec {binary} eval-candidate "$spec" --out "$out" >>"$out/{TASK_LOG}" 2>&1
 "#
     ))
 }

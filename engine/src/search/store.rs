@@ -72,6 +72,11 @@ pub mod files {
     pub const TRAIN_REPORT: &str = "report.json";
     /// A generation's Slurm job arrays (`--executor slurm`).
     pub const SLURM_JOBS: &str = "slurm-jobs.json";
+    /// The final evaluation's trainings on a cluster (in `best/`), one
+    /// folder each.
+    pub const FINAL_DIR: &str = "final";
+    /// A training's score at a successive-halving rung, on a cluster.
+    pub const RUNG: &str = "rung.json";
     /// A training's last checkpoint's policy, beside the best one (`policy.*`).
     pub const LAST_POLICY_DIR: &str = "last";
     /// What `best/` copies of the best candidate's folder.
