@@ -191,6 +191,11 @@ pub struct RunArgs {
     /// checked in the sandbox and stored in the run folder as `fitness.rhai`.
     #[arg(long, requires = "env", value_name = "TEXT")]
     pub describe: Option<String>,
+    /// With `--describe` and the offline designer: run even when some words
+    /// of the description cannot be measured (it refuses otherwise, exit 2);
+    /// the stored reading names the ignored words in bold.
+    #[arg(long, requires = "describe")]
+    pub accept_partial_fitness: bool,
     /// Who writes rewards: `builtin` (offline designer, the default without an
     /// endpoint), `openai` (any OpenAI-compatible endpoint) or `replay`.
     #[arg(long)]

@@ -68,6 +68,11 @@ pub mod files {
     pub const ROLLOUT_PNG: &str = "rollout.png";
     /// A described task's fitness program.
     pub const FITNESS: &str = "fitness.rhai";
+    /// What a described task was understood as: the fitness program's plain
+    /// reading and its dry run (`FitnessReading`, JSON).
+    pub const FITNESS_READING: &str = "fitness-reading.json";
+    /// The same, as Markdown for people.
+    pub const FITNESS_READING_MD: &str = "fitness-reading.md";
     /// The report `rewardsmith train` leaves.
     pub const TRAIN_REPORT: &str = "report.json";
     /// A generation's Slurm job arrays (`--executor slurm`).
