@@ -516,3 +516,29 @@ fn a_partial_fitness_runs_when_accepted_and_says_what_it_ignores() {
     let fitness = std::fs::read_to_string(out.join("fitness.rhai")).unwrap();
     assert!(fitness.contains("// reading: **Ignored"), "{fitness}");
 }
+
+/// `--feedback human` with the offline designer says in one line what the
+/// person's input does (before anything else can fail).
+#[test]
+fn human_feedback_with_the_offline_designer_says_what_it_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("answers.jsonl");
+    std::fs::write(&bad, "not json\n").unwrap();
+    let o = rewardsmith(&[
+        "run",
+        "--task",
+        "cartpole-balance",
+        "--feedback-file",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let notes: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("--feedback human with the offline designer"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(notes[0].contains("reads no text") && notes[0].contains("only reseed"));
+}
