@@ -540,5 +540,66 @@ fn human_feedback_with_the_offline_designer_says_what_it_does() {
         .filter(|l| l.contains("--feedback human with the offline designer"))
         .collect();
     assert_eq!(notes.len(), 1, "{err}");
-    assert!(notes[0].contains("reads no text") && notes[0].contains("only reseed"));
+    assert!(notes[0].contains("reads no text") && notes[0].contains("only reseeds"));
+    assert!(notes[0].contains("ranking picks the program it mutates next"));
+}
+
+/// With the offline designer, the candidate the person ranks first is the
+/// program it mutates next, not the fitness-best one.
+#[test]
+fn the_offline_designer_mutates_the_candidate_the_person_ranked_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let answers = dir.path().join("answers.jsonl");
+    std::fs::write(&answers, "{\"rank\":[3,1,2]}\n").unwrap();
+    let v = json_of(&rewardsmith(&[
+        "run",
+        "--task",
+        "cartpole-balance",
+        "--samples",
+        "3",
+        "--generations",
+        "2",
+        "--budget",
+        "4096",
+        "--threads",
+        "2",
+        "--no-final-eval",
+        "--no-render",
+        "--feedback-file",
+        answers.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--json",
+    ]));
+    let gen0: Vec<f64> = v["generations"][0]["fitness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_f64().unwrap())
+        .collect();
+    assert!(
+        gen0[1] > gen0[2],
+        "the fitness-best is another candidate: {gen0:?}"
+    );
+    let design = |g: usize, c: usize| -> Vec<Value> {
+        let text = std::fs::read_to_string(run.join(format!("gen-{g:03}/cand-{c:02}/reward.rhai")))
+            .unwrap();
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("// design: "))
+            .unwrap();
+        serde_json::from_str::<Value>(line).unwrap()["terms"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let preferred = design(0, 2);
+    let child = design(1, 0);
+    for term in &child {
+        assert!(
+            preferred.contains(term),
+            "{term} comes from the preferred candidate 3: {preferred:?}"
+        );
+    }
 }

@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 
 /// What the person's answers do when the offline designer writes the rewards.
 const OFFLINE_FEEDBACK_NOTE: &str = "note: --feedback human with the offline designer (no language model): \
-it reads no text and keeps mutating the best-fitness program; your ranking and comment are stored, shown \
-in the report and only reseed its next proposals (use --llm openai for feedback that is read)";
+your ranking picks the program it mutates next (the one you rank first, instead of the best-fitness one); \
+it reads no text: a comment is stored and shown in the report and only reseeds its next proposals \
+(use --llm openai for feedback that is read)";
 
 /// With the offline designer, a described task is refused before any folder
 /// is made when a word of it cannot be measured (unless the user accepted a
