@@ -170,6 +170,22 @@ const FILLER: &[&str] = &[
     "goes",
 ];
 
+/// Words that negate what follows.
+const NEGATIONS: &[&str] = &["without", "not", "no", "never", "nor", "avoid", "avoiding"];
+
+/// Negated phrases rules measure, besides [`FALL`], [`STILL`] and the limits.
+const NEGATED_PHRASES: &[&str] = &[
+    "without dropping",
+    "not drop",
+    "never drop",
+    "without leaving the rail",
+    "without running off the rail",
+    "without falling off the rail",
+    "without hitting the ends",
+    "without hitting the end",
+    "not leave the rail",
+];
+
 /// Phrases made of filler words that still state an event or a goal; unless
 /// a rule measures them, they are unmapped.
 const EVENT_PHRASES: &[&str] = &[
@@ -206,6 +222,9 @@ fn subject_nouns(spec: &StateSpec) -> &'static [&'static str] {
 struct Text {
     toks: Vec<String>,
     used: Vec<bool>,
+    /// Words of a negated clause no rule knows ("without turning"): no rule
+    /// may use them, so a negation is never read as its opposite.
+    blocked: Vec<bool>,
 }
 
 /// A bound or target with a number and unit ("at roughly 0.5 m/s").
@@ -300,7 +319,48 @@ impl Text {
             }
         }
         let used = vec![false; toks.len()];
-        Self { toks, used }
+        let blocked = vec![false; toks.len()];
+        let mut text = Self {
+            toks,
+            used,
+            blocked,
+        };
+        text.block_unknown_negations();
+        text
+    }
+
+    /// Blocks every negation that no rule's phrase starts with, up to the
+    /// end of its clause ("and", "but", "while", "then" or the end).
+    fn block_unknown_negations(&mut self) {
+        let known: Vec<&str> = FALL
+            .iter()
+            .chain(STILL)
+            .chain(NEGATED_PHRASES)
+            .chain(AT_MOST_WORDS)
+            .chain(AT_LEAST_WORDS)
+            .copied()
+            .filter(|p| p.split(' ').next().is_some_and(|w| NEGATIONS.contains(&w)))
+            .collect();
+        let mut i = 0;
+        while i < self.toks.len() {
+            let starts_known = known.iter().any(|p| {
+                let words: Vec<&str> = p.split(' ').collect();
+                i + words.len() <= self.toks.len()
+                    && words
+                        .iter()
+                        .enumerate()
+                        .all(|(k, w)| self.toks[i + k] == *w)
+            });
+            if NEGATIONS.contains(&self.toks[i].as_str()) && !starts_known {
+                while i < self.toks.len()
+                    && !["and", "but", "while", "whilst", "then"].contains(&self.toks[i].as_str())
+                {
+                    self.blocked[i] = true;
+                    i += 1;
+                }
+            }
+            i += 1;
+        }
     }
 
     /// Where `phrase` (space-separated words) starts at or after `from`,
@@ -309,10 +369,9 @@ impl Text {
         let words: Vec<&str> = phrase.split(' ').collect();
         (from..self.toks.len()).find(|&i| {
             i + words.len() <= self.toks.len()
-                && words
-                    .iter()
-                    .enumerate()
-                    .all(|(k, w)| self.toks[i + k] == *w && !self.used[i + k])
+                && words.iter().enumerate().all(|(k, w)| {
+                    self.toks[i + k] == *w && !self.used[i + k] && !self.blocked[i + k]
+                })
         })
     }
 
@@ -370,7 +429,7 @@ impl Text {
     /// `units` (unit words, factor to SI), converted; a plain number is a target.
     fn quantity(&mut self, units: &[(&str, f64)]) -> Option<(Bound, Vec<String>)> {
         for i in 0..self.toks.len() {
-            if self.used[i] {
+            if self.used[i] || self.blocked[i] {
                 continue;
             }
             let Some(mut value) = self.number_at(i) else {
@@ -581,7 +640,9 @@ pub fn understand(description: &str, spec: &StateSpec) -> Understanding {
         if t.used[i] {
             continue;
         }
-        let list = if FILLER.contains(&w.as_str()) || subjects.contains(&w.as_str()) {
+        let list = if !NEGATIONS.contains(&w.as_str())
+            && (FILLER.contains(&w.as_str()) || subjects.contains(&w.as_str()))
+        {
             &mut filler
         } else {
             &mut unmapped
@@ -696,7 +757,7 @@ fn feet(t: &mut Text, terms: &mut Vec<FitnessTerm>) {
     }
     let legs = ["legs", "leg", "feet", "foot", "paws", "paw"];
     let positions: Vec<usize> = (0..t.toks.len())
-        .filter(|&j| !t.used[j] && legs.contains(&t.toks[j].as_str()))
+        .filter(|&j| !t.used[j] && !t.blocked[j] && legs.contains(&t.toks[j].as_str()))
         .collect();
     for j in positions {
         if t.used[j] {
@@ -708,7 +769,7 @@ fn feet(t: &mut Text, terms: &mut Vec<FitnessTerm>) {
         let mut count_one = false;
         // Qualifiers in the three words before the leg word.
         for k in j.saturating_sub(3)..j {
-            if t.used[k] {
+            if t.used[k] || t.blocked[k] {
                 continue;
             }
             let w = t.toks[k].clone();
@@ -1981,6 +2042,23 @@ mod tests {
         let u = understand("dance gracefully", &quadruped());
         assert!(!u.has_goal());
         assert!(u.refusal(true).unwrap().contains("no goal"));
+    }
+
+    #[test]
+    fn a_negation_is_never_read_as_its_opposite() {
+        let u = understand("walk forward without turning", &quadruped());
+        assert!(u.terms.iter().all(|t| t.name != "turn"), "{:?}", u.terms);
+        assert_eq!(
+            u.unmapped,
+            vec!["without".to_string(), "turning".to_string()]
+        );
+        let u = understand("do not walk backwards", &quadruped());
+        assert!(!u.has_goal(), "{:?}", u.terms);
+        // Known negations are measured.
+        let u = understand("walk forward without falling", &quadruped());
+        assert!(u.unmapped.is_empty(), "{:?}", u.unmapped);
+        let u = understand("walk no faster than 0.5 m/s", &quadruped());
+        assert!(u.unmapped.is_empty(), "{:?}", u.unmapped);
     }
 
     #[test]
