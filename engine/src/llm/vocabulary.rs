@@ -820,12 +820,15 @@ fn feet(t: &mut Text, terms: &mut Vec<FitnessTerm>) {
         };
         let feet: Vec<usize> = (0..4).filter(|&i| set[i]).collect();
         let which = if feet.len() == 4 {
-            "any foot".to_string()
+            "all four".to_string()
         } else {
-            feet.iter()
-                .map(|&i| NAMES[i])
-                .collect::<Vec<_>>()
-                .join(" and ")
+            format!(
+                "the {}",
+                feet.iter()
+                    .map(|&i| NAMES[i])
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
         };
         let (expr, reading, name) = match (off, on) {
             (Some(w), _) => {
@@ -847,7 +850,7 @@ fn feet(t: &mut Text, terms: &mut Vec<FitnessTerm>) {
                             "1 when exactly one foot is off the ground (three feet touch it), else 0".to_string()
                         } else {
                             format!(
-                                "1 when the {which} foot is off the ground (foot_contact = 0), else 0"
+                                "1 when {which} foot is off the ground (foot_contact = 0), else 0"
                             )
                         },
                         format!(
@@ -863,7 +866,7 @@ fn feet(t: &mut Text, terms: &mut Vec<FitnessTerm>) {
                         .join(" && ");
                     (
                         indicator(&cond),
-                        format!("1 when the {which} feet are all off the ground, else 0"),
+                        format!("1 when {which} feet are all off the ground, else 0"),
                         format!(
                             "feet_up_{}",
                             feet.iter().map(ToString::to_string).collect::<String>()
@@ -880,7 +883,7 @@ fn feet(t: &mut Text, terms: &mut Vec<FitnessTerm>) {
                     .join(" && ");
                 (
                     indicator(&cond),
-                    format!("1 when the {which} feet all touch the ground, else 0"),
+                    format!("1 when {which} feet all touch the ground, else 0"),
                     format!(
                         "feet_down_{}",
                         feet.iter().map(ToString::to_string).collect::<String>()
@@ -1738,11 +1741,15 @@ fn hand(t: &mut Text, terms: &mut Vec<FitnessTerm>) {
                 "the object's spin rate about the vertical, clockwise seen from above".to_string(),
             )
         } else {
-            words.extend(t.take(CCW));
+            let ccw = t.take(CCW);
+            let named = ccw.is_some();
+            words.extend(ccw);
             (
                 "s.object_angvel[2]".to_string(),
-                "the object's spin rate about the vertical, counter-clockwise seen from above"
-                    .to_string(),
+                format!(
+                    "the object's spin rate about the vertical, counter-clockwise seen from above{}",
+                    if named { "" } else { " (no direction named)" }
+                ),
             )
         };
         let term = match t.quantity(RATE_UNITS) {
