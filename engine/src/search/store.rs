@@ -7,6 +7,7 @@
 //!   gen-000/  request.json  completions.json  generation.json
 //!   gen-000/cand-03/  completion.txt  reward.rhai  check.json  metrics.csv  result.json  policy.*
 //!   best/  summary.json  report.md  report.html
+//!   fitness.rhai  fitness-reading.json  fitness-reading.md   (described tasks)
 //! ```
 
 use crate::events::{RunEvent, Stamped, time_of};
