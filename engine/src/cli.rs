@@ -187,10 +187,18 @@ pub struct RunArgs {
     pub env: Option<String>,
     /// The task in your own words, e.g. "walk backwards slowly while keeping
     /// the body low" (with `--env`). The LLM (or the offline designer) first
-    /// writes the program that measures it — the task fitness — which is shown,
-    /// checked in the sandbox and stored in the run folder as `fitness.rhai`.
+    /// writes the program that measures it — the task fitness — which is shown
+    /// with its plain reading and a dry run on random and zero actions,
+    /// checked in the sandbox and stored in the run folder (`fitness.rhai`,
+    /// `fitness-reading.md`). The offline designer refuses (exit 2) words it
+    /// cannot measure, naming them.
     #[arg(long, requires = "env", value_name = "TEXT")]
     pub describe: Option<String>,
+    /// With `--describe` and the offline designer: run even when some words
+    /// of the description cannot be measured (it refuses otherwise, exit 2);
+    /// the stored reading names the ignored words in bold.
+    #[arg(long, requires = "describe")]
+    pub accept_partial_fitness: bool,
     /// Who writes rewards: `builtin` (offline designer, the default without an
     /// endpoint), `openai` (any OpenAI-compatible endpoint) or `replay`.
     #[arg(long)]

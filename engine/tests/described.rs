@@ -66,6 +66,35 @@ fn a_task_in_the_users_words_is_measured_by_a_machine_written_fitness() {
     assert!(report.contains("fn fitness(episode)"));
     let record = std::fs::read_to_string(out.join("run.toml")).unwrap();
     assert!(record.contains("walk backwards slowly"), "{record}");
+    // What was understood is stored before training: the plain reading of
+    // the fitness and its dry run on random and zero actions.
+    let reading = rewardsmith::search::load_fitness_reading(&out)
+        .unwrap()
+        .expect("a stored reading");
+    let text = reading.reading.join("\n");
+    assert!(
+        text.contains("0.67 × closeness of the speed along −x (backward) to 0.3 m/s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0.33 × closeness of the torso height"),
+        "{text}"
+    );
+    assert!(text.contains("ends early scores 0"), "{text}");
+    assert!(!text.contains("Ignored"), "{text}");
+    let behaviours: Vec<&str> = reading
+        .dry_run
+        .iter()
+        .map(|d| d.behaviour.as_str())
+        .collect();
+    assert_eq!(behaviours, ["random actions", "zero actions"]);
+    assert!(
+        reading
+            .dry_run
+            .iter()
+            .all(|d| d.values.len() == 4 && d.mean().is_finite())
+    );
+    assert!(out.join("fitness-reading.md").exists());
 
     // `report` regenerates it; the worker runs a candidate's spec on its own.
     let o = rewardsmith(&["report", out.to_str().unwrap()]);
@@ -247,7 +276,7 @@ fn a_fitness_program_that_fails_its_checks_is_asked_for_again_with_the_error() {
                 _ => {
                     // The retry carries the previous error.
                     assert!(body.contains("cart_speed"), "{body}");
-                    "```rhai\nfn fitness(episode) {\n    let n = 0.0;\n    for s in episode.steps { if abs(s.cart_pos) < 0.5 { n += 1.0; } }\n    n / episode.max_steps\n}\n```".to_string()
+                    "```rhai\n// reading: fraction of steps with the cart within 0.5 m of the centre\nfn fitness(episode) {\n    let n = 0.0;\n    for s in episode.steps { if abs(s.cart_pos) < 0.5 { n += 1.0; } }\n    n / episode.max_steps\n}\n```".to_string()
                 }
             };
             FakeReply::json(200, &chat_body(&[answer.as_str()], "stop"))
@@ -297,4 +326,280 @@ fn a_fitness_program_that_fails_its_checks_is_asked_for_again_with_the_error() {
     assert!(fitness.contains("abs(s.cart_pos) < 0.5"), "{fitness}");
     let f = v["best"]["fitness"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&f), "a fraction of steps: {f}");
+    // The model's plain reading is stored with a dry run beside it, and a
+    // local endpoint's cost is not shown as $0.
+    let reading = rewardsmith::search::load_fitness_reading(&out)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reading.reading,
+        ["fraction of steps with the cart within 0.5 m of the centre"]
+    );
+    assert_eq!(reading.dry_run.len(), 2);
+    assert!(reading.written_by.contains("fake-model"), "{reading:?}");
+    assert_eq!(v["llm"]["cost"], "no price (local)", "{v}");
+}
+
+/// The reward state of `env`'s first task (the template of a described task).
+fn state_of(env: &str) -> rewardsmith_core::StateSpec {
+    let registry = rewardsmith_envs::registry();
+    let task = registry
+        .tasks()
+        .iter()
+        .find(|t| t.env == env)
+        .expect("a known environment");
+    task.env_spec().state.clone()
+}
+
+/// Ten plain descriptions over the robots: the offline designer maps the
+/// ones it can measure term for term, and refuses the others (exit 2, before
+/// any folder is made) naming every word it cannot measure. None silently
+/// becomes "stay upright", "run forward" or "reach target_pos".
+#[test]
+fn the_offline_designer_maps_faithfully_or_refuses_naming_the_words() {
+    use rewardsmith::llm::vocabulary::understand;
+    // (env, description, fields the fitness must read, fields it must not)
+    let mapped: [(&str, &str, &[&str], &[&str]); 5] = [
+        (
+            "quadruped",
+            "walk backwards slowly while keeping the body low",
+            &["-s.torso_linvel[0]", "s.torso_height"],
+            &["up_z"],
+        ),
+        (
+            "quadruped",
+            "run forward at roughly 0.5 m/s without falling",
+            &["s.torso_linvel[0] - 0.5", "s.fallen"],
+            &["torso_height"],
+        ),
+        (
+            "quadruped",
+            "lift the front left leg without tipping over",
+            &["s.foot_contact[0]", "s.fallen"],
+            &["foot_contact[1]", "torso_linvel"],
+        ),
+        (
+            "cartpole",
+            "balance the pole while keeping the cart within half a metre of the centre",
+            &["s.pole_up", "abs(s.cart_pos) <= 0.5"],
+            &["cart_vel"],
+        ),
+        (
+            "hand",
+            "spin the cube counter-clockwise without dropping it",
+            &["s.object_angvel[2]", "s.dropped"],
+            &["orient_error", "-s.object_angvel"],
+        ),
+    ];
+    for (env, description, reads, not) in mapped {
+        let u = understand(description, &state_of(env));
+        assert!(u.unmapped.is_empty(), "{description}: {:?}", u.unmapped);
+        assert!(u.refusal(false).is_none(), "{description}");
+        let source = u.fitness_source();
+        for r in reads {
+            assert!(source.contains(r), "{description}: {r} in\n{source}");
+        }
+        for r in not {
+            assert!(!source.contains(r), "{description}: no {r} in\n{source}");
+        }
+        rewardsmith_sandbox::FitnessProgram::compile(
+            &source,
+            &state_of(env),
+            &rewardsmith_sandbox::Limits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{description}: {e}\n{source}"));
+    }
+    // (env, description, the words the refusal names)
+    let refused: [(&str, &str, &[&str]); 5] = [
+        (
+            "quadruped",
+            "trot into the corner",
+            &["\"trot\"", "\"corner\""],
+        ),
+        (
+            "quadruped",
+            "moonwalk gracefully",
+            &["no goal", "\"moonwalk\""],
+        ),
+        (
+            "cartpole",
+            "swing the pole up no quicker than 2 rad/s",
+            &["\"quicker\"", "\"rad/s\""],
+        ),
+        (
+            "arm",
+            "push the cube next to the wall",
+            &["\"next\"", "\"wall\""],
+        ),
+        ("arm", "pick up the cube and let go of it", &["\"let go\""]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (env, description, words) in refused {
+        let out = dir.path().join("refused");
+        let o = rewardsmith(&[
+            "run",
+            "--env",
+            env,
+            "--describe",
+            description,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{description}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        for w in words {
+            assert!(err.contains(w), "{description}: {w} in {err}");
+        }
+        assert!(err.contains("language model"), "{err}");
+        assert!(!out.exists(), "{description}: nothing was created");
+    }
+    // A description with no goal is refused even when partial is accepted.
+    let o = rewardsmith(&[
+        "run",
+        "--env",
+        "quadruped",
+        "--describe",
+        "moonwalk gracefully",
+        "--accept-partial-fitness",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    // On the arm, a goal naming the target maps to the fingertip's distance
+    // to it, and one naming the cube to the cube's.
+    let u = understand("reach the target with the fingertip", &state_of("arm"));
+    assert!(u.unmapped.is_empty() && u.fitness_source().contains("s.tip_to_target"));
+    let u = understand("push the cube to the goal", &state_of("arm"));
+    assert!(u.unmapped.is_empty(), "{:?}", u.unmapped);
+    let source = u.fitness_source();
+    assert!(source.contains("s.cube_to_goal") && !source.contains("tip_to_target"));
+}
+
+/// `--accept-partial-fitness` lets a refused description run; the stored
+/// reading says in bold what the fitness ignores.
+#[test]
+fn a_partial_fitness_runs_when_accepted_and_says_what_it_ignores() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "run",
+        "--env",
+        "cartpole",
+        "--describe",
+        "balance the pole smoothly",
+        "--samples",
+        "1",
+        "--generations",
+        "1",
+        "--budget",
+        "2048",
+        "--threads",
+        "1",
+        "--no-final-eval",
+        "--no-render",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    let o = rewardsmith(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"smoothly\""));
+    let mut accepted = args.to_vec();
+    accepted.push("--accept-partial-fitness");
+    let v = json_of(&rewardsmith(&accepted));
+    assert!(v["best"]["fitness"].is_f64(), "{v}");
+    let md = std::fs::read_to_string(out.join("fitness-reading.md")).unwrap();
+    assert!(
+        md.contains("**Ignored") && md.contains("\"smoothly\""),
+        "{md}"
+    );
+    let fitness = std::fs::read_to_string(out.join("fitness.rhai")).unwrap();
+    assert!(fitness.contains("// reading: **Ignored"), "{fitness}");
+}
+
+/// `--feedback human` with the offline designer says in one line what the
+/// person's input does (before anything else can fail).
+#[test]
+fn human_feedback_with_the_offline_designer_says_what_it_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("answers.jsonl");
+    std::fs::write(&bad, "not json\n").unwrap();
+    let o = rewardsmith(&[
+        "run",
+        "--task",
+        "cartpole-balance",
+        "--feedback-file",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let notes: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("--feedback human with the offline designer"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(notes[0].contains("reads no text") && notes[0].contains("only reseeds"));
+    assert!(notes[0].contains("ranking picks the program it mutates next"));
+}
+
+/// With the offline designer, the candidate the person ranks first is the
+/// program it mutates next, not the fitness-best one.
+#[test]
+fn the_offline_designer_mutates_the_candidate_the_person_ranked_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let answers = dir.path().join("answers.jsonl");
+    std::fs::write(&answers, "{\"rank\":[3,1,2]}\n").unwrap();
+    let v = json_of(&rewardsmith(&[
+        "run",
+        "--task",
+        "cartpole-balance",
+        "--samples",
+        "3",
+        "--generations",
+        "2",
+        "--budget",
+        "4096",
+        "--threads",
+        "2",
+        "--no-final-eval",
+        "--no-render",
+        "--feedback-file",
+        answers.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--json",
+    ]));
+    let gen0: Vec<f64> = v["generations"][0]["fitness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_f64().unwrap())
+        .collect();
+    assert!(
+        gen0[1] > gen0[2],
+        "the fitness-best is another candidate: {gen0:?}"
+    );
+    let design = |g: usize, c: usize| -> Vec<Value> {
+        let text = std::fs::read_to_string(run.join(format!("gen-{g:03}/cand-{c:02}/reward.rhai")))
+            .unwrap();
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("// design: "))
+            .unwrap();
+        serde_json::from_str::<Value>(line).unwrap()["terms"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let preferred = design(0, 2);
+    let child = design(1, 0);
+    for term in &child {
+        assert!(
+            preferred.contains(term),
+            "{term} comes from the preferred candidate 3: {preferred:?}"
+        );
+    }
 }

@@ -18,10 +18,53 @@ use rewardsmith_core::Registry;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
-fn finish(summary: &RunSummary, json: bool) -> Result<(), CliError> {
+/// What the person's answers do when the offline designer writes the rewards.
+const OFFLINE_FEEDBACK_NOTE: &str = "note: --feedback human with the offline designer (no language model): \
+your ranking picks the program it mutates next (the one you rank first, instead of the best-fitness one); \
+it reads no text: a comment is stored and shown in the report and only reseeds its next proposals \
+(use --llm openai for feedback that is read)";
+
+/// With the offline designer, a described task is refused before any folder
+/// is made when a word of it cannot be measured (unless the user accepted a
+/// partial fitness) or when no goal can be; the words are named.
+fn offline_understanding(
+    template: &rewardsmith_core::Task,
+    described: &DescribedTask,
+    llm: &crate::llm::LlmConfig,
+) -> Result<(), CliError> {
+    if llm.resolved_backend() != Backend::Builtin {
+        return Ok(());
+    }
+    let understood =
+        crate::llm::vocabulary::understand(&described.description, &template.env_spec().state);
+    if let Some(why) = understood.refusal(described.accept_partial) {
+        return Err(CliError::usage(anyhow!("{why}")));
+    }
+    if !understood.unmapped.is_empty() {
+        eprintln!(
+            "note: --accept-partial-fitness: the fitness ignores {} (the stored reading says so in bold)",
+            understood
+                .unmapped
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn finish(summary: &RunSummary, record: &RunRecord, json: bool) -> Result<(), CliError> {
+    let cost = record.llm.cost_text(summary.llm.cost_usd);
     if json {
-        print_json(&summary.to_json());
+        let mut v = summary.to_json();
+        v["llm"]["cost"] = serde_json::Value::String(cost);
+        print_json(&v);
     } else {
+        println!(
+            "LLM: {} calls, {} prompt + {} completion tokens, {cost}",
+            summary.llm.calls, summary.llm.prompt_tokens, summary.llm.completion_tokens
+        );
         match &summary.best {
             Some(b) => println!(
                 "best reward: generation {}, candidate {}, fitness {:.4} → {}",
@@ -57,7 +100,8 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     let (task, described) = match (&args.task, &args.env, &args.describe) {
         (Some(name), None, None) => (registry.task(name)?, None),
         (None, Some(env), Some(text)) => {
-            let d = DescribedTask::new(registry, env, text).map_err(CliError::usage)?;
+            let mut d = DescribedTask::new(registry, env, text).map_err(CliError::usage)?;
+            d.accept_partial = args.accept_partial_fitness;
             (d.template(registry).map_err(CliError::usage)?, Some(d))
         }
         _ => {
@@ -133,6 +177,9 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     search.validate().map_err(CliError::usage)?;
     llm.validate().map_err(CliError::usage)?;
     llm.check_cost_limit().map_err(CliError::usage)?;
+    if let Some(d) = &described {
+        offline_understanding(task, d, &llm)?;
+    }
     let mut record = RunRecord::new(task, search, llm, thread_count(None)?);
     if let Some(d) = described {
         record.task = d.task_name();
@@ -156,6 +203,9 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
         // Stored absolute, so `resume` finds it from any folder.
         let path = std::path::absolute(f).unwrap_or_else(|_| f.clone());
         record.feedback_file = Some(path);
+    }
+    if record.feedback == FeedbackMode::Human && record.llm.resolved_backend() == Backend::Builtin {
+        eprintln!("{OFFLINE_FEEDBACK_NOTE}");
     }
     // A malformed feedback file is refused before any folder is made.
     let mut source = feedback_source(&record, args.json, true)?;
@@ -247,7 +297,7 @@ fn search_and_report(
             CliError::failure(e)
         }
     })?;
-    finish(&summary, json)
+    finish(&summary, record, json)
 }
 
 pub(crate) fn resume(

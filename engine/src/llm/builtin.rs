@@ -25,6 +25,7 @@
 //! program, that it comes from this search baseline, not from a language
 //! model. Same seed and context, same programs.
 
+use super::vocabulary::understand;
 use super::{
     BUILTIN_MODEL, BestProgram, Completion, DesignContext, DesignRole, FinishReason, LlmClient,
     LlmError, LlmRequest, LlmResponse, Meter, Usage, UsageTotals,
@@ -37,6 +38,9 @@ use std::fmt::Write as _;
 pub const DISCLAIMER: &str = "// Written by rewardsmith's offline designer (a seeded search baseline), not by a language model.";
 
 const DESIGN_PREFIX: &str = "// design: ";
+
+/// The suffix of a described task's name (`quadruped-described`).
+const DESCRIBED_SUFFIX: &str = "-described";
 
 /// The offline designer; see the [module docs](self).
 #[derive(Debug)]
@@ -718,6 +722,25 @@ impl Library {
                 TermRole::Penalty,
             ));
         }
+        // A described task: the objectives are what its fitness measures
+        // (the vocabulary's terms), never a keyword guess at another task;
+        // shaping towards other targets goes with the guesses.
+        if ctx.task.ends_with(DESCRIBED_SUFFIX) {
+            let understood = understand(&ctx.description, spec);
+            if understood.has_goal() {
+                terms.retain(|t| {
+                    t.role != TermRole::Objective
+                        && !matches!(t.name.as_str(), "progress" | "front_feet_up")
+                });
+                for f in understood.terms.iter().rev() {
+                    terms.insert(
+                        0,
+                        Term::new(&f.name, f.expr.clone(), f.weight, TermRole::Objective)
+                            .required(),
+                    );
+                }
+            }
+        }
         // Nothing asked for matched: fall back on staying up.
         if terms.iter().all(|t| t.role != TermRole::Objective)
             && let Some(t) = terms
@@ -1024,51 +1047,34 @@ fn parse_design(source: &str) -> Option<Design> {
     ok.then_some(d)
 }
 
-/// The fitness program of a described task: the mean over the episode's
-/// full length of the terms the description's words select (objectives, and
-/// the body height when the words ask for one), weights normalised to sum 1.
+/// The fitness program of a described task: the terms the description's
+/// words map to ([`understand`]), each averaged over the episode's full
+/// length, weights normalised to sum 1, with its plain reading as
+/// `// reading:` comment lines. Words it cannot measure make it refuse
+/// (unless [`DesignContext::accept_partial`]), and a description with no
+/// measurable goal is refused always: it never falls back on another task.
 fn design_fitness(ctx: &DesignContext) -> Result<String, LlmError> {
-    let library = Library::new(ctx);
-    let terms: Vec<&Term> = library
-        .terms
-        .iter()
-        .filter(|t| t.role == TermRole::Objective || t.name == "low" || t.name == "height")
-        .collect();
-    if terms.is_empty() {
-        return Err(LlmError::Designer(format!(
-            "the description's words match nothing the reward state measures, so no fitness \
-             can be composed (reward state: {}); describe the goal with words such as forward, \
-             backward, turn, slowly, low, high, upright, reach",
-            ctx.state.field_names()
-        )));
+    let understood = understand(&ctx.description, &ctx.state);
+    if let Some(why) = understood.refusal(ctx.accept_partial) {
+        return Err(LlmError::Designer(why));
     }
-    let total: f64 = terms.iter().map(|t| t.w.abs()).sum::<f64>().max(1e-9);
     let mut text = format!(
         "Offline designer — rewardsmith's seeded search baseline, not a language model — \
-         fitness for the described task. The description's words select: {}.\n",
-        terms
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+         fitness for the described task. Mapped: {}.\n",
+        understood.mapped_text()
     );
+    if !understood.unmapped.is_empty() {
+        let _ = writeln!(
+            text,
+            "Not measured (accepted with --accept-partial-fitness): {}.",
+            understood.unmapped.join(", ")
+        );
+    }
     let _ = write!(
         text,
-        "\n```rhai\n{DISCLAIMER}\n// Mean over the episode's full length (steps after an early end count 0) of:\n"
+        "\n```rhai\n{DISCLAIMER}\n{}```\n",
+        understood.fitness_source()
     );
-    for t in &terms {
-        let _ = writeln!(text, "//   {} (weight {})", t.name, num(t.w.abs() / total));
-    }
-    text.push_str(
-        "fn fitness(episode) {\n    if episode.length == 0 {\n        return 0.0;\n    }\n    \
-         let total = 0.0;\n    let prev = episode.steps[0];\n    for s in episode.steps {\n",
-    );
-    for t in &terms {
-        let mut scaled: Term = (*t).clone();
-        scaled.w = t.w.abs() / total;
-        let _ = writeln!(text, "        total += {};", scaled.value_expr());
-    }
-    text.push_str("        prev = s;\n    }\n    total / episode.max_steps\n}\n```\n");
     Ok(text)
 }
 

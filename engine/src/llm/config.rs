@@ -229,6 +229,31 @@ impl LlmConfig {
         matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "0.0.0.0")
     }
 
+    /// How a cost of `cost_usd` is shown: `$0.0123` for a model with a price,
+    /// `no price (local)` for an endpoint on this machine, `no cost (offline
+    /// designer)` / `no cost (replayed)` for the backends that call no model,
+    /// and `no price known for MODEL` for a hosted model without one (a
+    /// displayed `$0.00` would claim it was free).
+    #[must_use]
+    pub fn cost_text(&self, cost_usd: f64) -> String {
+        match self.resolved_backend() {
+            Backend::Builtin => "no cost (offline designer)".to_string(),
+            Backend::Replay => "no cost (replayed)".to_string(),
+            Backend::Openai => {
+                let model = self.resolved_model().unwrap_or_default();
+                if self.known_price(&model).is_some() {
+                    format!("${cost_usd:.4}")
+                } else if self.is_local_endpoint() {
+                    "no price (local)".to_string()
+                } else {
+                    format!(
+                        "no price known for `{model}` (set [llm.prices.\"{model}\"] to count it)"
+                    )
+                }
+            }
+        }
+    }
+
     /// The cost limit can only be kept when the model's price is known: with
     /// `max_cost_usd` set for a hosted model without a price, every call would
     /// count as free and the limit would never be reached.
@@ -390,6 +415,26 @@ mod tests {
             },
         );
         assert!((c.price("gpt-4o-mini").cost(1_000_000, 0) - 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn costs_without_a_price_are_not_shown_as_zero_dollars() {
+        let mut c = LlmConfig {
+            backend: Some(Backend::Openai),
+            base_url: Some("http://localhost:8080/v1".into()),
+            model: Some("my-local-model".into()),
+            ..LlmConfig::default()
+        };
+        assert_eq!(c.cost_text(0.0), "no price (local)");
+        c.base_url = Some("https://api.example.com/v1".into());
+        assert!(
+            c.cost_text(0.0)
+                .starts_with("no price known for `my-local-model`")
+        );
+        c.model = Some("gpt-4o-mini".into());
+        assert_eq!(c.cost_text(0.01234), "$0.0123");
+        c.backend = Some(Backend::Builtin);
+        assert_eq!(c.cost_text(0.0), "no cost (offline designer)");
     }
 
     #[test]

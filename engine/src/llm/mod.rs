@@ -43,6 +43,7 @@ mod replay;
 mod scripted;
 mod transcript;
 mod types;
+pub mod vocabulary;
 
 pub use builtin::BuiltinDesigner;
 pub use config::{

@@ -174,6 +174,10 @@ pub struct DesignContext {
     pub failures: Vec<String>,
     /// Seed of this request (the engine derives one per generation).
     pub seed: u64,
+    /// For a fitness request (a described task): whether the user accepted
+    /// a fitness that measures only part of the description
+    /// (`--accept-partial-fitness`); the offline designer refuses otherwise.
+    pub accept_partial: bool,
 }
 
 impl DesignContext {
@@ -189,6 +193,7 @@ impl DesignContext {
             best: None,
             failures: Vec::new(),
             seed,
+            accept_partial: false,
         }
     }
 

@@ -2,9 +2,17 @@
 //! the offline designer) first writes the program that measures the task — a
 //! sandboxed `fn fitness(episode)` — which is checked on random-policy
 //! episodes, stored in the run folder and used as the task's fitness.
+//!
+//! Before any training the run says what it understood: the program, its
+//! plain reading (the `// reading:` comment lines the designer or model
+//! wrote) and a dry run of the fitness on contrasting scripted behaviours
+//! (random and zero actions) are printed and stored as a [`FitnessReading`]
+//! (`fitness-reading.json` and `.md`), which [`load_fitness_reading`] reads
+//! back for the report.
 
-use super::store::{RunStore, write_atomic};
+use super::store::{RunStore, files, read_json, write_atomic, write_json};
 use crate::extract::{Extracted, FITNESS_ENTRY, extract_program};
+use crate::llm::vocabulary::READING_PREFIX;
 use crate::llm::{DesignContext, DesignRole, LlmClient, LlmRequest, Message};
 use crate::progress::RunProgress;
 use crate::prompts::{PromptRole, Prompts};
@@ -34,6 +42,11 @@ pub struct DescribedTask {
     /// it out: it lives in the run folder's `fitness.rhai`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fitness: Option<String>,
+    /// Whether the user accepted a fitness that measures only part of the
+    /// description (`--accept-partial-fitness`; the offline designer refuses
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_partial: bool,
 }
 
 impl DescribedTask {
@@ -54,6 +67,7 @@ impl DescribedTask {
             env: env.to_string(),
             description: description.to_string(),
             fitness: None,
+            accept_partial: false,
         })
     }
 
@@ -147,8 +161,31 @@ fn template<'r>(registry: &'r Registry, env: &str) -> anyhow::Result<&'r Task> {
         })
 }
 
-/// Random-policy episodes of `task`, for dry-running a fitness program.
-fn sample_episodes(task: &Task, episodes: usize, seed: u64) -> Vec<SampleEpisode> {
+/// A scripted behaviour a fitness program is dry-run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Behaviour {
+    /// Uniform random actions in [-1, 1].
+    Random,
+    /// All actions 0.
+    Zero,
+}
+
+impl Behaviour {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Random => "random actions",
+            Self::Zero => "zero actions",
+        }
+    }
+}
+
+/// Episodes of `task` under `behaviour`, for dry-running a fitness program.
+fn sample_episodes(
+    task: &Task,
+    episodes: usize,
+    seed: u64,
+    behaviour: Behaviour,
+) -> Vec<SampleEpisode> {
     let mut env: Box<dyn Env> = task.make_env();
     let spec = env.spec().clone();
     let mut rng = SplitMix64::new(derive_seed(seed, 7));
@@ -163,8 +200,10 @@ fn sample_episodes(task: &Task, episodes: usize, seed: u64) -> Vec<SampleEpisode
             let mut length = 0;
             while length < task.episode_steps {
                 env.observe(&mut obs);
-                for a in &mut action {
-                    *a = (rng.next_f64() * 2.0 - 1.0) as f32;
+                if behaviour == Behaviour::Random {
+                    for a in &mut action {
+                        *a = (rng.next_f64() * 2.0 - 1.0) as f32;
+                    }
                 }
                 let info = env.step(&action);
                 env.reward_state(&mut state);
@@ -225,11 +264,12 @@ pub fn fitness_program(
         ],
     )?;
     let mut messages = vec![Message::system(system), Message::user(first)];
-    let episodes = sample_episodes(base, CHECK_EPISODES, seed);
+    let episodes = sample_episodes(base, CHECK_EPISODES, seed, Behaviour::Random);
     let mut last_error = String::new();
     for attempt in 0..FITNESS_ATTEMPTS {
         let mut ctx = DesignContext::for_task(&shown, derive_seed(seed, 0xf17 + attempt as u64));
         ctx.role = DesignRole::Fitness;
+        ctx.accept_partial = described.accept_partial;
         let request = LlmRequest::new(messages.clone(), 1)
             .temperature(temperature)
             .context(ctx);
@@ -247,19 +287,38 @@ pub fn fitness_program(
             Extracted::Code { source, .. } => {
                 match check_fitness(&source, &spec.state, &episodes, &Limits::default()) {
                     Ok(check) => {
-                        store.note(progress, format!(
-                            "fitness program (machine-written, stored as {}): random-policy episodes score {}",
-                            path.display(),
-                            check
-                                .values
-                                .iter()
-                                .map(|v| format!("{v:.3}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ))?;
+                        let zero = sample_episodes(base, CHECK_EPISODES, seed, Behaviour::Zero);
+                        let zero_values =
+                            check_fitness(&source, &spec.state, &zero, &Limits::default())
+                                .map(|c| c.values)
+                                .unwrap_or_default();
+                        let reading = FitnessReading {
+                            description: described.description.clone(),
+                            written_by: format!("{} ({})", llm.model(), llm.backend()),
+                            reading: plain_reading(&source, &text),
+                            dry_run: vec![
+                                DryRun::new(Behaviour::Random, check.values),
+                                DryRun::new(Behaviour::Zero, zero_values),
+                            ],
+                            source: source.clone(),
+                        };
+                        store.note(
+                            progress,
+                            format!(
+                                "fitness program (machine-written by {}, stored as {}):",
+                                reading.written_by,
+                                path.display()
+                            ),
+                        )?;
                         for line in source.lines() {
                             store.note(progress, format!("  | {line}"))?;
                         }
+                        store.note(progress, "what it measures (its plain reading):")?;
+                        for line in &reading.reading {
+                            store.note(progress, format!("  {line}"))?;
+                        }
+                        store.note(progress, format!("dry run: {}", reading.dry_run_line()))?;
+                        reading.save(store.root())?;
                         write_atomic(&path, source.as_bytes())?;
                         return Ok(source);
                     }
@@ -281,4 +340,170 @@ pub fn fitness_program(
         "no usable fitness program for \"{}\" after {FITNESS_ATTEMPTS} attempts; the last error: {last_error}",
         described.description
     )
+}
+
+/// The plain reading of a fitness program: its `// reading:` comment lines;
+/// else the prose the answer put before the program; else a line saying
+/// there is none.
+fn plain_reading(source: &str, answer: &str) -> Vec<String> {
+    let prefix = READING_PREFIX.trim_end();
+    let lines: Vec<String> = source
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix(prefix))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end().to_string())
+        .collect();
+    if !lines.is_empty() {
+        return lines;
+    }
+    let prose: Vec<String> = answer
+        .split("```")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(12)
+        .map(ToString::to_string)
+        .collect();
+    if prose.is_empty() {
+        vec!["(the designer wrote no plain reading: read the program)".to_string()]
+    } else {
+        let mut out =
+            vec!["(no `// reading:` lines; the answer's words before the program:)".to_string()];
+        out.extend(prose);
+        out
+    }
+}
+
+/// The fitness figures of one scripted behaviour.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DryRun {
+    /// The behaviour ("random actions", "zero actions").
+    pub behaviour: String,
+    /// The fitness of each episode.
+    pub values: Vec<f64>,
+}
+
+impl DryRun {
+    fn new(behaviour: Behaviour, values: Vec<f64>) -> Self {
+        Self {
+            behaviour: behaviour.name().to_string(),
+            values,
+        }
+    }
+
+    /// The mean fitness (NaN with no episodes).
+    #[must_use]
+    pub fn mean(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        let n = self.values.len() as f64;
+        self.values.iter().sum::<f64>() / n
+    }
+}
+
+/// What a described task's run understood, stored before any training:
+/// the fitness program, its plain reading and a dry run of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitnessReading {
+    /// The user's words.
+    pub description: String,
+    /// Who wrote the program ("model (backend)").
+    pub written_by: String,
+    /// The plain reading, one line each; a line in `**bold**` names words
+    /// that are not measured (`--accept-partial-fitness`).
+    pub reading: Vec<String>,
+    /// The fitness on contrasting scripted behaviours.
+    pub dry_run: Vec<DryRun>,
+    /// The fitness program.
+    pub source: String,
+}
+
+impl FitnessReading {
+    /// "random actions score 0.012 (0.01, 0.02, …); zero actions score …".
+    #[must_use]
+    pub fn dry_run_line(&self) -> String {
+        self.dry_run
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} score {:.4} (episodes: {})",
+                    d.behaviour,
+                    d.mean(),
+                    d.values
+                        .iter()
+                        .map(|v| format!("{v:.4}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The reading as a Markdown section, for the top of a report.
+    #[must_use]
+    pub fn markdown(&self) -> String {
+        let mut md = format!(
+            "## What the task was understood as\n\nThe description: \"{}\"\n\nThe fitness program, written by {}, reads:\n\n",
+            self.description, self.written_by
+        );
+        for line in &self.reading {
+            md.push_str("> ");
+            md.push_str(line.trim_start());
+            md.push_str("  \n");
+        }
+        md.push_str("\nDry run of the fitness before any training:\n\n| behaviour | mean | episodes |\n|---|---|---|\n");
+        for d in &self.dry_run {
+            md.push_str(&format!(
+                "| {} | {:.4} | {} |\n",
+                d.behaviour,
+                d.mean(),
+                d.values
+                    .iter()
+                    .map(|v| format!("{v:.4}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        md.push_str(&format!("\n```rhai\n{}\n```\n", self.source.trim_end()));
+        md
+    }
+
+    fn save(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        write_json(&dir.join(files::FITNESS_READING), self)?;
+        write_atomic(
+            &dir.join(files::FITNESS_READING_MD),
+            self.markdown().as_bytes(),
+        )
+    }
+}
+
+/// The [`FitnessReading`] a described task's run stored in `dir`, if any
+/// (runs of built-in tasks, and described runs made before readings were
+/// stored, have none).
+///
+/// # Errors
+/// The file exists but cannot be read or parsed.
+pub fn load_fitness_reading(dir: &std::path::Path) -> anyhow::Result<Option<FitnessReading>> {
+    read_json(&dir.join(files::FITNESS_READING))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reading_comes_from_comment_lines_else_from_prose() {
+        let src = "// reading: fitness = mean speed\n  // reading: 0 after a fall\nfn fitness(episode) { 0.0 }";
+        assert_eq!(
+            plain_reading(src, ""),
+            vec![
+                "fitness = mean speed".to_string(),
+                "0 after a fall".to_string()
+            ]
+        );
+        let answer = "It measures the mean speed.\n\n```rhai\nfn fitness(episode) { 0.0 }\n```";
+        let r = plain_reading("fn fitness(episode) { 0.0 }", answer);
+        assert_eq!(r[1], "It measures the mean speed.");
+    }
 }

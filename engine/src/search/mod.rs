@@ -25,7 +25,9 @@ pub use analyzer::{FieldSummary, TrajectorySummary, analyse};
 pub use builder::{Search, SearchBuilder};
 pub use candidate::{CandidateSpec, Outcome, evaluate_candidate, evaluate_candidate_with};
 pub use config::{ExecutorConfig, ExecutorKind, FeedbackMode, FileConfig, SearchConfig};
-pub use described::{DescribedTask, FITNESS_FILE, fitness_program};
+pub use described::{
+    DescribedTask, DryRun, FITNESS_FILE, FitnessReading, fitness_program, load_fitness_reading,
+};
 pub use executor::cancel_active_jobs;
 pub use hacking::{HackFlag, hacking_flags, spearman};
 pub use record::{

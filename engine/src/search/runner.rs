@@ -207,6 +207,10 @@ struct SearchState {
     stopped: Option<String>,
     /// The person's last turn (`--feedback human`).
     human: Option<HumanTurn>,
+    /// The candidate the person ranked first in their last turn, as the
+    /// offline designer sees it: it mutates this one instead of the
+    /// fitness-best (language models read the ranking in the prompt).
+    preferred: Option<BestProgram>,
     /// Where the wall time went.
     timing: Timing,
 }
@@ -318,7 +322,11 @@ impl Steps<'_> {
             self.task,
             self.record,
             &messages,
-            &state.best_context,
+            if state.preferred.is_some() {
+                &state.preferred
+            } else {
+                &state.best_context
+            },
             previous,
         )?;
         state.timing.llm_s += asked.elapsed().as_secs_f64();
@@ -702,6 +710,7 @@ impl Steps<'_> {
         state: &mut SearchState,
     ) -> anyhow::Result<bool> {
         state.human = None;
+        state.preferred = None;
         if self.record.feedback != FeedbackMode::Human || g + 1 >= self.record.search.generations {
             return Ok(true);
         }
@@ -716,6 +725,20 @@ impl Steps<'_> {
         }
         let gen_best = state.generations.last().and_then(|r| r.best);
         state.human = human_turn(&self.prompts, self.store, g, &answer, gen_best)?;
+        if let FeedbackAnswer::Guide { rank, .. } = &answer
+            && let Some(i) = rank.first().map(|r| r.saturating_sub(1))
+            && let Some(Outcome::Trained { report, .. }) = outcomes.get(i)
+        {
+            let reward =
+                std::fs::read_to_string(self.store.candidate_file(g, i, files::REWARD_RHAI))
+                    .context("cannot read the preferred reward")?;
+            let fitness = report.fitness();
+            state.preferred = Some(best_program(
+                &reward,
+                report,
+                (!self.record.hide_fitness).then_some(fitness),
+            ));
+        }
         Ok(true)
     }
 

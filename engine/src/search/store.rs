@@ -7,6 +7,7 @@
 //!   gen-000/  request.json  completions.json  generation.json
 //!   gen-000/cand-03/  completion.txt  reward.rhai  check.json  metrics.csv  result.json  policy.*
 //!   best/  summary.json  report.md  report.html
+//!   fitness.rhai  fitness-reading.json  fitness-reading.md   (described tasks)
 //! ```
 
 use crate::events::{RunEvent, Stamped, time_of};
@@ -68,6 +69,11 @@ pub mod files {
     pub const ROLLOUT_PNG: &str = "rollout.png";
     /// A described task's fitness program.
     pub const FITNESS: &str = "fitness.rhai";
+    /// What a described task was understood as: the fitness program's plain
+    /// reading and its dry run (`FitnessReading`, JSON).
+    pub const FITNESS_READING: &str = "fitness-reading.json";
+    /// The same, as Markdown for people.
+    pub const FITNESS_READING_MD: &str = "fitness-reading.md";
     /// The report `rewardsmith train` leaves.
     pub const TRAIN_REPORT: &str = "report.json";
     /// A generation's Slurm job arrays (`--executor slurm`).
