@@ -64,6 +64,19 @@ fn a_task_in_the_users_words_is_measured_by_a_machine_written_fitness() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("fitness is machine-written"), "{report}");
     assert!(report.contains("fn fitness(episode)"));
+    // The reading comes first, before the generations and the final table.
+    let understood = report.find("What the task was understood as").unwrap();
+    assert!(
+        understood < report.find("## Generations").unwrap(),
+        "{report}"
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("<section id=\"reading\">"), "{page}");
+    assert!(page.find("id=\"reading\"").unwrap() < page.find("id=\"verdict\"").unwrap());
+    assert!(
+        report.contains("cost no cost (offline designer)"),
+        "{report}"
+    );
     let record = std::fs::read_to_string(out.join("run.toml")).unwrap();
     assert!(record.contains("walk backwards slowly"), "{record}");
     // What was understood is stored before training: the plain reading of
@@ -515,6 +528,9 @@ fn a_partial_fitness_runs_when_accepted_and_says_what_it_ignores() {
     );
     let fitness = std::fs::read_to_string(out.join("fitness.rhai")).unwrap();
     assert!(fitness.contains("// reading: **Ignored"), "{fitness}");
+    // The page shows the ignored words in bold.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("<strong>Ignored"), "{page}");
 }
 
 /// `--feedback human` with the offline designer says in one line what the

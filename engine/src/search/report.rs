@@ -589,6 +589,9 @@ fn markdown(
     if let Some(d) = &record.described {
         let fitness = std::fs::read_to_string(store.root().join(files::FITNESS))
             .unwrap_or_else(|_| "(fitness.rhai is missing)".to_string());
+        if let Ok(Some(reading)) = super::described::load_fitness_reading(store.root()) {
+            let _ = writeln!(md, "{}", reading.markdown());
+        }
         let _ = writeln!(
             md,
             "**This task was described in the user's own words (environment `{}`), so its fitness is machine-written**: the program below, written by `{}` from the description and checked in the sandbox, measured every candidate and the final evaluation. Read it before trusting the numbers.\n\n```rhai\n{}\n```\n",
@@ -650,12 +653,12 @@ fn markdown(
     }
     let _ = writeln!(
         md,
-        "\n## LLM usage\n\n{} calls, {} HTTP requests, {} prompt + {} completion tokens, ${:.4}",
+        "\n## LLM usage\n\n{} calls, {} HTTP requests, {} prompt + {} completion tokens, cost {}",
         summary.llm.calls,
         summary.llm.requests,
         summary.llm.prompt_tokens,
         summary.llm.completion_tokens,
-        summary.llm.cost_usd
+        record.llm.cost_text(summary.llm.cost_usd)
     );
     let rollouts: Vec<(usize, usize, String)> = summary
         .generations
@@ -757,6 +760,9 @@ fn html_page(
             esc(&d.env),
             highlight_rhai(fitness.trim_end())
         );
+        if let Ok(Some(reading)) = super::described::load_fitness_reading(store.root()) {
+            h.push_str(&reading_html(&reading));
+        }
     }
     let (class, words) = verdict(record, summary, live);
     let _ = write!(
@@ -893,8 +899,12 @@ fn header(store: &RunStore, task: &Task, record: &RunRecord, summary: &RunSummar
         (
             "LLM",
             format!(
-                "{} calls, {} HTTP requests, {} prompt + {} completion tokens, ${:.4}",
-                u.calls, u.requests, u.prompt_tokens, u.completion_tokens, u.cost_usd
+                "{} calls, {} HTTP requests, {} prompt + {} completion tokens, cost {}",
+                u.calls,
+                u.requests,
+                u.prompt_tokens,
+                u.completion_tokens,
+                record.llm.cost_text(u.cost_usd)
             ),
         ),
     ];
@@ -959,6 +969,44 @@ fn compare(best: &SeedStats, human: &SeedStats) -> (&'static str, &'static str) 
         std::cmp::Ordering::Less => ("falls short of", "bad"),
         std::cmp::Ordering::Equal => ("matches", "good"),
     }
+}
+
+/// A described task's reading (what the fitness was understood as, and its
+/// dry run) as a block of the page; a reading line in `**…**` (words left
+/// unmeasured under `--accept-partial-fitness`) is shown in bold.
+fn reading_html(reading: &super::described::FitnessReading) -> String {
+    let mut h = format!(
+        "<section id=\"reading\"><h2>What the task was understood as</h2><p>The description: \
+         \"{}\"</p><p>The fitness program, written by {}, reads:</p><blockquote>",
+        esc(&reading.description),
+        esc(&reading.written_by)
+    );
+    for line in &reading.reading {
+        let line = line.trim();
+        match line.strip_prefix("**").and_then(|l| l.strip_suffix("**")) {
+            Some(bold) => {
+                let _ = write!(h, "<p><strong>{}</strong></p>", esc(bold));
+            }
+            None => {
+                let _ = write!(h, "<p>{}</p>", esc(line));
+            }
+        }
+    }
+    h.push_str(
+        "</blockquote><table><tr><th>dry run (before training)</th><th>mean fitness</th>\
+         <th>episodes</th></tr>",
+    );
+    for d in &reading.dry_run {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{:.4}</td><td>{}</td></tr>",
+            esc(&d.behaviour),
+            d.mean(),
+            d.values.len()
+        );
+    }
+    h.push_str("</table></section>");
+    h
 }
 
 /// Whether the search succeeded, in words, and the verdict's style class.
