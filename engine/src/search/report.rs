@@ -578,9 +578,16 @@ fn markdown(
     let _ = writeln!(md, "{}\n", task.description);
     let _ = writeln!(
         md,
-        "- fitness: {}\n- reward writer: `{}`\n- {} generations × {} samples, {} env steps per candidate, seed {}\n",
+        "- fitness: {}\n- reward writer: {}\n- {} generations × {} samples, {} env steps per candidate, seed {}\n",
         task.fitness.doc,
-        record.llm.resolved_backend().as_str(),
+        designer_words(
+            record,
+            record
+                .llm
+                .resolved_model()
+                .as_deref()
+                .unwrap_or("as recorded"),
+        ),
         record.search.generations,
         record.search.samples,
         record.budget,
@@ -881,10 +888,7 @@ fn header(store: &RunStore, task: &Task, record: &RunRecord, summary: &RunSummar
             }),
         ),
         ("fitness", task.fitness.doc.to_string()),
-        (
-            "designer",
-            format!("{} · model {model}", record.llm.resolved_backend().as_str()),
-        ),
+        ("designer", designer_words(record, &model)),
         (
             "search",
             format!(
@@ -968,6 +972,17 @@ fn compare(best: &SeedStats, human: &SeedStats) -> (&'static str, &'static str) 
         std::cmp::Ordering::Greater => ("exceeds", "good"),
         std::cmp::Ordering::Less => ("falls short of", "bad"),
         std::cmp::Ordering::Equal => ("matches", "good"),
+    }
+}
+
+/// Who wrote the rewards, in words: the offline designer says what it is.
+fn designer_words(record: &RunRecord, model: &str) -> String {
+    match record.llm.resolved_backend() {
+        crate::llm::Backend::Builtin => "the offline designer: a seeded composer and mutator of \
+            reward terms (a baseline and an offline fallback, not a language model)"
+            .to_string(),
+        crate::llm::Backend::Replay => format!("a replayed transcript · model {model}"),
+        crate::llm::Backend::Openai => format!("a language model · {model}"),
     }
 }
 
