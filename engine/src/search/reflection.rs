@@ -308,7 +308,7 @@ fn candidate_line(
                 r.schedule.len()
             );
         } else {
-            let _ = write!(line, "; {}", r.line());
+            let _ = write!(line, "; successive halving: {}", r.line());
         }
     }
     line
