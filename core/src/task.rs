@@ -15,6 +15,13 @@ pub trait FitnessMeter: Send {
 
     /// The episode's fitness; `episode_steps` is the task's full episode length.
     fn finish(&self, episode_steps: usize) -> f64;
+
+    /// The episode's fitness and, for a fitness with a success predicate
+    /// (a described task's `fn success(episode)`), whether the episode
+    /// achieved the task. The default has no predicate.
+    fn finish_scored(&self, episode_steps: usize) -> (f64, Option<bool>) {
+        (self.finish(episode_steps), None)
+    }
 }
 
 /// A task's fitness: how to measure it, and what it means in words.

@@ -346,6 +346,7 @@ fn trained(
             selection_fitness: fitness,
             fitness,
             episodes: 16,
+            success: None,
         }),
     };
     let fields = task

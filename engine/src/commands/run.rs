@@ -18,6 +18,17 @@ use rewardsmith_core::Registry;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
+/// The best candidate's share of held-out episodes meeting the task's success
+/// predicate (a described task's `fn success`), read from its result.
+fn best_success(summary: &RunSummary) -> Option<f64> {
+    let path = summary.run_dir.join(files::BEST_DIR).join(files::RESULT);
+    let outcome = crate::search::read_json::<crate::search::Outcome>(&path).ok()??;
+    match outcome {
+        crate::search::Outcome::Trained { report, .. } => report.best?.success,
+        _ => None,
+    }
+}
+
 fn finish(summary: &RunSummary, json: bool) -> Result<(), CliError> {
     if json {
         print_json(&summary.to_json());
@@ -35,6 +46,12 @@ fn finish(summary: &RunSummary, json: bool) -> Result<(), CliError> {
                     .display()
             ),
             None => println!("no candidate trained successfully"),
+        }
+        if let Some(share) = best_success(summary) {
+            println!(
+                "  {:.0}% of its held-out episodes met the task's success condition",
+                100.0 * share
+            );
         }
         if let Some(f) = &summary.final_eval {
             println!("final: {}", f.line());

@@ -279,6 +279,9 @@ fn candidate_line(
     }
     if !hide_fitness {
         let _ = write!(line, " fitness {:.3};", report.fitness());
+        if let Some(s) = report.best.as_ref().and_then(|b| b.success) {
+            let _ = write!(line, " success {:.0}% of episodes;", 100.0 * s);
+        }
     }
     let last: Vec<String> = report
         .component_curves()
@@ -319,9 +322,17 @@ fn candidate_line(
 pub(crate) fn figure_source(report: &rewardsmith_core::TrainReport) -> String {
     match &report.best {
         Some(b) => format!(
-            "Fitness {:.3}: the best checkpoint (env step {} of {}) on {} held-out episodes; \
+            "Fitness {:.3}: the best checkpoint (env step {} of {}) on {} held-out episodes{}; \
              the last checkpoint scored {:.3}.",
-            b.fitness, b.env_steps, report.env_steps, b.episodes, report.final_fitness
+            b.fitness,
+            b.env_steps,
+            report.env_steps,
+            b.episodes,
+            b.success.map_or(String::new(), |s| format!(
+                ", {:.0}% of which met the task's success condition",
+                100.0 * s
+            )),
+            report.final_fitness
         ),
         None => format!(
             "Fitness {:.3}: the last checkpoint (env step {}).",
