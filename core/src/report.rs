@@ -73,6 +73,10 @@ pub struct BestCheckpoint {
     pub fitness: f64,
     /// Held-out episodes run.
     pub episodes: usize,
+    /// Share of those episodes that met the task's success predicate, for a
+    /// fitness that has one (a described task's `fn success(episode)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<f64>,
 }
 
 impl TrainReport {

@@ -40,4 +40,9 @@ pub struct Primitive {
     pub rotation: [f64; 4],
     /// Colour, sRGB.
     pub color: [u8; 3],
+    /// The reward-state field this primitive pictures when it is a marker
+    /// rather than a body (a target, a goal spot): pictures of a task that
+    /// does not use the field leave it out. `None` for bodies.
+    #[serde(skip)]
+    pub marks: Option<&'static str>,
 }

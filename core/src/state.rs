@@ -68,6 +68,22 @@ pub struct FieldSpec {
     pub doc: String,
     /// Offset of the first number in the flat buffer.
     pub offset: usize,
+    /// The tasks whose goal this field states or measures (a target, a goal
+    /// spot, a distance to it), set by
+    /// [`StateSpecBuilder::goal_of`]; empty for a field every task may use.
+    /// Descriptions of any other task say the field is unused there, and
+    /// pictures of them leave out its markers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub goal_of: Vec<String>,
+}
+
+impl FieldSpec {
+    /// Whether `task` may use the field: it states no task's goal, or
+    /// `task`'s own.
+    #[must_use]
+    pub fn used_by(&self, task: &str) -> bool {
+        self.goal_of.is_empty() || self.goal_of.iter().any(|t| t == task)
+    }
 }
 
 /// The declaration of an environment's reward state.
@@ -155,6 +171,37 @@ impl StateSpec {
                 f.frame,
                 f.doc
             );
+        }
+        out
+    }
+
+    /// [`describe`](Self::describe) as task `task` reads it: a field that
+    /// states another task's goal (see [`FieldSpec::goal_of`]) says plainly
+    /// that it is unused here instead of reading as a goal.
+    #[must_use]
+    pub fn describe_for(&self, task: &str) -> String {
+        let mut out = String::new();
+        for f in self.fields() {
+            if f.used_by(task) {
+                let _ = writeln!(
+                    out,
+                    "- `{}`: {} [{}; frame: {}] {}",
+                    f.name,
+                    f.kind.type_name(),
+                    f.unit,
+                    f.frame,
+                    f.doc
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "- `{}`: {} [{}] unused by this task: it belongs to the goal of {}, drawn at random each episode; it says nothing about this task",
+                    f.name,
+                    f.kind.type_name(),
+                    f.unit,
+                    f.goal_of.join(" and ")
+                );
+            }
         }
         out
     }
@@ -265,9 +312,26 @@ impl StateSpecBuilder {
             frame: frame.to_string(),
             doc: doc.to_string(),
             offset,
+            goal_of: Vec::new(),
         });
         self.len += kind.len();
         (self.fields.len() - 1, offset)
+    }
+
+    /// Marks the fields named in `fields` as stating the goal of `tasks` only
+    /// (see [`FieldSpec::goal_of`]).
+    ///
+    /// # Panics
+    /// On a name not declared yet: specs are written by programmers.
+    pub fn goal_of(&mut self, tasks: &[&str], fields: &[&str]) {
+        for name in fields {
+            let field = self
+                .fields
+                .iter_mut()
+                .find(|f| f.name == *name)
+                .unwrap_or_else(|| panic!("goal_of: no reward-state field `{name}`"));
+            field.goal_of = tasks.iter().map(|t| (*t).to_string()).collect();
+        }
     }
 
     /// Finishes the declaration.
@@ -554,6 +618,26 @@ mod tests {
         let text = spec().describe();
         assert!(text.contains("`vel`: vec3 [m/s; frame: world] torso velocity"));
         assert!(text.contains("`height`: float [m; frame: world]"));
+    }
+
+    #[test]
+    fn another_tasks_goal_reads_as_unused() {
+        let mut b = StateSpec::builder();
+        let _ = b.add_vec3("goal", "m", "world", "where the cube should go (push)");
+        let _ = b.add_scalar("height", "m", "world", "torso height");
+        b.goal_of(&["push"], &["goal"]);
+        let s = b.build();
+        assert!(s.fields()[0].used_by("push") && !s.fields()[0].used_by("lift"));
+        assert!(s.fields()[1].used_by("lift"));
+        let own = s.describe_for("push");
+        assert!(own.contains("where the cube should go"), "{own}");
+        let other = s.describe_for("lift");
+        assert!(!other.contains("where the cube should go"), "{other}");
+        assert!(
+            other.contains("`goal`: vec3 [m] unused by this task"),
+            "{other}"
+        );
+        assert!(other.contains("`height`: float [m; frame: world] torso height"));
     }
 
     /// A spec declared through handles, with the handles.

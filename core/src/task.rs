@@ -15,6 +15,13 @@ pub trait FitnessMeter: Send {
 
     /// The episode's fitness; `episode_steps` is the task's full episode length.
     fn finish(&self, episode_steps: usize) -> f64;
+
+    /// The episode's fitness and, for a fitness with a success predicate
+    /// (a described task's `fn success(episode)`), whether the episode
+    /// achieved the task. The default has no predicate.
+    fn finish_scored(&self, episode_steps: usize) -> (f64, Option<bool>) {
+        (self.finish(episode_steps), None)
+    }
 }
 
 /// A task's fitness: how to measure it, and what it means in words.
@@ -25,12 +32,22 @@ pub trait FitnessMeter: Send {
 pub struct Fitness {
     /// What the number means, e.g. "mean forward speed along +x (m/s)".
     pub doc: String,
+    /// Its range and what the best value means, in words, e.g. "0 to 1; 1 =
+    /// the pole up for all 500 steps" (see [`with_scale`](Self::with_scale)).
+    pub scale: Option<String>,
+    /// What the human-written reward reached on it, when measured, e.g. "1.0
+    /// within 100k env steps" (see [`with_reference`](Self::with_reference)).
+    pub reference: Option<String>,
     make: Arc<dyn Fn() -> Box<dyn FitnessMeter> + Send + Sync>,
 }
 
 impl fmt::Debug for Fitness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Fitness").field("doc", &self.doc).finish()
+        f.debug_struct("Fitness")
+            .field("doc", &self.doc)
+            .field("scale", &self.scale)
+            .field("reference", &self.reference)
+            .finish()
     }
 }
 
@@ -44,6 +61,8 @@ impl Fitness {
         let score: Arc<dyn Fn(&StateView<'_>) -> f64 + Send + Sync> = Arc::new(score);
         Self {
             doc: doc.to_string(),
+            scale: None,
+            reference: None,
             make: Arc::new(move || Box::new(MeanScore::new(score.clone()))),
         }
     }
@@ -55,8 +74,25 @@ impl Fitness {
     ) -> Self {
         Self {
             doc: doc.to_string(),
+            scale: None,
+            reference: None,
             make: Arc::new(make),
         }
+    }
+
+    /// The fitness with its scale in words: its range and what its best value
+    /// means (shown to reward writers, so they know what a good score is).
+    #[must_use]
+    pub fn with_scale(mut self, scale: &str) -> Self {
+        self.scale = Some(scale.to_string());
+        self
+    }
+
+    /// The fitness with the human-written reward's measured figure on it.
+    #[must_use]
+    pub fn with_reference(mut self, reference: &str) -> Self {
+        self.reference = Some(reference.to_string());
+        self
     }
 
     /// A fresh meter for one episode.
@@ -236,8 +272,19 @@ impl Task {
             self.episode_steps,
             spec.action_dim,
             spec.action_doc,
-            spec.state.describe()
+            spec.state.describe_for(&self.name)
         )
+    }
+
+    /// Whether this task uses reward-state field `name`: the field exists and
+    /// states no other task's goal (see
+    /// [`FieldSpec::goal_of`](crate::FieldSpec::goal_of)).
+    #[must_use]
+    pub fn uses_field(&self, name: &str) -> bool {
+        self.spec
+            .state
+            .field(name)
+            .is_some_and(|f| f.used_by(&self.name))
     }
 }
 

@@ -10,6 +10,7 @@
 use crate::llm::Message;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The prompt roles, one template file each.
@@ -77,7 +78,7 @@ impl PromptRole {
     pub fn placeholders(self) -> &'static [&'static str] {
         match self {
             Self::System | Self::CodeTips | Self::FitnessTips => &[],
-            Self::InitialTask => &["task_description", "helpers", "code_tips"],
+            Self::InitialTask => &["task_description", "fitness", "helpers", "code_tips"],
             Self::PolicyFeedback => &["generation", "best_code", "reflection", "code_tips"],
             Self::ExecutionError => &["code", "errors", "code_tips"],
             Self::HumanFeedback => &["best_code", "feedback", "code_tips"],
@@ -416,8 +417,9 @@ impl Prompts {
 
     /// The first conversation of a search: the system message and the task
     /// request. `task_description` is [`Task::describe`]'s text (or the
-    /// equivalent for a described task), `helpers` the sandbox's
-    /// `helpers_doc()`.
+    /// equivalent for a described task), `fitness` what the reward writer is
+    /// told about the fitness ([`FitnessShown::render`]), `helpers` the
+    /// sandbox's `helpers_doc()`.
     ///
     /// [`Task::describe`]: rewardsmith_core::Task::describe
     ///
@@ -426,6 +428,7 @@ impl Prompts {
     pub fn initial_messages(
         &self,
         task_description: &str,
+        fitness: &str,
         helpers: &str,
     ) -> Result<Vec<Message>, PromptError> {
         Ok(vec![
@@ -435,6 +438,7 @@ impl Prompts {
                     PromptRole::InitialTask,
                     &[
                         ("task_description", task_description.trim_end()),
+                        ("fitness", fitness.trim_end()),
                         ("helpers", helpers.trim_end()),
                         ("code_tips", self.code_tips()),
                     ],
@@ -466,5 +470,90 @@ fn known(role: PromptRole) -> String {
             .map(|p| format!("{{{p}}}"))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// What a reward request tells the reward writer about the fitness its
+/// policy is judged by (the `{fitness}` placeholder of the task request).
+#[derive(Clone, Copy, Debug)]
+pub struct FitnessShown<'a> {
+    /// The task: its fitness's meaning, scale and the human-written reward's
+    /// figure (built-in tasks).
+    pub task: &'a rewardsmith_core::Task,
+    /// A described task's fitness program (`fitness.rhai`), `None` for a
+    /// built-in task.
+    pub program: Option<&'a str>,
+    /// A described task's fitness program in plain words, when one was
+    /// written; shown even with the fitness hidden, since it says what the
+    /// task is rather than how it is scored.
+    pub plain_reading: Option<&'a str>,
+    /// `--hide-fitness`: say nothing of how the fitness is computed, its
+    /// scale or any figure.
+    pub hidden: bool,
+}
+
+impl FitnessShown<'_> {
+    /// The section, as Markdown.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "## How the policy is judged
+",
+        );
+        let judged = "After training on your reward, the policy (acting deterministically) is \
+                      scored on evaluation episodes by the task's fitness, and the candidate \
+                      with the higher mean fitness wins; the reward itself is never compared.";
+        if self.hidden {
+            out.push_str(judged);
+            out.push_str(
+                " The fitness is hidden in this run: write the reward for the goal as described.",
+            );
+            if let Some(plain) = self.plain_reading {
+                let _ = write!(
+                    out,
+                    "\n\nWhat the goal means, in plain words:\n{}",
+                    plain.trim_end()
+                );
+            }
+            return out;
+        }
+        match self.program {
+            None => {
+                let fitness = &self.task.fitness;
+                let _ = write!(
+                    out,
+                    "{judged} It is computed by the task in Rust; you do not see its code.\n\
+                     - It measures: {}.",
+                    fitness.doc.trim_end_matches('.')
+                );
+                if let Some(scale) = &fitness.scale {
+                    let _ = write!(out, "\n- Scale: {}.", scale.trim_end_matches('.'));
+                }
+                if let Some(reference) = &fitness.reference {
+                    let _ = write!(
+                        out,
+                        "\n- The human-written reward of this task reached {}.",
+                        reference.trim_end_matches('.')
+                    );
+                }
+            }
+            Some(program) => {
+                let _ = write!(
+                    out,
+                    "{judged} This task's fitness is the program below, written from the task's \
+                     description before any reward: it reads each finished evaluation episode \
+                     (`episode.steps` holds the reward states `s` of its steps, \
+                     `episode.max_steps` its full length) and returns one number, higher is \
+                     better; its comments state its scale (an optional `success` says whether \
+                     an episode achieved the task). It is for reading only: your answer defines \
+                     the reward, not this program."
+                );
+                if let Some(plain) = self.plain_reading {
+                    let _ = write!(out, "\n\nIn plain words:\n{}", plain.trim_end());
+                }
+                let _ = write!(out, "\n\n```rhai\n{}\n```", program.trim_end());
+            }
+        }
+        out
     }
 }

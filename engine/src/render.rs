@@ -122,8 +122,7 @@ pub fn render_rollout(
     for e in 0..episodes.max(1) {
         let episode_start = scenes.len();
         env.reset(derive_seed(seed, e as u64));
-        let mut scene = Vec::new();
-        env.scene(&mut scene);
+        let scene = task_scene(task, env.as_ref());
         if scene.is_empty() {
             bail!(
                 "environment `{}` describes no scene, so it cannot be pictured",
@@ -138,9 +137,7 @@ pub fn render_rollout(
             env_steps += 1;
             let last = info.terminated || step == task.episode_steps;
             if step % stride == 0 || last {
-                let mut scene = Vec::new();
-                env.scene(&mut scene);
-                scenes.push(scene);
+                scenes.push(task_scene(task, env.as_ref()));
             }
             if info.terminated || scenes.len() - episode_start >= max_frames {
                 break;
@@ -161,6 +158,18 @@ pub fn render_rollout(
         raster_s: (t2 - t1).as_secs_f64(),
         encode_s: (t3 - t2).as_secs_f64(),
     })
+}
+
+/// The picture of `env` as `task` shows it: markers of reward-state fields
+/// the task does not use (another task's target or goal, see
+/// [`Primitive::marks`]) are left out, so that a picture shows no goal but
+/// the task's own.
+#[must_use]
+pub fn task_scene(task: &Task, env: &dyn Env) -> Vec<Primitive> {
+    let mut scene = Vec::new();
+    env.scene(&mut scene);
+    scene.retain(|p| p.marks.is_none_or(|field| task.uses_field(field)));
+    scene
 }
 
 /// Renders every scene, in parallel, with a camera that follows the robot
@@ -744,6 +753,7 @@ mod tests {
             position: [0.0, 0.0, 0.0],
             rotation: [1.0, 0.0, 0.0, 0.0],
             color: [255, 0, 0],
+            marks: None,
         });
         let (parts, _) = prepare(&scene);
         for p in &parts {

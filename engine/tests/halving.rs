@@ -108,7 +108,7 @@ fn halving_trains_fewer_steps_on_the_same_candidates_and_says_who_stopped_where(
     .unwrap();
     let feedback = generation["next_feedback"].as_str().unwrap();
     assert!(
-        feedback.contains("stopped early by successive halving"),
+        feedback.contains("successive halving: stopped early at rung"),
         "{feedback}"
     );
 }

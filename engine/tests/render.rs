@@ -107,3 +107,50 @@ fn render_refuses_bad_arguments() {
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
 }
+
+/// A picture shows the task's own target or goal only: another task's
+/// markers on the same env (the arm's push goal in `arm-reach`, every goal in
+/// a task described in the user's words) are left out.
+#[test]
+fn pictures_show_only_the_tasks_own_markers() {
+    use rewardsmith::render::task_scene;
+    let registry = rewardsmith_envs::registry();
+    let marks = |task: &rewardsmith_core::Task| {
+        let mut env = task.make_env();
+        env.reset(3);
+        task_scene(task, env.as_ref())
+            .iter()
+            .filter_map(|p| p.marks)
+            .collect::<Vec<_>>()
+    };
+    let task = |name: &str| registry.task(name).unwrap();
+    assert_eq!(marks(task("arm-push")), ["goal_pos"]);
+    assert_eq!(marks(task("arm-reach")), ["target_pos"]);
+    assert!(marks(task("arm-lift")).is_empty());
+    assert_eq!(marks(task("hand-valve-turn")), ["target_angle"]);
+    assert!(marks(task("hand-valve-spin")).is_empty());
+    assert_eq!(marks(task("hand-reorient")), ["target_quat"]);
+    assert!(marks(task("hand-spin")).is_empty());
+    let mut described = rewardsmith::search::DescribedTask::new(
+        &registry,
+        "arm",
+        "Push the cube off the left edge of the table.",
+    )
+    .unwrap();
+    described.fitness = Some("fn fitness(episode) { 0.0 }".to_string());
+    let described = described.build(&registry).unwrap();
+    assert!(marks(&described).is_empty());
+    // The table is drawn as a slab with edges, not an endless plane.
+    let mut env = described.make_env();
+    env.reset(3);
+    let scene = task_scene(&described, env.as_ref());
+    assert!(
+        !scene
+            .iter()
+            .any(|p| matches!(p.shape, rewardsmith_core::Shape::Ground))
+    );
+    assert!(scene.iter().any(|p| matches!(
+        p.shape,
+        rewardsmith_core::Shape::Cuboid { half_extents } if (half_extents[0] - 0.5).abs() < 1e-6 && (half_extents[1] - 0.6).abs() < 1e-6
+    )));
+}

@@ -3,10 +3,12 @@
 //!
 //! The arm stands on a fixed column at the origin: a turret turns about the
 //! vertical (yaw), then three pitch joints (shoulder, elbow, wrist) carry an upper
-//! arm (0.3 m), a forearm (0.3 m) and a hand. The table top is the plane z = 0; the
-//! cube (5 cm, 0.1 kg) rests on it. Forward is +x. Every episode draws a new
-//! fingertip target (in the air), cube position and cube goal (on the table) from
-//! its seed.
+//! arm (0.3 m), a forearm (0.3 m) and a hand. Forward is +x, left +y, up +z.
+//! The table is a finite slab whose top is z = 0, x −0.2 to 0.8 m and y ±0.6 m
+//! ([`TABLE_CENTRE`], [`TABLE_HALF`]), with a floor 0.75 m below it; the cube
+//! (5 cm, 0.1 kg) rests on it, and falls to the floor past an edge. Every
+//! episode draws a new fingertip target (in the air), cube position and cube
+//! goal (on the table) from its seed.
 //!
 //! **Gripper.** Two flat fingers hang from the hand's palm on prismatic joints
 //! that slide along the hand's y axis, which stays horizontal and across the
@@ -101,6 +103,26 @@ pub const PUSH_TOLERANCE: f64 = 0.05;
 /// Height of the cube's centre above the table that counts as lifted, m (the
 /// cube rests at 0.025).
 pub const LIFT_HEIGHT: f64 = 0.1;
+/// Centre of the table top in the table plane, m, world frame (the top is z = 0).
+pub const TABLE_CENTRE: [f32; 2] = [0.3, 0.0];
+/// Half the table top's extent along x and y, m: x −0.2 to 0.8, y −0.6 to 0.6.
+/// Every cube, goal and fingertip-target draw lies at least 0.2 m inside it.
+pub const TABLE_HALF: [f32; 2] = [0.5, 0.6];
+/// Thickness of the table top, m: much more than the 2.5 cm a finger can sink
+/// into it (`docs/notes/arm.md`), so that contacts always push up, as they did
+/// from the endless plane the table was before it had edges.
+const TABLE_THICKNESS: f32 = 0.1;
+/// Depth of the floor below the table top, m.
+const FLOOR_DEPTH: f32 = 0.75;
+
+/// Signed distance from `p` to the nearest edge of the table top in the table
+/// plane, m: positive over the table, negative beyond an edge.
+#[must_use]
+pub fn to_table_edge(p: Vector) -> f32 {
+    let dx = TABLE_HALF[0] - (p.x - TABLE_CENTRE[0]).abs();
+    let dy = TABLE_HALF[1] - (p.y - TABLE_CENTRE[1]).abs();
+    dx.min(dy)
+}
 
 /// The observation, part by part.
 mod obs {
@@ -364,6 +386,8 @@ struct Fields {
     cube_at_goal: ScalarHandle,
     lifted: ScalarHandle,
     push_spot: VectorHandle<3>,
+    cube_to_edge: ScalarHandle,
+    tip_to_edge: ScalarHandle,
 }
 
 /// The arm's fixed facts, built once.
@@ -401,13 +425,23 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
             cube_at_goal: s.add_scalar("cube_at_goal", "1", "world", "1 when cube_to_goal < 0.05 m, else 0"),
             lifted: s.add_scalar("lifted", "1", "world", "1 when cube_height > 0.1 m and both fingers touch the cube (grasped), else 0"),
             push_spot: s.add_vec3("push_spot", "m", "world", "where the fingertip should be to push the cube towards goal_pos (arm-push): 0.05 m behind the cube's centre on the line from the goal through the cube, at the height of the cube's centre; the closed fingers there rest against the cube's back face"),
+            cube_to_edge: s.add_scalar("cube_to_edge", "m", "world", "distance from the cube's centre to the nearest edge of the table top in the table plane (edges at x = -0.2 and 0.8 m, y = -0.6 and 0.6 m); negative once the centre is beyond an edge, where the cube falls to the floor"),
+            tip_to_edge: s.add_scalar("tip_to_edge", "m", "world", "distance from the fingertip to the nearest edge of the table top in the table plane, as cube_to_edge"),
         };
+        s.goal_of(&["arm-reach"], &["target_pos", "tip_to_target", "reached"]);
+        s.goal_of(&["arm-push"], &["goal_pos", "cube_to_goal", "cube_at_goal", "push_spot"]);
         let state = s.build();
         let spec = Arc::new(EnvSpec {
             name: "arm".to_string(),
-            description: "A 4-joint robot arm with a parallel gripper, on a fixed column at the \
-                origin of a table, z up, the table top is the plane z = 0, gravity -9.81 m/s². A \
-                turret turns about the vertical (yaw, ±1.5 rad); a shoulder (±1.0 rad), an elbow \
+            description: "A 4-joint robot arm with a parallel gripper, on a fixed column that \
+                stands on a table, gravity -9.81 m/s². World frame: the origin is the foot of the \
+                column on the table top; +x is forward (the way the arm reaches in its home pose, \
+                away from the column), +y is the arm's left, +z is up; yaw angles are \
+                counter-clockwise seen from above, 0 along +x. The table top is a rectangle at \
+                z = 0 from x = -0.2 m (behind the column) to x = 0.8 m (its front edge) and from \
+                y = -0.6 m (its right edge) to y = 0.6 m (its left edge): 1.0 m deep, 1.2 m wide, \
+                centred at (0.3, 0); the floor is 0.75 m below it, and a cube pushed past an edge \
+                falls there. A turret turns about the vertical (yaw, ±1.5 rad); a shoulder (±1.0 rad), an elbow \
                 (±1.3 rad) and a wrist (±1.3 rad) pitch the upper arm (0.3 m), forearm (0.3 m) \
                 and the hand. The hand carries two flat fingers (7 cm long, 4 cm wide) that slide \
                 towards each other across the arm's vertical plane, opening from 0 to 0.09 m; the \
@@ -417,9 +451,10 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
                 hangs about 0.08 m above the table, 0.45 m in front of the column (+x). A free \
                 cube (edge 0.05 m, 0.1 kg) lies on the table 0.35–0.5 m from the column; the arm \
                 can push it with any part or grip it between the fingers and lift it. Each \
-                episode draws a new fingertip target in the air (0.3–0.6 m from the column, \
-                0.05–0.35 m high), a cube position and a goal for the cube on the table. Each \
-                action names a target point for the fingertip: inverse kinematics turns it into \
+                episode draws a new cube position (0.35–0.5 m from the column, within 0.6 rad of \
+                +x) and turn; for the tasks that use them it also draws a fingertip target in \
+                the air (target_pos, arm-reach) and a spot on the table for the cube (goal_pos, \
+                arm-push). Each action names a target point for the fingertip: inverse kinematics turns it into \
                 joint angles with the hand pointing straight down (tilted outwards only where \
                 the joint ranges require it, high above the table), and PD controllers drive \
                 the joints and fingers there. The arm carries its own weight \
@@ -476,11 +511,25 @@ impl Arm {
         // the grip within 1–3 s (see the module docs).
         world.integration_parameters.friction_in_bias_pass = true;
         let table = world.insert_body(RigidBodyBuilder::fixed());
+        // A finite table top (its edges are words a task can use), and an
+        // undrawn floor below it that catches a cube pushed off.
         world.insert_collider(
-            ColliderBuilder::halfspace(rapier3d::na::Unit::new_unchecked(Vector::Z))
+            ColliderBuilder::cuboid(TABLE_HALF[0], TABLE_HALF[1], 0.5 * TABLE_THICKNESS)
+                .translation(Vector::new(
+                    TABLE_CENTRE[0],
+                    TABLE_CENTRE[1],
+                    -0.5 * TABLE_THICKNESS,
+                ))
                 .friction(0.5)
                 .collision_groups(groups(SCENERY, ROBOT | OBJECT))
                 .user_data(color([200, 190, 170])),
+            Some(table),
+        );
+        world.insert_collider(
+            ColliderBuilder::halfspace(rapier3d::na::Unit::new_unchecked(Vector::Z))
+                .translation(Vector::new(0.0, 0.0, -FLOOR_DEPTH))
+                .friction(0.5)
+                .collision_groups(groups(SCENERY, ROBOT | OBJECT)),
             Some(table),
         );
         world.insert_collider(
@@ -854,6 +903,8 @@ impl Env for Arm {
             f.push_spot,
             f64x3(push_spot(cube.translation(), self.layout.goal)),
         );
+        w.set(f.cube_to_edge, f64::from(to_table_edge(cube.translation())));
+        w.set(f.tip_to_edge, f64::from(to_table_edge(tip)));
     }
 
     fn scene(&self, out: &mut Vec<Primitive>) {
@@ -863,6 +914,7 @@ impl Env for Arm {
             position: f64x3(p),
             rotation: [1.0, 0.0, 0.0, 0.0],
             color,
+            marks: Some("target_pos"),
         };
         out.push(marker(self.layout.target, [40, 200, 80]));
         out.push(Primitive {
@@ -876,6 +928,7 @@ impl Env for Arm {
             ],
             rotation: [1.0, 0.0, 0.0, 0.0],
             color: [40, 200, 80],
+            marks: Some("goal_pos"),
         });
     }
 }
@@ -895,6 +948,42 @@ mod tests {
         assert!((spot.z - CUBE_HALF).abs() < 1e-6);
         // On the goal there is no line: the spot is the cube's centre.
         assert_eq!(push_spot(cube, cube), cube);
+    }
+
+    #[test]
+    fn the_table_has_edges_and_a_cube_past_one_falls_to_the_floor() {
+        assert!((to_table_edge(Vector::new(0.3, 0.0, 0.0)) - 0.5).abs() < 1e-6);
+        assert!((to_table_edge(Vector::new(0.3, 0.7, 0.0)) + 0.1).abs() < 1e-6);
+        assert!((to_table_edge(Vector::new(0.75, -0.2, 0.0)) - 0.05).abs() < 1e-6);
+        let mut env = Arm::new();
+        let spec = env.spec().clone();
+        let mut state = vec![0.0; spec.state.len()];
+        let read = |state: &[f64], name: &str| state[spec.state.field(name).unwrap().offset];
+        for seed in 0..32 {
+            env.reset(seed);
+            env.reward_state(&mut state);
+            // Every draw lies well inside the table.
+            assert!(read(&state, "cube_to_edge") > 0.15, "seed {seed}");
+            let goal = env.layout.goal;
+            assert!(to_table_edge(goal) > 0.15, "seed {seed}");
+        }
+        // A cube put past the left edge falls to the floor, 0.75 m down.
+        env.reset(1);
+        env.world.bodies[env.cube].set_translation(Vector::new(0.3, 0.65, 0.05), true);
+        for _ in 0..40 {
+            env.step(&[0.0; ACTION_DIM]);
+        }
+        env.reward_state(&mut state);
+        assert!(read(&state, "cube_to_edge") < 0.0);
+        let z = state[spec.state.field("cube_pos").unwrap().offset + 2];
+        assert!((z - f64::from(CUBE_HALF - FLOOR_DEPTH)).abs() < 0.02, "{z}");
+        // One on the table stays on its top.
+        env.reset(1);
+        for _ in 0..40 {
+            env.step(&[0.0; ACTION_DIM]);
+        }
+        env.reward_state(&mut state);
+        assert!((read(&state, "cube_height") - f64::from(CUBE_HALF)).abs() < 0.005);
     }
 
     #[test]

@@ -108,7 +108,9 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
             name: "cartpole".to_string(),
             description: "A cart (1 kg) slides along a straight rail on the x axis, between hard \
                 stops at ±2.4 m. A pole (0.1 kg, 1 m long) is hinged on top of the cart and turns \
-                freely in the x–z plane under gravity (-9.81 m/s² along z)."
+                freely in the x–z plane under gravity (-9.81 m/s² along z). Frame: x runs along \
+                the rail (+x is to the right in pictures), z is up; x = 0 is the rail's middle, \
+                where the cart starts (within ±0.05 m)."
                 .to_string(),
             obs_dim: obs::DIM,
             action_dim: 1,
@@ -219,6 +221,7 @@ impl Env for Cartpole {
             position: [0.0; 3],
             rotation: [1.0, 0.0, 0.0, 0.0],
             color: [0, 0, 0],
+            marks: None,
         });
         out.push(Primitive {
             shape: Shape::Cuboid {
@@ -227,6 +230,7 @@ impl Env for Cartpole {
             position: [0.0, 0.0, f64::from(LIFT) - 0.12],
             rotation: [1.0, 0.0, 0.0, 0.0],
             color: [120, 120, 120],
+            marks: None,
         });
         for (_, collider) in self.world.colliders.iter() {
             let color = if collider.parent() == Some(self.cart) {

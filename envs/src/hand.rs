@@ -358,13 +358,16 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
             dropped: s.add_scalar("dropped", "1", "world", "1 when the object's centre left the cylinder of radius 0.09 m above the palm or fell below the palm's top (the episode ends), else 0"),
             aligned: s.add_scalar("aligned", "1", "world", "1 when orient_error < 0.4 rad, else 0"),
         };
+        s.goal_of(&["hand-reorient"], &["target_quat", "orient_error", "aligned"]);
         let state = s.build();
         let spec = Arc::new(EnvSpec {
             name: "hand".to_string(),
             description: "A fixed robot hand, palm up, z up, gravity -9.81 m/s². The palm is a \
                 square plate 0.14 m across whose top is the plane z = 0, centred on the origin. \
                 Three fingers stand at its rim, 0.08 m from the centre, at 90°, 210° and 330° \
-                about z. Each finger has three joints: abduction at the base (sweeps the finger \
+                about z. World frame: the origin is the palm's centre, +z is up (away from the \
+                palm), and angles about z are counter-clockwise seen from above from +x, so the \
+                first finger stands on +y; the hand has no front or left beyond these axes. Each finger has three joints: abduction at the base (sweeps the finger \
                 sideways, ±0.6 rad), proximal flexion 0.02 m up (-0.3 to 1.3 rad) and distal \
                 flexion 0.05 m further (-0.2 to 1.4 rad); flexion curls the finger over the \
                 palm. The distal link is 0.04 m long and ends in a ball fingertip. A free object \
@@ -654,6 +657,7 @@ impl Env for Hand {
             position: [0.15, 0.0, 0.05],
             rotation: f64_quat(&t),
             color: [40, 200, 80],
+            marks: Some("target_quat"),
         });
     }
 }

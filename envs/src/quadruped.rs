@@ -163,7 +163,9 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
             description: "An ant-like quadruped robot on flat ground, z up, gravity -9.81 m/s². \
                 A spherical torso (radius 0.25 m) carries four legs placed diagonally; each leg \
                 has a thigh that swings about the vertical axis at the hip (±0.5 rad) and a shin \
-                that pitches up and down at the knee (±0.6 rad). Forward is +x, left is +y. \
+                that pitches up and down at the knee (±0.6 rad). World frame: forward is +x, \
+                left is +y, up is +z; the robot starts at the origin facing +x, and the ground \
+                (the plane z = 0) is flat and has no edges. \
                 Joints are driven by PD controllers towards target angles. The episode ends when \
                 the robot falls (torso below 0.2 m or upside down)."
                 .to_string(),

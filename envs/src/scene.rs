@@ -81,5 +81,6 @@ pub(crate) fn collider_primitive(
         ],
         rotation: f64_quat(&rotation),
         color,
+        marks: None,
     })
 }

@@ -130,7 +130,7 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
             valve_angle: s.add_scalar("valve_angle", "rad", "world", "direction of the valve's first (red) spoke about the vertical axis, counter-clockwise from +x, wrapped to [-pi, pi]"),
             valve_vel: s.add_scalar("valve_vel", "rad/s", "world", "the valve's turn over the last step / 0.05 s; positive is counter-clockwise seen from above"),
             valve_turned: s.add_scalar("valve_turned", "rad", "world", "total signed turn of the valve since the episode began (not wrapped; counter-clockwise positive)"),
-            target_angle: s.add_scalar("target_angle", "rad", "world", "the angle valve_angle should reach (hand-valve-turn), wrapped to [-pi, pi], fixed for the episode; between pi/3 and pi away from the start, either way. hand-valve-spin has no target and ignores it"),
+            target_angle: s.add_scalar("target_angle", "rad", "world", "the angle valve_angle should reach (hand-valve-turn), wrapped to [-pi, pi], fixed for the episode; between pi/3 and pi away from the start, either way"),
             angle_error: s.add_scalar("angle_error", "rad", "world", "target_angle - valve_angle wrapped to [-pi, pi]: positive means the valve must turn counter-clockwise to reach the target; |angle_error| is the distance to it"),
             at_target: s.add_scalar("at_target", "1", "world", "1 when |angle_error| < 0.1 rad, else 0"),
             spoke_pos: s.add_vector("spoke_pos", "m", "world", "the rounded end of each spoke, 3 × [x, y, z], first spoke first, then counter-clockwise"),
@@ -140,13 +140,16 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
             joint_vel: s.add_vector("joint_vel", "rad/s", "joint", "joint angular rates, same order as joint_pos"),
             action: s.add_vector("action", "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos"),
         };
+        s.goal_of(&["hand-valve-turn"], &["target_angle", "angle_error", "at_target"]);
         let state = s.build();
         let spec = Arc::new(EnvSpec {
             name: "valve".to_string(),
             description: "A fixed robot hand, palm up, z up, gravity -9.81 m/s², with a valve \
                 at the palm's centre. The palm is a square plate 0.14 m across whose top is the \
                 plane z = 0, centred on the origin. Three fingers stand at its rim, 0.08 m from \
-                the centre, at 90°, 210° and 330° about z. Each finger has three joints: \
+                the centre, at 90°, 210° and 330° about z. World frame: the origin is the palm's \
+                centre, +z is up (away from the palm), and angles about z are counter-clockwise \
+                seen from above from +x, so the first finger stands on +y. Each finger has three joints: \
                 abduction at the base (sweeps the finger sideways, counter-clockwise positive, \
                 ±0.6 rad), proximal flexion 0.02 m up (-0.3 to 1.3 rad) and distal flexion \
                 0.05 m further (-0.2 to 1.4 rad); flexion curls the finger over the palm. The \
@@ -421,6 +424,7 @@ impl Env for Valve {
             ],
             rotation: [1.0, 0.0, 0.0, 0.0],
             color: [40, 200, 80],
+            marks: Some("target_angle"),
         });
     }
 }

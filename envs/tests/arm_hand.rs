@@ -48,7 +48,7 @@ fn arm_is_bitwise_deterministic() {
 #[test]
 fn arm_buffers_are_consistent() {
     check_buffers(&mut Arm::new(), 5);
-    assert_eq!(Arm::new().spec().state.len(), 49);
+    assert_eq!(Arm::new().spec().state.len(), 51);
     assert_eq!(Arm::new().spec().action_dim, 4);
 }
 

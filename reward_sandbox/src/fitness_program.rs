@@ -501,6 +501,10 @@ impl FitnessMeter for ProgramMeter {
     }
 
     fn finish(&self, episode_steps: usize) -> f64 {
+        self.finish_scored(episode_steps).0
+    }
+
+    fn finish_scored(&self, episode_steps: usize) -> (f64, Option<bool>) {
         let ended_early = self.terminated && self.length < episode_steps;
         match self.program.evaluate(
             &self.states,
@@ -509,10 +513,11 @@ impl FitnessMeter for ProgramMeter {
             ended_early,
             self.dt,
         ) {
-            Ok(score) => score.fitness,
+            Ok(score) => (score.fitness, score.success),
             Err(e) => {
                 tracing::warn!(error = %e, steps = self.length, "the fitness program failed on an episode");
-                f64::NAN
+                // A program with `success` counts a failed episode as no success.
+                (f64::NAN, self.program.has_success().then_some(false))
             }
         }
     }

@@ -413,6 +413,11 @@ fn the_meter_gives_what_evaluate_gives() {
         let ended_early = terminated_at.is_some_and(|t| t < 10);
         let want = p.evaluate(&states, length, 10, ended_early, 0.02).unwrap();
         assert_eq!(meter.finish(10).to_bits(), want.fitness.to_bits());
+        // The success predicate comes with it, for evaluations to report.
+        let (fitness, success) = meter.finish_scored(10);
+        assert_eq!(fitness.to_bits(), want.fitness.to_bits());
+        assert_eq!(success, want.success);
+        assert!(success.is_some());
     }
     // A failing program gives NaN.
     let bad = program_fitness(
@@ -426,6 +431,8 @@ fn the_meter_gives_what_evaluate_gives() {
         StepInfo::default(),
     );
     assert!(meter.finish(10).is_nan());
+    // Without `success` there is no verdict.
+    assert_eq!(meter.finish_scored(10).1, None);
 }
 
 #[test]

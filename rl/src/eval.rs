@@ -23,12 +23,17 @@ pub struct EvalReport {
     /// Env steps taken: the sum of the episode lengths (a finished episode's
     /// instance is no longer stepped while the others run on).
     pub env_steps: u64,
+    /// Share of the episodes that met the task's success predicate, for a
+    /// fitness that has one (see [`FitnessMeter::finish_scored`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<f64>,
 }
 
 struct Slot {
     meter: Box<dyn FitnessMeter>,
     len: usize,
     fitness: Option<f64>,
+    success: Option<bool>,
 }
 
 /// Runs `episodes` episodes in parallel (one env instance each, seeded from
@@ -47,6 +52,7 @@ pub(crate) fn run_episodes(
             meter: task.fitness.meter(),
             len: 0,
             fitness: None,
+            success: None,
         })
         .collect();
     let mut obs = vec![0.0f32; episodes * spec.obs_dim];
@@ -70,7 +76,9 @@ pub(crate) fn run_episodes(
             slot.meter.step(s, info);
             slot.len += 1;
             if info.done() {
-                slot.fitness = Some(slot.meter.finish(limit));
+                let (fitness, success) = slot.meter.finish_scored(limit);
+                slot.fitness = Some(fitness);
+                slot.success = success;
             }
         });
         env_steps += open as u64;
@@ -79,10 +87,18 @@ pub(crate) fn run_episodes(
         }
         open = active.iter().filter(|&&on| on).count();
     }
+    for slot in slots.iter_mut().filter(|s| s.fitness.is_none()) {
+        let (fitness, success) = slot.meter.finish_scored(limit);
+        slot.fitness = Some(fitness);
+        slot.success = success;
+    }
     let fitness: Vec<f64> = slots
         .iter()
-        .map(|s| s.fitness.unwrap_or_else(|| s.meter.finish(limit)))
+        .map(|s| s.fitness.unwrap_or(f64::NAN))
         .collect();
+    let judged: Vec<bool> = slots.iter().filter_map(|s| s.success).collect();
+    let success = (!judged.is_empty())
+        .then(|| judged.iter().filter(|&&b| b).count() as f64 / judged.len() as f64);
     let lengths: Vec<usize> = slots.iter().map(|s| s.len).collect();
     let n = episodes.max(1) as f64;
     let mean = fitness.iter().sum::<f64>() / n;
@@ -95,6 +111,7 @@ pub(crate) fn run_episodes(
         mean,
         std,
         env_steps,
+        success,
     }
 }
 

@@ -579,6 +579,7 @@ impl<'t> Trainer<'t> {
                 selection_fitness: best.fitness,
                 fitness: held_out.mean,
                 episodes: held_out.fitness.len(),
+                success: held_out.success,
             }),
         };
         Ok(Trained {

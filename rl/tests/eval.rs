@@ -212,3 +212,48 @@ fn evaluation_scores_every_episode_as_stepping_everything_did() {
         }
     }
 }
+
+/// A fitness with a success predicate: evaluations report the share of
+/// episodes that met it; one without reports none.
+#[test]
+fn evaluation_reports_the_share_of_successful_episodes() {
+    struct EndsNear {
+        last: f64,
+        steps: usize,
+    }
+    impl rewardsmith_core::FitnessMeter for EndsNear {
+        fn step(&mut self, s: &rewardsmith_core::StateView<'_>, _info: StepInfo) {
+            let p = s.get("pos").unwrap_or(&[1.0, 1.0]);
+            self.last = p[0].hypot(p[1]);
+            self.steps += 1;
+        }
+        fn finish(&self, _episode_steps: usize) -> f64 {
+            -self.last
+        }
+        fn finish_scored(&self, episode_steps: usize) -> (f64, Option<bool>) {
+            (
+                self.finish(episode_steps),
+                Some(self.steps == episode_steps),
+            )
+        }
+    }
+    let plain = drift_task();
+    let policy = policy(&plain, 400);
+    let report = evaluate(&plain, &policy, 8, 1, 1).unwrap();
+    assert_eq!(report.success, None);
+    let mut judged = plain.clone();
+    judged.fitness = Fitness::custom("minus the final distance", || {
+        Box::new(EndsNear {
+            last: 0.0,
+            steps: 0,
+        })
+    });
+    let report = evaluate(&judged, &policy, 8, 1, 1).unwrap();
+    let lived = report.lengths.iter().filter(|&&l| l == LIMIT).count();
+    assert_eq!(
+        report.success,
+        Some(lived as f64 / 8.0),
+        "{:?}",
+        report.lengths
+    );
+}

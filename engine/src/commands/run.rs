@@ -54,6 +54,17 @@ fn offline_understanding(
     Ok(())
 }
 
+/// The best candidate's share of held-out episodes meeting the task's success
+/// predicate (a described task's `fn success`), read from its result.
+fn best_success(summary: &RunSummary) -> Option<f64> {
+    let path = summary.run_dir.join(files::BEST_DIR).join(files::RESULT);
+    let outcome = crate::search::read_json::<crate::search::Outcome>(&path).ok()??;
+    match outcome {
+        crate::search::Outcome::Trained { report, .. } => report.best?.success,
+        _ => None,
+    }
+}
+
 fn finish(summary: &RunSummary, record: &RunRecord, json: bool) -> Result<(), CliError> {
     let cost = record.llm.cost_text(summary.llm.cost_usd);
     if json {
@@ -78,6 +89,12 @@ fn finish(summary: &RunSummary, record: &RunRecord, json: bool) -> Result<(), Cl
                     .display()
             ),
             None => println!("no candidate trained successfully"),
+        }
+        if let Some(share) = best_success(summary) {
+            println!(
+                "  {:.0}% of its held-out episodes met the task's success condition",
+                100.0 * share
+            );
         }
         if let Some(f) = &summary.final_eval {
             println!("final: {}", f.line());

@@ -53,7 +53,11 @@ pub fn analyse(
     let spec = task.env_spec().clone();
     let state_spec = &spec.state;
     let fields: Vec<usize> = (0..state_spec.fields().len())
-        .filter(|&i| state_spec.fields()[i].kind.len() <= MAX_FIELD_LEN)
+        .filter(|&i| {
+            let field = &state_spec.fields()[i];
+            // Another task's goal is noise here (and reads as a goal).
+            field.kind.len() <= MAX_FIELD_LEN && field.used_by(&task.name)
+        })
         .collect();
     let mut sums: Vec<Vec<f64>> = fields
         .iter()
@@ -161,11 +165,9 @@ impl TrajectorySummary {
             self.episodes - ended.len(),
             self.episode_steps
         );
-        let mean_fitness = self.fitness.iter().sum::<f64>() / self.fitness.len().max(1) as f64;
-        let _ = writeln!(
-            out,
-            "Mean task fitness over these episodes: {mean_fitness:.3}."
-        );
+        // No fitness figure here: the candidate's one figure (its best
+        // checkpoint on held-out episodes) is stated beside the curves, and
+        // a reflection that hides the fitness reads this text too.
         let _ = writeln!(
             out,
             "Reward-state fields during the episodes (mean over steps; change from the first to the last step):"

@@ -34,7 +34,9 @@ pub use record::{
     BestRecord, CandidateLine, FinalReport, GenerationRecord, RunRecord, RunSummary, SeedStats,
     Timing,
 };
-pub use reflection::{all_failed, reflect};
+pub use reflection::{
+    EpisodeEnds, all_failed, candidate_lines, constant_tip, generation_reflection, reflect,
+};
 pub use report::write_reports;
 pub use runner::{create_run, open_run, run_search, run_search_designed, run_search_with};
 pub use store::{RunStore, files, quiesce, read_json, write_atomic, write_json};

@@ -10,7 +10,7 @@ use super::final_eval::final_evaluation;
 use super::record::{
     BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, Timing, best_candidate,
 };
-use super::reflection::{all_failed, reflect};
+use super::reflection::{all_failed, generation_reflection};
 use super::store::{RunStore, files, read_json, write_atomic, write_json};
 use crate::events::RunEvent;
 use crate::extract::{Extracted, Review, Verdict, extract_code, extract_review};
@@ -20,7 +20,7 @@ use crate::llm::{
     Recorder, RecordingClient, build_recorded_client,
 };
 use crate::progress::RunProgress;
-use crate::prompts::{PromptRole, Prompts};
+use crate::prompts::{FitnessShown, PromptRole, Prompts};
 use anyhow::{Context, anyhow, bail};
 use rayon::prelude::*;
 use rewardsmith_core::{Registry, Task, derive_seed};
@@ -156,7 +156,19 @@ pub fn run_search_designed(
         registry,
         store,
         record,
-        initial: prompts.initial_messages(&task.describe(), &rewardsmith_sandbox::helpers_doc())?,
+        initial: prompts.initial_messages(
+            &task.describe(),
+            &FitnessShown {
+                task,
+                program: described.as_ref().and_then(|d| d.fitness.as_deref()),
+                // The plain reading of a described task's fitness program
+                // goes here once it is written.
+                plain_reading: None,
+                hidden: record.hide_fitness,
+            }
+            .render(),
+            &rewardsmith_sandbox::helpers_doc(),
+        )?,
         prompts,
         llm,
         task,
@@ -629,6 +641,7 @@ impl Steps<'_> {
             texts,
             outcomes,
             self.record,
+            self.task.episode_steps,
             state.generations.last(),
         )?;
         write_json(
@@ -1136,6 +1149,7 @@ fn conclude(
     texts: &[String],
     outcomes: &[Outcome],
     record: &RunRecord,
+    episode_steps: usize,
     previous: Option<&GenerationRecord>,
 ) -> anyhow::Result<GenerationRecord> {
     let candidates: Vec<CandidateLine> = outcomes
@@ -1148,20 +1162,11 @@ fn conclude(
         })
         .collect();
     let best = best_candidate(&candidates);
-    let failures: Vec<String> = candidates
-        .iter()
-        .filter_map(|c| {
-            c.failure
-                .as_ref()
-                .map(|f| format!("candidate {}: {}", c.index, f))
-        })
-        .collect();
     let tips = prompts.code_tips();
     let (next_answer, next_feedback) = match best {
         Some(b) => {
-            let Outcome::Trained {
-                report, analysis, ..
-            } = &outcomes[b]
+            let Some(reflection) =
+                generation_reflection(outcomes, b, record.hide_fitness, episode_steps)
             else {
                 bail!("the best candidate has no training report");
             };
@@ -1169,13 +1174,6 @@ fn conclude(
                 .source()
                 .unwrap_or_default()
                 .to_string();
-            let mut reflection = reflect(
-                report,
-                Some(&analysis.describe()),
-                record.hide_fitness,
-                &failures,
-            );
-            reflection.push_str(&stopped_early(outcomes, record.hide_fitness));
             let feedback = prompts.render(
                 PromptRole::PolicyFeedback,
                 &[
@@ -1210,37 +1208,6 @@ fn conclude(
         next_answer,
         next_feedback,
     })
-}
-
-/// The candidates successive halving stopped before the budget, for the
-/// reflection (empty when none was).
-fn stopped_early(outcomes: &[Outcome], hide_fitness: bool) -> String {
-    let lines: Vec<String> = outcomes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, o)| match o {
-            Outcome::Trained {
-                rungs: Some(r), ..
-            } if r.stopped_early() => Some(if hide_fitness {
-                format!(
-                    "- candidate {i}: stopped at rung {} of {}: it ranked below the candidates that continued",
-                    r.scores.len(),
-                    r.schedule.len()
-                )
-            } else {
-                format!("- candidate {i}: {}", r.line())
-            }),
-            _ => None,
-        })
-        .collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    format!(
-        "\nCandidates stopped early by successive halving (at that point their policies did the \
-         task worse than those that went on):\n{}\n",
-        lines.join("\n")
-    )
 }
 
 fn copy_best(store: &RunStore, best: &BestRecord) -> anyhow::Result<()> {
