@@ -152,6 +152,13 @@ pub fn run_search_designed(
         None => registry,
     };
     let task = registry.task(&record.task)?;
+    // A described task's fitness in plain words, as printed and stored.
+    let reading = match &described {
+        Some(_) => {
+            super::described::load_fitness_reading(store.root())?.map(|r| r.reading.join("\n"))
+        }
+        None => None,
+    };
     let search = Steps {
         registry,
         store,
@@ -161,9 +168,7 @@ pub fn run_search_designed(
             &FitnessShown {
                 task,
                 program: described.as_ref().and_then(|d| d.fitness.as_deref()),
-                // The plain reading of a described task's fitness program
-                // goes here once it is written.
-                plain_reading: None,
+                plain_reading: reading.as_deref(),
                 hidden: record.hide_fitness,
             }
             .render(),
