@@ -289,7 +289,7 @@ fn a_fitness_program_that_fails_its_checks_is_asked_for_again_with_the_error() {
                 _ => {
                     // The retry carries the previous error.
                     assert!(body.contains("cart_speed"), "{body}");
-                    "```rhai\n// reading: fraction of steps with the cart within 0.5 m of the centre\nfn fitness(episode) {\n    let n = 0.0;\n    for s in episode.steps { if abs(s.cart_pos) < 0.5 { n += 1.0; } }\n    n / episode.max_steps\n}\n```".to_string()
+                    "```rhai\n// reading: fraction of steps with the cart within 0.5 m of the centre\nfn fitness(episode) {\n    let n = 0.0;\n    for s in episode.steps { if abs(s.cart_pos) < 0.5 { n += 1.0; } }\n    n / episode.max_steps\n}\nfn success(episode) {\n    episode.length == episode.max_steps\n}\n```".to_string()
                 }
             };
             FakeReply::json(200, &chat_body(&[answer.as_str()], "stop"))
@@ -319,7 +319,10 @@ fn a_fitness_program_that_fails_its_checks_is_asked_for_again_with_the_error() {
             "4096",
             "--threads",
             "1",
-            "--no-final-eval",
+            "--final-seeds",
+            "2",
+            "--final-budget",
+            "4096",
             "--no-render",
             "--base-url",
             &server.base_url(),
@@ -339,6 +342,17 @@ fn a_fitness_program_that_fails_its_checks_is_asked_for_again_with_the_error() {
     assert!(fitness.contains("abs(s.cart_pos) < 0.5"), "{fitness}");
     let f = v["best"]["fitness"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&f), "a fraction of steps: {f}");
+    // Its `fn success` is reported: the best candidate's share of held-out
+    // episodes, and the final evaluation's per seed, in the summary and the
+    // report.
+    let share = v["best"]["success"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&share), "{v}");
+    let per_seed = v["final"]["best_success"]["values"].as_array().unwrap();
+    assert_eq!(per_seed.len(), 2, "{v}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("met the task's success condition in"), "{report}");
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("id=\"success\""), "{page}");
     // The model's plain reading is stored with a dry run beside it, and a
     // local endpoint's cost is not shown as $0.
     let reading = rewardsmith::search::load_fitness_reading(&out)

@@ -73,7 +73,7 @@ pub fn final_evaluation(
             budget,
         },
     )?;
-    let results: Vec<anyhow::Result<(f64, u64)>> = if on_slurm {
+    let results: Vec<anyhow::Result<Trained>> = if on_slurm {
         let cluster = FinalOnSlurm {
             task,
             store,
@@ -101,17 +101,30 @@ pub fn final_evaluation(
     };
     let trained = results
         .into_iter()
-        .collect::<anyhow::Result<Vec<(f64, u64)>>>()?;
-    let values: Vec<f64> = trained.iter().map(|t| t.0).collect();
+        .collect::<anyhow::Result<Vec<Trained>>>()?;
+    let values: Vec<f64> = trained.iter().map(|t| t.fitness).collect();
     let per = record.search.final_seeds;
     let mut report = final_report(budget, &sources, &values, per)?;
-    report.env_steps = trained.iter().map(|t| t.1).sum();
+    report.env_steps = trained.iter().map(|t| t.env_steps).sum();
+    // The best reward's trainings come first ("best" is sources[0]).
+    report.success = trained[..per]
+        .iter()
+        .map(|t| t.success)
+        .collect::<Option<Vec<f64>>>()
+        .map(SeedStats::new);
     store.note(
         progress,
         format!("final ({per} seeds × {budget} steps): {}", report.line()),
     )?;
     write_json(&store.best_dir().join(files::FINAL), &report)?;
     Ok(report)
+}
+
+/// What one final training gives: its fitness, env steps and success share.
+struct Trained {
+    fitness: f64,
+    env_steps: u64,
+    success: Option<f64>,
 }
 
 /// The final evaluation's trainings as one Slurm job array of
@@ -126,7 +139,7 @@ struct FinalOnSlurm<'a> {
 
 impl FinalOnSlurm<'_> {
     /// Trains `jobs` (reward index into `sources`, seed index) and returns
-    /// each one's fitness and env steps, in order.
+    /// each one's fitness, env steps and success share, in order.
     ///
     /// # Errors
     /// Slurm's tools fail, or the run folder cannot be written.
@@ -134,7 +147,7 @@ impl FinalOnSlurm<'_> {
         &self,
         sources: &[(&str, String)],
         jobs: &[(usize, usize)],
-    ) -> anyhow::Result<Vec<anyhow::Result<(f64, u64)>>> {
+    ) -> anyhow::Result<Vec<anyhow::Result<Trained>>> {
         let (store, record) = (self.store, self.record);
         let root = store.best_dir().join(files::FINAL_DIR);
         let described: Option<DescribedTask> = match &record.described {
@@ -201,7 +214,11 @@ impl FinalOnSlurm<'_> {
                             fitness,
                         },
                     )?;
-                    Ok((fitness, report.env_steps))
+                    Ok(Trained {
+                        fitness,
+                        env_steps: report.env_steps,
+                        success: report.best.as_ref().and_then(|b| b.success),
+                    })
                 }
                 Some(other) => Err(anyhow!(
                     "training the {name} reward failed: {}",
@@ -236,7 +253,7 @@ struct FinalJob<'a> {
 }
 
 /// Trains one reward with one final seed through the training pipeline and
-/// returns its fitness and env steps.
+/// returns its fitness, env steps and success share.
 fn final_training(
     task: &rewardsmith_core::Task,
     store: &RunStore,
@@ -244,7 +261,7 @@ fn final_training(
     overrides: &PpoOverrides,
     job: &FinalJob<'_>,
     progress: &dyn RunProgress,
-) -> anyhow::Result<(f64, u64)> {
+) -> anyhow::Result<Trained> {
     let FinalJob {
         k,
         name,
@@ -278,7 +295,11 @@ fn final_training(
             fitness,
         },
     )?;
-    Ok((fitness, trained.report.env_steps))
+    Ok(Trained {
+        fitness,
+        env_steps: trained.report.env_steps,
+        success: trained.report.best.as_ref().and_then(|b| b.success),
+    })
 }
 
 /// The table from every training's fitness (`values`, `per` seeds per reward
@@ -311,6 +332,7 @@ fn final_report(
         sparse,
         normalized_score,
         env_steps: 0,
+        success: None,
     })
 }
 

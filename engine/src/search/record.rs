@@ -151,6 +151,10 @@ pub struct BestRecord {
     pub candidate: usize,
     /// Its fitness.
     pub fitness: f64,
+    /// Its share of held-out episodes that met the task's success predicate
+    /// (a described task's `fn success`), when the task has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<f64>,
     /// Its source.
     pub reward: String,
 }
@@ -266,9 +270,15 @@ impl RunSummary {
         json!({
             "run_dir": self.run_dir,
             "task": self.task,
-            "best": self.best.as_ref().map(|b| json!({
-                "generation": b.generation, "candidate": b.candidate, "fitness": b.fitness
-            })),
+            "best": self.best.as_ref().map(|b| {
+                let mut v = json!({
+                    "generation": b.generation, "candidate": b.candidate, "fitness": b.fitness
+                });
+                if let Some(share) = b.success {
+                    v["success"] = json!(share);
+                }
+                v
+            }),
             "generations": self.generations.iter().map(|g| json!({
                 "fitness": g.candidates.iter().map(|c| c.fitness).collect::<Vec<_>>(),
                 "errors": g.candidates.iter().filter(|c| c.failure.is_some()).count(),
@@ -381,6 +391,11 @@ pub struct FinalReport {
     /// Env steps trained in all (every reward, every seed; absent in older runs).
     #[serde(default)]
     pub env_steps: u64,
+    /// The best reward's share of held-out episodes meeting the task's
+    /// success predicate, per seed, when the task has one (a described
+    /// task's `fn success`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<SeedStats>,
 }
 
 impl FinalReport {
@@ -388,13 +403,17 @@ impl FinalReport {
     #[must_use]
     pub fn to_json(&self) -> serde_json::Value {
         let s = |x: &SeedStats| json!({"mean": x.mean, "std": x.std, "ci95": x.ci95, "values": x.values});
-        json!({
+        let mut v = json!({
             "budget": self.budget,
             "best": s(&self.best),
             "human": self.human.as_ref().map(s),
             "sparse": self.sparse.as_ref().map(s),
             "normalized_score": self.normalized_score,
-        })
+        });
+        if let Some(x) = &self.success {
+            v["best_success"] = s(x);
+        }
+        v
     }
 
     /// The normalised score in words: the number, or why there is none.
@@ -411,8 +430,11 @@ impl FinalReport {
     #[must_use]
     pub fn line(&self) -> String {
         let s = |x: &Option<SeedStats>| x.as_ref().map_or("n/a".to_string(), SeedStats::text);
+        let success = self.success.as_ref().map_or(String::new(), |x| {
+            format!(" (success in {:.0}% of episodes)", 100.0 * x.mean)
+        });
         format!(
-            "best {}, human {}, sparse {}, normalised score {}",
+            "best {}{success}, human {}, sparse {}, normalised score {}",
             self.best.text(),
             s(&self.human),
             s(&self.sparse),
@@ -443,6 +465,18 @@ impl FinalReport {
                 }
                 None => out.push_str(&format!("| {name} | n/a | n/a | n/a |\n")),
             }
+        }
+        if let Some(x) = &self.success {
+            out.push_str(&format!(
+                "\nThe best reward's policies met the task's success condition in {:.0}% of \
+                 held-out episodes (mean over seeds; per seed: {}).\n",
+                100.0 * x.mean,
+                x.values
+                    .iter()
+                    .map(|v| format!("{:.0}%", 100.0 * v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         out
     }

@@ -528,10 +528,19 @@ fn summary_so_far(store: &RunStore, task: &Task, record: &RunRecord) -> anyhow::
         if let Some((b, fitness)) = gen_best
             && best.as_ref().is_none_or(|cur| fitness > cur.fitness)
         {
+            let success =
+                read_json::<super::candidate::Outcome>(&store.candidate_file(g, b, files::RESULT))
+                    .ok()
+                    .flatten()
+                    .and_then(|o| match o {
+                        super::candidate::Outcome::Trained { report, .. } => report.best?.success,
+                        _ => None,
+                    });
             best = Some(BestRecord {
                 generation: g,
                 candidate: b,
                 fitness,
+                success,
                 reward: std::fs::read_to_string(store.candidate_file(g, b, files::REWARD_RHAI))
                     .unwrap_or_default(),
             });
@@ -1150,6 +1159,19 @@ fn final_table(f: &FinalReport) -> String {
         }
     }
     h.push_str("</tbody></table>");
+    if let Some(x) = &f.success {
+        let _ = write!(
+            h,
+            "<p id=\"success\">The best reward's policies met the task's success condition in \
+             <b>{:.0}%</b> of held-out episodes (mean over seeds; per seed: {}).</p>",
+            100.0 * x.mean,
+            x.values
+                .iter()
+                .map(|v| format!("{:.0}%", 100.0 * v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     h
 }
 

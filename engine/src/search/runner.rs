@@ -688,6 +688,7 @@ impl Steps<'_> {
                     generation: g,
                     candidate: b,
                     fitness,
+                    success: report.best.as_ref().and_then(|c| c.success),
                     reward,
                 });
             }
