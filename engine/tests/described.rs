@@ -619,3 +619,121 @@ fn the_offline_designer_mutates_the_candidate_the_person_ranked_first() {
         );
     }
 }
+
+/// `--feedback human` on a described task: the person reads the fitness
+/// program, its reading and dry run before any reward is written, and
+/// accepts, corrects (with the offline designer a correction is a new
+/// description, mapped again; one it cannot measure is refused and asked
+/// again) or stops. The answers are stored, and `resume` does not ask again.
+#[test]
+fn the_person_accepts_or_corrects_the_fitness_before_the_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let answers = dir.path().join("answers.jsonl");
+    std::fs::write(
+        &answers,
+        concat!(
+            "{\"fitness\":\"correct\",\"text\":\"trot into the corner\"}\n",
+            "{\"fitness\":\"correct\",\"text\":\"walk forward fast\"}\n",
+            "{\"fitness\":\"accept\"}\n",
+        ),
+    )
+    .unwrap();
+    let v = described_run(
+        out.to_str().unwrap(),
+        &["--feedback-file", answers.to_str().unwrap()],
+    );
+    assert!(v["best"]["fitness"].is_f64(), "{v}");
+    // The accepted program measures the corrected description: forward speed,
+    // no backward speed and no body height.
+    let fitness = std::fs::read_to_string(out.join("fitness.rhai")).unwrap();
+    assert!(fitness.contains("s.torso_linvel[0]"), "{fitness}");
+    assert!(!fitness.contains("-s.torso_linvel[0]"), "{fitness}");
+    assert!(!fitness.contains("torso_height"), "{fitness}");
+    let rounds: Value =
+        serde_json::from_slice(&std::fs::read(out.join("fitness-feedback.json")).unwrap()).unwrap();
+    let rounds = rounds.as_array().unwrap();
+    assert_eq!(rounds.len(), 3, "{rounds:?}");
+    // The unmeasurable correction was refused by name; the program stayed.
+    assert_eq!(
+        rounds[0]["description"],
+        "walk backwards slowly while keeping the body low"
+    );
+    assert!(
+        rounds[0]["refused"]
+            .as_str()
+            .unwrap()
+            .contains("\"corner\""),
+        "{rounds:?}"
+    );
+    assert_eq!(rounds[1]["answer"]["answer"], "correct");
+    assert_eq!(rounds[2]["description"], "walk forward fast");
+    assert_eq!(rounds[2]["answer"]["answer"], "accept");
+    let reading = rewardsmith::search::load_fitness_reading(&out)
+        .unwrap()
+        .unwrap();
+    assert_eq!(reading.description, "walk forward fast");
+    assert_eq!(reading.answers.len(), 3);
+    let md = std::fs::read_to_string(out.join("fitness-reading.md")).unwrap();
+    assert!(
+        md.contains("corrected it: \"walk forward fast\"") && md.contains("accepted the fitness"),
+        "{md}"
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        page.contains("The person's answers before the search"),
+        "{page}"
+    );
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert_eq!(events.matches("\"event\":\"fitness_feedback\"").count(), 3);
+    // The candidates were written for the corrected words.
+    let request = std::fs::read_to_string(out.join("gen-000/request.json")).unwrap();
+    assert!(request.contains("walk forward fast"), "{request}");
+
+    // A resumed run reads the accepted program back and asks nothing: the
+    // answers file is gone and standard input is empty.
+    std::fs::remove_file(&answers).unwrap();
+    std::fs::remove_file(out.join("summary.json")).unwrap();
+    let o = rewardsmith(&["resume", out.to_str().unwrap(), "--json"]);
+    let r = json_of(&o);
+    assert_eq!(r["best"], v["best"]);
+    let after: Value =
+        serde_json::from_slice(&std::fs::read(out.join("fitness-feedback.json")).unwrap()).unwrap();
+    assert_eq!(after.as_array().unwrap().len(), 3, "nothing more was asked");
+
+    // Stop ends the run before any reward is written; no answer at all is a
+    // usage error naming the missing line.
+    for (line, code, message) in [
+        (
+            "{\"fitness\":\"stop\"}\n",
+            1,
+            "stopped by the person before the search",
+        ),
+        (
+            "{\"action\":\"skip\"}\n",
+            2,
+            "no answer for fitness question 1",
+        ),
+    ] {
+        let run = dir.path().join(format!("run-{code}"));
+        std::fs::write(&answers, line).unwrap();
+        let mut args = vec!["run"];
+        args.extend_from_slice(&DESCRIBED);
+        args.extend_from_slice(&[
+            "--feedback-file",
+            answers.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ]);
+        let o = rewardsmith(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        assert!(err.contains(message), "{err}");
+        assert!(!run.join("gen-000").exists(), "no reward was written");
+        assert!(!run.join("fitness.rhai").exists());
+        assert!(
+            run.join("fitness-reading.md").exists(),
+            "the reading is kept"
+        );
+    }
+}
