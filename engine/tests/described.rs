@@ -100,6 +100,7 @@ fn a_task_in_the_users_words_is_measured_by_a_machine_written_fitness() {
         .iter()
         .map(|d| d.behaviour.as_str())
         .collect();
+    // The quadruped has no scripted controller: two behaviours.
     assert_eq!(behaviours, ["random actions", "zero actions"]);
     assert!(
         reading
@@ -348,7 +349,20 @@ fn a_fitness_program_that_fails_its_checks_is_asked_for_again_with_the_error() {
         reading.reading,
         ["fraction of steps with the cart within 0.5 m of the centre"]
     );
-    assert_eq!(reading.dry_run.len(), 2);
+    // The cartpole has a scripted controller: a third behaviour.
+    let behaviours: Vec<&str> = reading
+        .dry_run
+        .iter()
+        .map(|d| d.behaviour.as_str())
+        .collect();
+    assert_eq!(
+        behaviours,
+        [
+            "random actions",
+            "zero actions",
+            "scripted controller (pushes the cart towards the side the pole leans)"
+        ]
+    );
     assert!(reading.written_by.contains("fake-model"), "{reading:?}");
     assert_eq!(v["llm"]["cost"], "no price (local)", "{v}");
 }

@@ -6,7 +6,8 @@
 //! Before any training the run says what it understood: the program, its
 //! plain reading (the `// reading:` comment lines the designer or model
 //! wrote) and a dry run of the fitness on contrasting scripted behaviours
-//! (random and zero actions) are printed and stored as a [`FitnessReading`]
+//! (random and zero actions, and a scripted controller on the cartpole and
+//! the arm) are printed and stored as a [`FitnessReading`]
 //! (`fitness-reading.json` and `.md`), which [`load_fitness_reading`] reads
 //! back for the report.
 
@@ -169,6 +170,8 @@ enum Behaviour {
     Random,
     /// All actions 0.
     Zero,
+    /// A simple controller written for the environment.
+    Scripted(Scripted),
 }
 
 impl Behaviour {
@@ -176,6 +179,84 @@ impl Behaviour {
         match self {
             Self::Random => "random actions",
             Self::Zero => "zero actions",
+            Self::Scripted(s) => s.name(),
+        }
+    }
+}
+
+/// The scripted controllers of the environments that have a simple one,
+/// reading the reward state (offsets of its fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scripted {
+    /// The cartpole: push the cart towards the side the pole leans (a
+    /// proportional-derivative law on the pole angle, with a weak pull of the
+    /// cart back to the centre).
+    CartpoleBalancer {
+        cart_pos: usize,
+        cart_vel: usize,
+        angle: usize,
+        angvel: usize,
+    },
+    /// The arm: aim the fingertip at `target_pos`, gripper still.
+    ArmReacher { target: usize },
+}
+
+impl Scripted {
+    /// The controller for `env`, if it has one and its reward state has the
+    /// fields it reads.
+    fn for_env(env: &str, state: &rewardsmith_core::StateSpec) -> Option<Self> {
+        let at = |name: &str| state.field(name).map(|f| f.offset);
+        match env {
+            "cartpole" => Some(Self::CartpoleBalancer {
+                cart_pos: at("cart_pos")?,
+                cart_vel: at("cart_vel")?,
+                angle: at("pole_angle")?,
+                angvel: at("pole_angvel")?,
+            }),
+            "arm" => Some(Self::ArmReacher {
+                target: at("target_pos")?,
+            }),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::CartpoleBalancer { .. } => {
+                "scripted controller (pushes the cart towards the side the pole leans)"
+            }
+            Self::ArmReacher { .. } => "scripted controller (aims the fingertip at target_pos)",
+        }
+    }
+
+    /// The action for reward state `state`.
+    fn act(self, state: &[f64], action: &mut [f32]) {
+        action.fill(0.0);
+        match self {
+            Self::CartpoleBalancer {
+                cart_pos,
+                cart_vel,
+                angle,
+                angvel,
+            } => {
+                let u = 10.0 * state[angle]
+                    + 2.0 * state[angvel]
+                    + 0.1 * state[cart_pos]
+                    + 0.3 * state[cart_vel];
+                if let Some(a) = action.first_mut() {
+                    *a = u.clamp(-1.0, 1.0) as f32;
+                }
+            }
+            Self::ArmReacher { target } => {
+                let aim = rewardsmith_envs::arm::tip_action([
+                    state[target],
+                    state[target + 1],
+                    state[target + 2],
+                ]);
+                for (a, v) in action.iter_mut().zip(aim) {
+                    *a = v;
+                }
+            }
         }
     }
 }
@@ -196,15 +277,20 @@ fn sample_episodes(
     (0..episodes)
         .map(|e| {
             env.reset(derive_seed(seed, 200 + e as u64));
+            env.reward_state(&mut state);
             let mut states = Vec::with_capacity(task.episode_steps * spec.state.len());
             let mut ended_early = false;
             let mut length = 0;
             while length < task.episode_steps {
                 env.observe(&mut obs);
-                if behaviour == Behaviour::Random {
-                    for a in &mut action {
-                        *a = (rng.next_f64() * 2.0 - 1.0) as f32;
+                match behaviour {
+                    Behaviour::Random => {
+                        for a in &mut action {
+                            *a = (rng.next_f64() * 2.0 - 1.0) as f32;
+                        }
                     }
+                    Behaviour::Zero => {}
+                    Behaviour::Scripted(s) => s.act(&state, &mut action),
                 }
                 let info = env.step(&action);
                 env.reward_state(&mut state);
@@ -529,18 +615,29 @@ fn write_fitness(
     )
 }
 
-/// The dry run of fitness program `source` on every scripted behaviour;
-/// `random` holds its values on the random-action episodes (already checked).
+/// The dry run of fitness program `source` on every scripted behaviour —
+/// random and zero actions, and the environment's scripted controller when
+/// it has one; `random` holds its values on the random-action episodes
+/// (already checked).
 fn dry_run(base: &Task, source: &str, seed: u64, random: Vec<f64>) -> Vec<DryRun> {
     let spec = base.env_spec();
-    let zero = sample_episodes(base, CHECK_EPISODES, seed, Behaviour::Zero);
-    let zero_values = check_fitness(source, &spec.state, &zero, &Limits::default())
-        .map(|c| c.values)
-        .unwrap_or_default();
-    vec![
+    let values = |behaviour: Behaviour| {
+        let episodes = sample_episodes(base, CHECK_EPISODES, seed, behaviour);
+        check_fitness(source, &spec.state, &episodes, &Limits::default())
+            .map(|c| c.values)
+            .unwrap_or_default()
+    };
+    let mut out = vec![
         DryRun::new(Behaviour::Random, random),
-        DryRun::new(Behaviour::Zero, zero_values),
-    ]
+        DryRun::new(Behaviour::Zero, values(Behaviour::Zero)),
+    ];
+    if let Some(s) = Scripted::for_env(&base.env, &spec.state) {
+        out.push(DryRun::new(
+            Behaviour::Scripted(s),
+            values(Behaviour::Scripted(s)),
+        ));
+    }
+    out
 }
 
 /// The plain reading of a fitness program: its `// reading:` comment lines;
@@ -579,7 +676,8 @@ fn plain_reading(source: &str, answer: &str) -> Vec<String> {
 /// The fitness figures of one scripted behaviour.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DryRun {
-    /// The behaviour ("random actions", "zero actions").
+    /// The behaviour ("random actions", "zero actions", "scripted controller
+    /// (what it does)").
     pub behaviour: String,
     /// The fitness of each episode.
     pub values: Vec<f64>,
@@ -722,6 +820,37 @@ pub fn load_fitness_reading(dir: &std::path::Path) -> anyhow::Result<Option<Fitn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scripted controllers do what their labels say: on the tasks they
+    /// were written for they beat zero actions by far.
+    #[test]
+    fn scripted_controllers_do_what_their_labels_say() {
+        let registry = rewardsmith_envs::registry();
+        // (task, fitness, the scripted controller's least score; measured
+        // 1.0 and 0.89, zero actions 0.07 and 0)
+        for (name, fitness, least) in [
+            (
+                "cartpole-balance",
+                // Steps with the pole up, out of the episode's length.
+                "fn fitness(episode) { let n = 0.0; for s in episode.steps { if s.pole_up > 0.9 { n += 1.0; } } n / episode.max_steps }",
+                0.95,
+            ),
+            (
+                "arm-reach",
+                "fn fitness(episode) { let n = 0.0; for s in episode.steps { n += s.reached; } n / episode.max_steps }",
+                0.8,
+            ),
+        ] {
+            let task = registry.task(name).unwrap();
+            let runs = dry_run(task, fitness, 3, Vec::new());
+            assert_eq!(runs.len(), 3, "{name}");
+            let (zero, scripted) = (runs[1].mean(), runs[2].mean());
+            assert!(runs[2].behaviour.starts_with("scripted controller ("));
+            assert!(scripted >= least && zero < 0.1, "{name}: {runs:?}");
+        }
+        let quadruped = registry.task("quadruped-run").unwrap();
+        assert!(Scripted::for_env(&quadruped.env, &quadruped.env_spec().state).is_none());
+    }
 
     #[test]
     fn the_reading_comes_from_comment_lines_else_from_prose() {
