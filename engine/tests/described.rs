@@ -751,3 +751,82 @@ fn the_person_accepts_or_corrects_the_fitness_before_the_search() {
         );
     }
 }
+
+/// With a language model, the person's correction of the fitness goes back
+/// to the model as feedback, which writes the program again; the reward
+/// designer then sees the description with the correction.
+#[test]
+fn a_correction_of_the_fitness_goes_back_to_the_language_model() {
+    use rewardsmith::llm::fake_server::{FakeReply, FakeServer, chat_body, chat_reply};
+    let server = FakeServer::start(move |_, req| {
+        let body = req.json().map(|j| j.to_string()).unwrap_or_default();
+        if body.contains("scores one finished episode") {
+            let answer = if body.contains("within a fifth of a metre") {
+                assert!(body.contains("A person read this fitness program"), "{body}");
+                "```rhai\n// reading: fraction of steps with the cart within 0.2 m of the centre\nfn fitness(episode) {\n    let n = 0.0;\n    for s in episode.steps { if abs(s.cart_pos) < 0.2 { n += 1.0; } }\n    n / episode.max_steps\n}\n```"
+            } else {
+                "```rhai\n// reading: fraction of steps with the cart within 0.5 m of the centre\nfn fitness(episode) {\n    let n = 0.0;\n    for s in episode.steps { if abs(s.cart_pos) < 0.5 { n += 1.0; } }\n    n / episode.max_steps\n}\n```"
+            };
+            FakeReply::json(200, &chat_body(&[answer], "stop"))
+        } else {
+            chat_reply(
+                req,
+                &["```rhai\nfn compute_reward(s, prev) {\n    #{ centred: -abs(s.cart_pos), up: s.pole_up }\n}\n```"],
+                "stop",
+            )
+        }
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let answers = dir.path().join("answers.jsonl");
+    std::fs::write(
+        &answers,
+        "{\"fitness\":\"correct\",\"text\":\"no: keep it within a fifth of a metre\"}\n{\"fitness\":\"accept\"}\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
+        .args([
+            "run",
+            "--env",
+            "cartpole",
+            "--describe",
+            "keep the cart within half a metre of the centre",
+            "--samples",
+            "1",
+            "--generations",
+            "1",
+            "--budget",
+            "2048",
+            "--threads",
+            "1",
+            "--no-final-eval",
+            "--no-render",
+            "--feedback-file",
+            answers.to_str().unwrap(),
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "fake-model",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .env("OPENAI_API_KEY", "sk-test")
+        .output()
+        .unwrap();
+    let v = json_of(&o);
+    assert!(v["best"]["fitness"].is_f64(), "{v}");
+    let fitness = std::fs::read_to_string(out.join("fitness.rhai")).unwrap();
+    assert!(fitness.contains("abs(s.cart_pos) < 0.2"), "{fitness}");
+    let reading = rewardsmith::search::load_fitness_reading(&out)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reading.description,
+        "keep the cart within half a metre of the centre (the person's correction of the fitness: no: keep it within a fifth of a metre)"
+    );
+    assert_eq!(reading.answers.len(), 2);
+    let request = std::fs::read_to_string(out.join("gen-000/request.json")).unwrap();
+    assert!(request.contains("within a fifth of a metre"), "{request}");
+}
