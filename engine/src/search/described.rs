@@ -319,6 +319,8 @@ pub struct FitnessReview<'a> {
     pub ask: bool,
     /// Where the answers come from.
     pub source: Option<&'a mut dyn FeedbackSource>,
+    /// Seconds spent waiting for the person, added to as they answer.
+    pub waited_s: f64,
 }
 
 /// One answer of the person about a fitness program.
@@ -361,7 +363,7 @@ pub fn fitness_program(
     llm: &dyn LlmClient,
     seed: u64,
     temperature: f64,
-    review: FitnessReview<'_>,
+    review: &mut FitnessReview<'_>,
     progress: &dyn RunProgress,
 ) -> anyhow::Result<DescribedTask> {
     let path = store.root().join(FITNESS_FILE);
@@ -376,7 +378,7 @@ pub fn fitness_program(
             ..described.clone()
         });
     }
-    let FitnessReview { ask, mut source } = review;
+    let ask = review.ask;
     let base = described.template(registry)?;
     let spec = base.env_spec();
     // The offline designer (or a replay of it) reads only the description.
@@ -408,7 +410,7 @@ pub fn fitness_program(
                 ..described.clone()
             });
         }
-        let Some(source) = source.as_deref_mut() else {
+        let Some(source) = review.source.as_deref_mut() else {
             bail!(
                 "the fitness program needs the person's answer (--feedback human), but no feedback source was given"
             );
@@ -421,10 +423,12 @@ pub fn fitness_program(
             };
             let asked = std::time::Instant::now();
             let answer = source.ask_fitness(&question)?;
+            let waited_s = asked.elapsed().as_secs_f64();
+            review.waited_s += waited_s;
             store.event(&crate::events::RunEvent::FitnessFeedback {
                 question: rounds.len(),
                 answer: serde_json::to_value(&answer)?,
-                waited_s: asked.elapsed().as_secs_f64(),
+                waited_s,
             })?;
             let refused = match &answer {
                 FitnessAnswer::Correct { text } if offline => {

@@ -256,6 +256,11 @@ fn describe(
         return Ok(None);
     };
     let asked = Instant::now();
+    let mut review = FitnessReview {
+        ask: record.feedback == FeedbackMode::Human,
+        source: feedback,
+        waited_s: 0.0,
+    };
     let described = fitness_program(
         registry,
         store,
@@ -264,13 +269,12 @@ fn describe(
         llm,
         record.search.seed,
         record.llm.temperature,
-        FitnessReview {
-            ask: record.feedback == FeedbackMode::Human,
-            source: feedback,
-        },
+        &mut review,
         progress,
     )?;
-    state.timing.llm_s += asked.elapsed().as_secs_f64();
+    // The person's time is theirs, not the designer's.
+    state.timing.human_s += review.waited_s;
+    state.timing.llm_s += asked.elapsed().as_secs_f64() - review.waited_s;
     Ok(Some(described))
 }
 
