@@ -188,10 +188,12 @@ pub struct RunArgs {
     /// The task in your own words, e.g. "walk backwards slowly while keeping
     /// the body low" (with `--env`). The LLM (or the offline designer) first
     /// writes the program that measures it — the task fitness — which is shown
-    /// with its plain reading and a dry run on random and zero actions,
-    /// checked in the sandbox and stored in the run folder (`fitness.rhai`,
-    /// `fitness-reading.md`). The offline designer refuses (exit 2) words it
-    /// cannot measure, naming them.
+    /// with its plain reading and a dry run on random and zero actions (and
+    /// a scripted controller on the cartpole and the arm), checked in the
+    /// sandbox and stored in the run folder (`fitness.rhai`,
+    /// `fitness-reading.md`); with `--feedback human` you accept, correct or
+    /// stop it before the search. The offline designer refuses (exit 2)
+    /// words it cannot measure, naming them.
     #[arg(long, requires = "env", value_name = "TEXT")]
     pub describe: Option<String>,
     /// With `--describe` and the offline designer: run even when some words

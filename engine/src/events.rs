@@ -101,6 +101,17 @@ pub enum RunEvent {
         #[serde(default)]
         waited_s: f64,
     },
+    /// The person answered about a described task's fitness program, before
+    /// the search (`--feedback human`).
+    FitnessFeedback {
+        /// 0-based: the how-manieth fitness question.
+        question: usize,
+        /// The answer, as stored in `fitness-feedback.json`.
+        answer: serde_json::Value,
+        /// Seconds the person took to answer.
+        #[serde(default)]
+        waited_s: f64,
+    },
     /// The final evaluation begins.
     FinalStarted {
         /// Trainings in it.

@@ -15,6 +15,16 @@
 //! ```
 //!
 //! Candidate numbers are those of the table: 1-based, `#1` is `cand-00`.
+//!
+//! A described task (`--describe`) first asks about its fitness program,
+//! before any reward is written; those answers are lines with a `fitness` key,
+//! read in their own order (the `k`-th answers the `k`-th fitness question):
+//!
+//! ```text
+//! {"fitness": "accept"}                                      go on with this fitness
+//! {"fitness": "correct", "text": "walk backwards, body low"} write it again (see FitnessAnswer)
+//! {"fitness": "stop"}                                        end the run before the search
+//! ```
 
 use crate::progress::terminal_safe;
 use crate::prompts::{PromptRole, Prompts};
@@ -46,6 +56,102 @@ pub enum FeedbackAnswer {
     },
 }
 
+/// The person's answer about a described task's fitness program, asked once
+/// it is written, read and dry-run, before any reward is written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum FitnessAnswer {
+    /// The fitness measures the task: the search starts.
+    Accept,
+    /// The fitness is wrong: a language model gets `text` as feedback and
+    /// writes a new program; the offline designer, whose only input is the
+    /// description, takes `text` as the new description.
+    Correct {
+        /// The person's words.
+        text: String,
+    },
+    /// End the run before the search.
+    Stop,
+}
+
+/// What the person is shown before answering about the fitness.
+#[derive(Clone, Copy, Debug)]
+pub struct FitnessQuestion<'a> {
+    /// 0-based: the how-manieth fitness question of the run.
+    pub number: usize,
+    /// The program, its plain reading and its dry run.
+    pub reading: &'a crate::search::FitnessReading,
+    /// Whether the writer is the offline designer (a correction then
+    /// replaces the description).
+    pub offline: bool,
+}
+
+impl FitnessQuestion<'_> {
+    /// The reading and dry run as terminal text (the writer's words escaped
+    /// by [`terminal_safe`]).
+    #[must_use]
+    pub fn render(&self) -> String {
+        let r = self.reading;
+        let mut out = format!(
+            "the fitness program for \"{}\" (written by {}):\n",
+            terminal_safe(&r.description),
+            r.written_by
+        );
+        for line in r.source.lines() {
+            let _ = writeln!(out, "  | {}", terminal_safe(line));
+        }
+        out.push_str("what it measures (its plain reading):\n");
+        for line in &r.reading {
+            let _ = writeln!(out, "  {}", terminal_safe(line));
+        }
+        let _ = writeln!(out, "dry run: {}", r.dry_run_line());
+        out
+    }
+
+    /// The question, saying what a correction does with this writer.
+    #[must_use]
+    pub fn prompt(&self) -> &'static str {
+        if self.offline {
+            "Does this fitness measure your task? Enter (or accept) to start the search, stop to end the run, \
+             or type a new description: the offline designer reads only the description, so your words \
+             replace it and are mapped to fitness terms again"
+        } else {
+            "Does this fitness measure your task? Enter (or accept) to start the search, stop to end the run, \
+             or type what is wrong: the model gets your words and writes the fitness again"
+        }
+    }
+
+    /// What the person typed: empty, `accept`, `yes` or `y` accept; `stop`
+    /// stops; anything else is a correction.
+    #[must_use]
+    pub fn parse_typed(typed: &str) -> FitnessAnswer {
+        let t = typed.trim();
+        match t.to_ascii_lowercase().as_str() {
+            "" | "accept" | "yes" | "y" => FitnessAnswer::Accept,
+            "stop" => FitnessAnswer::Stop,
+            _ => FitnessAnswer::Correct {
+                text: t.to_string(),
+            },
+        }
+    }
+}
+
+/// The `fitness` key of a feedback line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FitnessLineAction {
+    Accept,
+    Correct,
+    Stop,
+}
+
+/// A parsed feedback line: a generation's answer or a fitness answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ParsedLine {
+    Generation(FeedbackAnswer),
+    Fitness(FitnessAnswer),
+}
+
 /// The action of a feedback line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +170,47 @@ struct FeedbackLine {
     text: Option<String>,
     #[serde(default)]
     action: Option<LineAction>,
+    #[serde(default)]
+    fitness: Option<FitnessLineAction>,
+}
+
+/// Parses one feedback line, of either kind.
+fn parse_any_line(line: &str) -> Result<ParsedLine, String> {
+    let raw: FeedbackLine = serde_json::from_str(line.trim()).map_err(|e| e.to_string())?;
+    let rank = raw.rank.unwrap_or_default();
+    let text = raw
+        .text
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    if let Some(fitness) = raw.fitness {
+        if !rank.is_empty() || raw.action.is_some() {
+            return Err(
+                "a `fitness` answer stands alone: no `rank` or `action` beside it".to_string(),
+            );
+        }
+        return match (fitness, text) {
+            (FitnessLineAction::Correct, Some(text)) => {
+                Ok(ParsedLine::Fitness(FitnessAnswer::Correct { text }))
+            }
+            (FitnessLineAction::Correct, None) => {
+                Err("{\"fitness\": \"correct\"} needs the correction as \"text\"".to_string())
+            }
+            (_, Some(_)) => Err("\"text\" goes only with {\"fitness\": \"correct\"}".to_string()),
+            (FitnessLineAction::Accept, None) => Ok(ParsedLine::Fitness(FitnessAnswer::Accept)),
+            (FitnessLineAction::Stop, None) => Ok(ParsedLine::Fitness(FitnessAnswer::Stop)),
+        };
+    }
+    match raw.action {
+        Some(_) if !rank.is_empty() || text.is_some() => {
+            Err("`action` stands alone: give either an action or a rank and/or text".to_string())
+        }
+        Some(LineAction::Skip) => Ok(ParsedLine::Generation(FeedbackAnswer::Skip)),
+        Some(LineAction::Stop) => Ok(ParsedLine::Generation(FeedbackAnswer::Stop)),
+        None if rank.is_empty() && text.is_none() => Err(
+            "empty answer: give \"rank\", \"text\", or {\"action\": \"skip\"|\"stop\"}".to_string(),
+        ),
+        None => Ok(ParsedLine::Generation(FeedbackAnswer::Guide { rank, text })),
+    }
 }
 
 impl FeedbackAnswer {
@@ -74,23 +221,9 @@ impl FeedbackAnswer {
     /// Not JSON, unknown keys, an action mixed with a ranking or text, or
     /// nothing to act on; the message says which.
     pub fn parse_line(line: &str) -> Result<Self, String> {
-        let raw: FeedbackLine = serde_json::from_str(line.trim()).map_err(|e| e.to_string())?;
-        let rank = raw.rank.unwrap_or_default();
-        let text = raw
-            .text
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty());
-        match raw.action {
-            Some(_) if !rank.is_empty() || text.is_some() => Err(
-                "`action` stands alone: give either an action or a rank and/or text".to_string(),
-            ),
-            Some(LineAction::Skip) => Ok(Self::Skip),
-            Some(LineAction::Stop) => Ok(Self::Stop),
-            None if rank.is_empty() && text.is_none() => Err(
-                "empty answer: give \"rank\", \"text\", or {\"action\": \"skip\"|\"stop\"}"
-                    .to_string(),
-            ),
-            None => Ok(Self::Guide { rank, text }),
+        match parse_any_line(line)? {
+            ParsedLine::Generation(answer) => Ok(answer),
+            ParsedLine::Fitness(_) => Err("a `fitness` answer, not a generation's".to_string()),
         }
     }
 
@@ -185,6 +318,17 @@ pub enum FeedbackError {
         source_name: String,
         /// The generation asked about.
         generation: usize,
+    },
+    /// The answers ran out before the fitness questions did.
+    #[error(
+        "{source_name} has no answer for fitness question {number} (about the described task's fitness program): \
+         add a line {{\"fitness\":\"accept\"}} (or \"stop\", or \"correct\" with a \"text\")"
+    )]
+    FitnessEnded {
+        /// The file (or `standard input`).
+        source_name: String,
+        /// 1-based number of the question.
+        number: usize,
     },
     /// The answers could not be read.
     #[error("cannot read {source_name}: {message}")]
@@ -374,6 +518,19 @@ pub trait FeedbackSource {
     /// The answer cannot be had or does not fit the table (a
     /// [`FeedbackError`] inside the error).
     fn ask(&mut self, table: &FeedbackTable) -> anyhow::Result<FeedbackAnswer>;
+
+    /// The answer about a described task's fitness program (asked before the
+    /// search, until the person accepts or stops).
+    ///
+    /// The default accepts, which is what every run did before this question
+    /// existed; a source that stands for a person overrides it.
+    ///
+    /// # Errors
+    /// The answer cannot be had.
+    fn ask_fitness(&mut self, question: &FitnessQuestion<'_>) -> anyhow::Result<FitnessAnswer> {
+        let _ = question;
+        Ok(FitnessAnswer::Accept)
+    }
 }
 
 /// Answers from JSON Lines (a file or piped standard input): the `k`-th
@@ -382,8 +539,10 @@ pub trait FeedbackSource {
 pub struct JsonLinesFeedback {
     name: String,
     reader: Option<Box<dyn BufRead + Send>>,
-    /// `(line number, answer)` of every line read so far.
+    /// `(line number, answer)` of every generation line read so far.
     answers: Vec<(usize, FeedbackAnswer)>,
+    /// Every fitness answer read so far, in order.
+    fitness: Vec<FitnessAnswer>,
     lines_read: usize,
 }
 
@@ -438,6 +597,7 @@ impl JsonLinesFeedback {
             name,
             reader: Some(reader),
             answers: Vec::new(),
+            fitness: Vec::new(),
             lines_read: 0,
         }
     }
@@ -466,13 +626,14 @@ impl JsonLinesFeedback {
             if line.trim().is_empty() {
                 continue;
             }
-            let answer =
-                FeedbackAnswer::parse_line(&line).map_err(|message| FeedbackError::Malformed {
-                    source_name: self.name.clone(),
-                    line: self.lines_read,
-                    message,
-                })?;
-            self.answers.push((self.lines_read, answer));
+            match parse_any_line(&line).map_err(|message| FeedbackError::Malformed {
+                source_name: self.name.clone(),
+                line: self.lines_read,
+                message,
+            })? {
+                ParsedLine::Generation(answer) => self.answers.push((self.lines_read, answer)),
+                ParsedLine::Fitness(answer) => self.fitness.push(answer),
+            }
             return Ok(true);
         }
     }
@@ -500,6 +661,19 @@ impl FeedbackSource for JsonLinesFeedback {
                 message,
             })?;
         Ok(answer)
+    }
+
+    fn ask_fitness(&mut self, question: &FitnessQuestion<'_>) -> anyhow::Result<FitnessAnswer> {
+        while self.fitness.len() <= question.number {
+            if !self.read_next()? {
+                return Err(FeedbackError::FitnessEnded {
+                    source_name: self.name.clone(),
+                    number: question.number + 1,
+                }
+                .into());
+            }
+        }
+        Ok(self.fitness[question.number].clone())
     }
 }
 
@@ -562,6 +736,19 @@ impl FeedbackSource for TerminalFeedback {
             }
             return Ok(FeedbackAnswer::Guide { rank, text });
         }
+    }
+
+    fn ask_fitness(&mut self, question: &FitnessQuestion<'_>) -> anyhow::Result<FitnessAnswer> {
+        let term = dialoguer::console::Term::stderr();
+        if self.show_table {
+            let _ = term.write_str(&question.render());
+        }
+        let typed: String = dialoguer::Input::new()
+            .with_prompt(question.prompt())
+            .allow_empty(true)
+            .interact_on(&term)
+            .map_err(Self::io)?;
+        Ok(FitnessQuestion::parse_typed(&typed))
     }
 }
 
@@ -754,6 +941,56 @@ mod tests {
         t.generation = 3;
         let e = src.ask(&t).unwrap_err().to_string();
         assert!(e.contains("line 5"), "{e}");
+    }
+
+    #[test]
+    fn fitness_lines_are_read_in_their_own_order() {
+        let text = "{\"rank\":[1,2]}\n{\"fitness\":\"correct\",\"text\":\" go left \"}\n{\"fitness\":\"accept\"}\n";
+        let mut src = JsonLinesFeedback::from_reader(
+            "test".into(),
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        );
+        let reading = crate::search::FitnessReading {
+            description: "go".into(),
+            written_by: "w".into(),
+            reading: vec!["speed".into()],
+            dry_run: Vec::new(),
+            source: "fn fitness(episode) { 0.0 }".into(),
+            answers: Vec::new(),
+        };
+        let mut q = FitnessQuestion {
+            number: 0,
+            reading: &reading,
+            offline: true,
+        };
+        assert_eq!(
+            src.ask_fitness(&q).unwrap(),
+            FitnessAnswer::Correct {
+                text: "go left".into()
+            }
+        );
+        q.number = 1;
+        assert_eq!(src.ask_fitness(&q).unwrap(), FitnessAnswer::Accept);
+        q.number = 2;
+        let e = src.ask_fitness(&q).unwrap_err().to_string();
+        assert!(e.contains("fitness question 3"), "{e}");
+        // The generation line before them still answers generation 0.
+        assert!(matches!(
+            src.ask(&table()).unwrap(),
+            FeedbackAnswer::Guide { .. }
+        ));
+        for bad in [
+            r#"{"fitness":"correct"}"#,
+            r#"{"fitness":"accept","text":"x"}"#,
+            r#"{"fitness":"stop","rank":[1]}"#,
+            r#"{"fitness":"maybe"}"#,
+        ] {
+            assert!(parse_any_line(bad).is_err(), "{bad}");
+        }
+        assert!(FeedbackAnswer::parse_line(r#"{"fitness":"stop"}"#).is_err());
+        assert_eq!(FitnessQuestion::parse_typed(" "), FitnessAnswer::Accept);
+        assert_eq!(FitnessQuestion::parse_typed("STOP"), FitnessAnswer::Stop);
+        assert!(q.render().contains("dry run:") && q.prompt().contains("replace it"));
     }
 
     #[test]

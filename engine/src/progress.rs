@@ -162,6 +162,7 @@ pub trait RunProgress: Send + Sync {
             | RunEvent::RenderFailed { .. }
             | RunEvent::GenerationFinished { .. }
             | RunEvent::HumanFeedback { .. }
+            | RunEvent::FitnessFeedback { .. }
             | RunEvent::RunFinished { .. } => {}
         }
     }

@@ -100,6 +100,7 @@ fn a_task_in_the_users_words_is_measured_by_a_machine_written_fitness() {
         .iter()
         .map(|d| d.behaviour.as_str())
         .collect();
+    // The quadruped has no scripted controller: two behaviours.
     assert_eq!(behaviours, ["random actions", "zero actions"]);
     assert!(
         reading
@@ -362,7 +363,20 @@ fn a_fitness_program_that_fails_its_checks_is_asked_for_again_with_the_error() {
         reading.reading,
         ["fraction of steps with the cart within 0.5 m of the centre"]
     );
-    assert_eq!(reading.dry_run.len(), 2);
+    // The cartpole has a scripted controller: a third behaviour.
+    let behaviours: Vec<&str> = reading
+        .dry_run
+        .iter()
+        .map(|d| d.behaviour.as_str())
+        .collect();
+    assert_eq!(
+        behaviours,
+        [
+            "random actions",
+            "zero actions",
+            "scripted controller (pushes the cart towards the side the pole leans)"
+        ]
+    );
     assert!(reading.written_by.contains("fake-model"), "{reading:?}");
     assert_eq!(v["llm"]["cost"], "no price (local)", "{v}");
 }
@@ -632,4 +646,201 @@ fn the_offline_designer_mutates_the_candidate_the_person_ranked_first() {
             "{term} comes from the preferred candidate 3: {preferred:?}"
         );
     }
+}
+
+/// `--feedback human` on a described task: the person reads the fitness
+/// program, its reading and dry run before any reward is written, and
+/// accepts, corrects (with the offline designer a correction is a new
+/// description, mapped again; one it cannot measure is refused and asked
+/// again) or stops. The answers are stored, and `resume` does not ask again.
+#[test]
+fn the_person_accepts_or_corrects_the_fitness_before_the_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let answers = dir.path().join("answers.jsonl");
+    std::fs::write(
+        &answers,
+        concat!(
+            "{\"fitness\":\"correct\",\"text\":\"trot into the corner\"}\n",
+            "{\"fitness\":\"correct\",\"text\":\"walk forward fast\"}\n",
+            "{\"fitness\":\"accept\"}\n",
+        ),
+    )
+    .unwrap();
+    let v = described_run(
+        out.to_str().unwrap(),
+        &["--feedback-file", answers.to_str().unwrap()],
+    );
+    assert!(v["best"]["fitness"].is_f64(), "{v}");
+    // The accepted program measures the corrected description: forward speed,
+    // no backward speed and no body height.
+    let fitness = std::fs::read_to_string(out.join("fitness.rhai")).unwrap();
+    assert!(fitness.contains("s.torso_linvel[0]"), "{fitness}");
+    assert!(!fitness.contains("-s.torso_linvel[0]"), "{fitness}");
+    assert!(!fitness.contains("torso_height"), "{fitness}");
+    let rounds: Value =
+        serde_json::from_slice(&std::fs::read(out.join("fitness-feedback.json")).unwrap()).unwrap();
+    let rounds = rounds.as_array().unwrap();
+    assert_eq!(rounds.len(), 3, "{rounds:?}");
+    // The unmeasurable correction was refused by name; the program stayed.
+    assert_eq!(
+        rounds[0]["description"],
+        "walk backwards slowly while keeping the body low"
+    );
+    assert!(
+        rounds[0]["refused"]
+            .as_str()
+            .unwrap()
+            .contains("\"corner\""),
+        "{rounds:?}"
+    );
+    assert_eq!(rounds[1]["answer"]["answer"], "correct");
+    assert_eq!(rounds[2]["description"], "walk forward fast");
+    assert_eq!(rounds[2]["answer"]["answer"], "accept");
+    let reading = rewardsmith::search::load_fitness_reading(&out)
+        .unwrap()
+        .unwrap();
+    assert_eq!(reading.description, "walk forward fast");
+    assert_eq!(reading.answers.len(), 3);
+    let md = std::fs::read_to_string(out.join("fitness-reading.md")).unwrap();
+    assert!(
+        md.contains("corrected it: \"walk forward fast\"") && md.contains("accepted the fitness"),
+        "{md}"
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        page.contains("The person's answers before the search"),
+        "{page}"
+    );
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert_eq!(events.matches("\"event\":\"fitness_feedback\"").count(), 3);
+    // The candidates were written for the corrected words.
+    let request = std::fs::read_to_string(out.join("gen-000/request.json")).unwrap();
+    assert!(request.contains("walk forward fast"), "{request}");
+
+    // A resumed run reads the accepted program back and asks nothing: the
+    // answers file is gone and standard input is empty.
+    std::fs::remove_file(&answers).unwrap();
+    std::fs::remove_file(out.join("summary.json")).unwrap();
+    let o = rewardsmith(&["resume", out.to_str().unwrap(), "--json"]);
+    let r = json_of(&o);
+    assert_eq!(r["best"], v["best"]);
+    let after: Value =
+        serde_json::from_slice(&std::fs::read(out.join("fitness-feedback.json")).unwrap()).unwrap();
+    assert_eq!(after.as_array().unwrap().len(), 3, "nothing more was asked");
+
+    // Stop ends the run before any reward is written; no answer at all is a
+    // usage error naming the missing line.
+    for (line, code, message) in [
+        (
+            "{\"fitness\":\"stop\"}\n",
+            1,
+            "stopped by the person before the search",
+        ),
+        (
+            "{\"action\":\"skip\"}\n",
+            2,
+            "no answer for fitness question 1",
+        ),
+    ] {
+        let run = dir.path().join(format!("run-{code}"));
+        std::fs::write(&answers, line).unwrap();
+        let mut args = vec!["run"];
+        args.extend_from_slice(&DESCRIBED);
+        args.extend_from_slice(&[
+            "--feedback-file",
+            answers.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ]);
+        let o = rewardsmith(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        assert!(err.contains(message), "{err}");
+        assert!(!run.join("gen-000").exists(), "no reward was written");
+        assert!(!run.join("fitness.rhai").exists());
+        assert!(
+            run.join("fitness-reading.md").exists(),
+            "the reading is kept"
+        );
+    }
+}
+
+/// With a language model, the person's correction of the fitness goes back
+/// to the model as feedback, which writes the program again; the reward
+/// designer then sees the description with the correction.
+#[test]
+fn a_correction_of_the_fitness_goes_back_to_the_language_model() {
+    use rewardsmith::llm::fake_server::{FakeReply, FakeServer, chat_body, chat_reply};
+    let server = FakeServer::start(move |_, req| {
+        let body = req.json().map(|j| j.to_string()).unwrap_or_default();
+        if body.contains("scores one finished episode") {
+            let answer = if body.contains("within a fifth of a metre") {
+                assert!(body.contains("A person read this fitness program"), "{body}");
+                "```rhai\n// reading: fraction of steps with the cart within 0.2 m of the centre\nfn fitness(episode) {\n    let n = 0.0;\n    for s in episode.steps { if abs(s.cart_pos) < 0.2 { n += 1.0; } }\n    n / episode.max_steps\n}\n```"
+            } else {
+                "```rhai\n// reading: fraction of steps with the cart within 0.5 m of the centre\nfn fitness(episode) {\n    let n = 0.0;\n    for s in episode.steps { if abs(s.cart_pos) < 0.5 { n += 1.0; } }\n    n / episode.max_steps\n}\n```"
+            };
+            FakeReply::json(200, &chat_body(&[answer], "stop"))
+        } else {
+            chat_reply(
+                req,
+                &["```rhai\nfn compute_reward(s, prev) {\n    #{ centred: -abs(s.cart_pos), up: s.pole_up }\n}\n```"],
+                "stop",
+            )
+        }
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let answers = dir.path().join("answers.jsonl");
+    std::fs::write(
+        &answers,
+        "{\"fitness\":\"correct\",\"text\":\"no: keep it within a fifth of a metre\"}\n{\"fitness\":\"accept\"}\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
+        .args([
+            "run",
+            "--env",
+            "cartpole",
+            "--describe",
+            "keep the cart within half a metre of the centre",
+            "--samples",
+            "1",
+            "--generations",
+            "1",
+            "--budget",
+            "2048",
+            "--threads",
+            "1",
+            "--no-final-eval",
+            "--no-render",
+            "--feedback-file",
+            answers.to_str().unwrap(),
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "fake-model",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .env("OPENAI_API_KEY", "sk-test")
+        .output()
+        .unwrap();
+    let v = json_of(&o);
+    assert!(v["best"]["fitness"].is_f64(), "{v}");
+    let fitness = std::fs::read_to_string(out.join("fitness.rhai")).unwrap();
+    assert!(fitness.contains("abs(s.cart_pos) < 0.2"), "{fitness}");
+    let reading = rewardsmith::search::load_fitness_reading(&out)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reading.description,
+        "keep the cart within half a metre of the centre (the person's correction of the fitness: no: keep it within a fifth of a metre)"
+    );
+    assert_eq!(reading.answers.len(), 2);
+    let request = std::fs::read_to_string(out.join("gen-000/request.json")).unwrap();
+    assert!(request.contains("within a fifth of a metre"), "{request}");
 }

@@ -378,3 +378,83 @@ fn a_person_answers_in_a_real_terminal() {
     let saved = PathBuf::from(&run).join("gen-000/feedback.json");
     assert!(saved.exists());
 }
+
+/// A described task in a real terminal: the person reads the fitness
+/// program's reading and dry run, types a new description (the offline
+/// designer's only input), then accepts the program written for it.
+#[test]
+fn a_person_accepts_or_corrects_the_fitness_in_a_real_terminal() {
+    assert!(
+        Command::new("tmux").arg("-V").output().is_ok(),
+        "this test needs tmux (`apt-get install tmux`; .ci/run installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let status = dir.path().join("status");
+    let line = format!(
+        "env -u OPENAI_API_KEY {BIN} run --env cartpole --describe 'balance the pole' --samples 1 \
+         --generations 1 --budget 2048 --threads 1 --no-final-eval --no-render --feedback human \
+         --out {} ; echo $? > {}",
+        run.display(),
+        status.display()
+    );
+    let tmux = Tmux {
+        socket: format!("rewardsmith-fitness-test-{}", std::process::id()),
+    };
+    let started = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "200",
+        "-y",
+        "60",
+        "sh",
+        "-c",
+        &line,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let _ = tmux.cmd(&["set-option", "-t", "t", "remain-on-exit", "on"]);
+
+    // Long lines wrap at the pane's 200 columns: read them joined.
+    let pane = tmux
+        .wait_for("Does this fitness measure your task?", 0)
+        .replace('\n', "");
+    assert!(
+        pane.contains("what it measures"),
+        "the reading is shown:\n{pane}"
+    );
+    assert!(
+        pane.contains("scripted controller (pushes the cart"),
+        "the dry run is shown:\n{pane}"
+    );
+    assert!(
+        pane.contains("replace it"),
+        "the prompt says what a correction does:\n{pane}"
+    );
+    tmux.keys("balance the pole while keeping the cart within half a metre of the centre");
+    tmux.wait_for("Does this fitness measure your task?", 1);
+    assert!(
+        tmux.cmd(&["send-keys", "-t", "t", "Enter"])
+            .status
+            .success()
+    );
+    let start = Instant::now();
+    while !status.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the run did not end; the pane:\n{}",
+            tmux.pane()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let code = std::fs::read_to_string(&status).unwrap();
+    assert_eq!(code.trim(), "0", "the pane:\n{}", tmux.pane());
+    let fitness = std::fs::read_to_string(run.join("fitness.rhai")).unwrap();
+    assert!(fitness.contains("abs(s.cart_pos) <= 0.5"), "{fitness}");
+    let rounds: Value =
+        serde_json::from_slice(&std::fs::read(run.join("fitness-feedback.json")).unwrap()).unwrap();
+    assert_eq!(rounds[0]["answer"]["answer"], "correct", "{rounds}");
+    assert_eq!(rounds[1]["answer"]["answer"], "accept", "{rounds}");
+}

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 const OFFLINE_FEEDBACK_NOTE: &str = "note: --feedback human with the offline designer (no language model): \
 your ranking picks the program it mutates next (the one you rank first, instead of the best-fitness one); \
 it reads no text: a comment is stored and shown in the report and only reseeds its next proposals \
-(use --llm openai for feedback that is read)";
+(use --llm openai for feedback that is read); on a described task, a correction of the fitness replaces the description";
 
 /// With the offline designer, a described task is refused before any folder
 /// is made when a word of it cannot be measured (unless the user accepted a

@@ -6,12 +6,14 @@
 //! Before any training the run says what it understood: the program, its
 //! plain reading (the `// reading:` comment lines the designer or model
 //! wrote) and a dry run of the fitness on contrasting scripted behaviours
-//! (random and zero actions) are printed and stored as a [`FitnessReading`]
+//! (random and zero actions, and a scripted controller on the cartpole and
+//! the arm) are printed and stored as a [`FitnessReading`]
 //! (`fitness-reading.json` and `.md`), which [`load_fitness_reading`] reads
 //! back for the report.
 
 use super::store::{RunStore, files, read_json, write_atomic, write_json};
 use crate::extract::{Extracted, FITNESS_ENTRY, extract_program};
+use crate::feedback::{FeedbackSource, FitnessAnswer, FitnessQuestion};
 use crate::llm::vocabulary::READING_PREFIX;
 use crate::llm::{DesignContext, DesignRole, LlmClient, LlmRequest, Message};
 use crate::progress::RunProgress;
@@ -168,6 +170,8 @@ enum Behaviour {
     Random,
     /// All actions 0.
     Zero,
+    /// A simple controller written for the environment.
+    Scripted(Scripted),
 }
 
 impl Behaviour {
@@ -175,6 +179,85 @@ impl Behaviour {
         match self {
             Self::Random => "random actions",
             Self::Zero => "zero actions",
+            Self::Scripted(s) => s.name(),
+        }
+    }
+}
+
+/// The scripted controllers of the environments that have a simple one,
+/// reading the reward state (offsets of its fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scripted {
+    /// The cartpole: push the cart towards the side the pole leans (a
+    /// proportional-derivative law on the pole angle, with small terms in the
+    /// cart's position and velocity that keep it from drifting off the rail:
+    /// in the unit test it holds the pole up for every step of the episode).
+    CartpoleBalancer {
+        cart_pos: usize,
+        cart_vel: usize,
+        angle: usize,
+        angvel: usize,
+    },
+    /// The arm: aim the fingertip at `target_pos` (the gripper command 0).
+    ArmReacher { target: usize },
+}
+
+impl Scripted {
+    /// The controller for `env`, if it has one and its reward state has the
+    /// fields it reads.
+    fn for_env(env: &str, state: &rewardsmith_core::StateSpec) -> Option<Self> {
+        let at = |name: &str| state.field(name).map(|f| f.offset);
+        match env {
+            "cartpole" => Some(Self::CartpoleBalancer {
+                cart_pos: at("cart_pos")?,
+                cart_vel: at("cart_vel")?,
+                angle: at("pole_angle")?,
+                angvel: at("pole_angvel")?,
+            }),
+            "arm" => Some(Self::ArmReacher {
+                target: at("target_pos")?,
+            }),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::CartpoleBalancer { .. } => {
+                "scripted controller (pushes the cart towards the side the pole leans)"
+            }
+            Self::ArmReacher { .. } => "scripted controller (aims the fingertip at target_pos)",
+        }
+    }
+
+    /// The action for reward state `state`.
+    fn act(self, state: &[f64], action: &mut [f32]) {
+        action.fill(0.0);
+        match self {
+            Self::CartpoleBalancer {
+                cart_pos,
+                cart_vel,
+                angle,
+                angvel,
+            } => {
+                let u = 10.0 * state[angle]
+                    + 2.0 * state[angvel]
+                    + 0.1 * state[cart_pos]
+                    + 0.3 * state[cart_vel];
+                if let Some(a) = action.first_mut() {
+                    *a = u.clamp(-1.0, 1.0) as f32;
+                }
+            }
+            Self::ArmReacher { target } => {
+                let aim = rewardsmith_envs::arm::tip_action([
+                    state[target],
+                    state[target + 1],
+                    state[target + 2],
+                ]);
+                for (a, v) in action.iter_mut().zip(aim) {
+                    *a = v;
+                }
+            }
         }
     }
 }
@@ -195,15 +278,20 @@ fn sample_episodes(
     (0..episodes)
         .map(|e| {
             env.reset(derive_seed(seed, 200 + e as u64));
+            env.reward_state(&mut state);
             let mut states = Vec::with_capacity(task.episode_steps * spec.state.len());
             let mut ended_early = false;
             let mut length = 0;
             while length < task.episode_steps {
                 env.observe(&mut obs);
-                if behaviour == Behaviour::Random {
-                    for a in &mut action {
-                        *a = (rng.next_f64() * 2.0 - 1.0) as f32;
+                match behaviour {
+                    Behaviour::Random => {
+                        for a in &mut action {
+                            *a = (rng.next_f64() * 2.0 - 1.0) as f32;
+                        }
                     }
+                    Behaviour::Zero => {}
+                    Behaviour::Scripted(s) => s.act(&state, &mut action),
                 }
                 let info = env.step(&action);
                 env.reward_state(&mut state);
@@ -225,14 +313,48 @@ fn sample_episodes(
         .collect()
 }
 
+/// Where a described task's fitness program is asked about (`--feedback
+/// human`): `ask` is set in human-feedback mode, `source` gives the answers.
+pub struct FitnessReview<'a> {
+    /// Whether the person is asked to accept or correct the program.
+    pub ask: bool,
+    /// Where the answers come from.
+    pub source: Option<&'a mut dyn FeedbackSource>,
+    /// Seconds spent waiting for the person, added to as they answer.
+    pub waited_s: f64,
+}
+
+/// One answer of the person about a fitness program.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FitnessRound {
+    /// The description the program shown was written from.
+    pub description: String,
+    /// What the person answered.
+    pub answer: FitnessAnswer,
+    /// Why a correction could not be used, when it could not (the program
+    /// shown stays, and the person is asked again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
 /// The described task's fitness program: read from the run folder when a
 /// previous (killed) run wrote it, else asked of `llm` — up to
 /// [`FITNESS_ATTEMPTS`] times, each failed attempt's error fed back — checked
-/// on random-policy episodes and written to `fitness.rhai`.
+/// on random-policy episodes and written to `fitness.rhai`. With
+/// `review.ask`, the person reads the program, its reading and dry run and
+/// accepts it, corrects it (a language model gets the words as feedback; the
+/// offline designer takes them as the new description) or stops the run;
+/// their answers go to `fitness-feedback.json` and the stored reading, and
+/// `fitness.rhai` is written only once they accept, so a resumed run never
+/// asks again.
+///
+/// Returns the task with its fitness program and the description it was
+/// written from (changed by the person's corrections).
 ///
 /// # Errors
-/// The LLM request fails, or no attempt gives a program that passes the checks
-/// (the last error is named).
+/// The LLM request fails, no attempt gives a program that passes the checks
+/// (the last error is named), the person's answer cannot be had, or the
+/// person stopped the run.
 #[allow(clippy::too_many_arguments)]
 pub fn fitness_program(
     registry: &Registry,
@@ -242,18 +364,159 @@ pub fn fitness_program(
     llm: &dyn LlmClient,
     seed: u64,
     temperature: f64,
+    review: &mut FitnessReview<'_>,
     progress: &dyn RunProgress,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<DescribedTask> {
     let path = store.root().join(FITNESS_FILE);
     if path.exists() {
-        return std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()));
+        let source = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let description = load_fitness_reading(store.root())?
+            .map_or_else(|| described.description.clone(), |r| r.description);
+        return Ok(DescribedTask {
+            fitness: Some(source),
+            description,
+            ..described.clone()
+        });
     }
+    let ask = review.ask;
     let base = described.template(registry)?;
     let spec = base.env_spec();
+    // The offline designer (or a replay of it) reads only the description.
+    let offline = llm.model() == crate::llm::BUILTIN_MODEL;
+    let original = described.description.clone();
+    let mut description = original.clone();
+    let mut messages = first_messages(base, described, &description, prompts)?;
+    let mut rounds: Vec<FitnessRound> = Vec::new();
+    for written in 0.. {
+        let (program, mut reading) = write_fitness(
+            base,
+            described,
+            &description,
+            &mut messages,
+            llm,
+            seed,
+            temperature,
+            written,
+            store,
+            progress,
+        )?;
+        reading.answers.clone_from(&rounds);
+        reading.save(store.root())?;
+        if !ask {
+            write_atomic(&path, program.as_bytes())?;
+            return Ok(DescribedTask {
+                fitness: Some(program),
+                description,
+                ..described.clone()
+            });
+        }
+        let Some(source) = review.source.as_deref_mut() else {
+            bail!(
+                "the fitness program needs the person's answer (--feedback human), but no feedback source was given"
+            );
+        };
+        loop {
+            let question = FitnessQuestion {
+                number: rounds.len(),
+                reading: &reading,
+                offline,
+            };
+            let asked = std::time::Instant::now();
+            let answer = source.ask_fitness(&question)?;
+            let waited_s = asked.elapsed().as_secs_f64();
+            review.waited_s += waited_s;
+            store.event(&crate::events::RunEvent::FitnessFeedback {
+                question: rounds.len(),
+                answer: serde_json::to_value(&answer)?,
+                waited_s,
+            })?;
+            let refused = match &answer {
+                FitnessAnswer::Correct { text } if offline => {
+                    crate::llm::vocabulary::understand(text, &spec.state)
+                        .refusal(described.accept_partial)
+                }
+                _ => None,
+            };
+            rounds.push(FitnessRound {
+                description: description.clone(),
+                answer: answer.clone(),
+                refused: refused.clone(),
+            });
+            write_json(&store.root().join(files::FITNESS_FEEDBACK), &rounds)?;
+            match answer {
+                FitnessAnswer::Accept => {
+                    store.note(progress, "the person accepted the fitness program")?;
+                    reading.answers.clone_from(&rounds);
+                    reading.save(store.root())?;
+                    write_atomic(&path, program.as_bytes())?;
+                    return Ok(DescribedTask {
+                        fitness: Some(program),
+                        description,
+                        ..described.clone()
+                    });
+                }
+                FitnessAnswer::Stop => {
+                    reading.answers.clone_from(&rounds);
+                    reading.save(store.root())?;
+                    bail!(
+                        "stopped by the person before the search: the fitness program was not accepted \
+                         (its reading is in {}; `resume` asks again)",
+                        store.root().join(files::FITNESS_READING_MD).display()
+                    );
+                }
+                FitnessAnswer::Correct { text } => {
+                    if let Some(why) = refused {
+                        store.note(
+                            progress,
+                            format!(
+                                "the correction cannot be used as a description: {why}; the fitness program stays as shown"
+                            ),
+                        )?;
+                        continue;
+                    }
+                    if offline {
+                        store.note(
+                            progress,
+                            format!("the person's words replace the description: \"{text}\""),
+                        )?;
+                        description = text;
+                        messages = first_messages(base, described, &description, prompts)?;
+                    } else {
+                        store.note(
+                            progress,
+                            "the person's correction goes back to the model, which writes the fitness again",
+                        )?;
+                        messages.push(Message::assistant(format!(
+                            "```rhai\n{}\n```",
+                            program.trim_end()
+                        )));
+                        messages.push(Message::user(format!(
+                            "A person read this fitness program, its plain reading and its dry run, and says it does \
+                             not measure their task:\n\n{text}\n\nWrite a corrected fitness program, following the \
+                             same contract, with `// reading:` lines that say what it measures."
+                        )));
+                        description =
+                            format!("{original} (the person's correction of the fitness: {text})");
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    unreachable!("the loop over written programs returns or fails")
+}
+
+/// The fitness-writing conversation's first messages for `description`.
+fn first_messages(
+    base: &Task,
+    described: &DescribedTask,
+    description: &str,
+    prompts: &Prompts,
+) -> anyhow::Result<Vec<Message>> {
     let mut shown = base.clone();
     shown.name = described.task_name();
-    shown.description = described.description.clone();
+    shown.description = description.to_string();
     let system = prompts.render(PromptRole::System, &[])?;
     let first = prompts.render(
         PromptRole::FitnessTask,
@@ -263,11 +526,36 @@ pub fn fitness_program(
             ("fitness_tips", prompts.fitness_tips()),
         ],
     )?;
-    let mut messages = vec![Message::system(system), Message::user(first)];
+    Ok(vec![Message::system(system), Message::user(first)])
+}
+
+/// One fitness program for `description`, continuing `messages`: up to
+/// [`FITNESS_ATTEMPTS`] attempts, each failed one's error fed back; the one
+/// that passes its checks is shown (program, reading, dry run) with its
+/// reading. `written` counts the programs written before (it varies the
+/// designer's seed; 0 keeps the first program's seeds).
+#[allow(clippy::too_many_arguments)]
+fn write_fitness(
+    base: &Task,
+    described: &DescribedTask,
+    description: &str,
+    messages: &mut Vec<Message>,
+    llm: &dyn LlmClient,
+    seed: u64,
+    temperature: f64,
+    written: usize,
+    store: &RunStore,
+    progress: &dyn RunProgress,
+) -> anyhow::Result<(String, FitnessReading)> {
+    let spec = base.env_spec();
+    let mut shown = base.clone();
+    shown.name = described.task_name();
+    shown.description = description.to_string();
     let episodes = sample_episodes(base, CHECK_EPISODES, seed, Behaviour::Random);
     let mut last_error = String::new();
     for attempt in 0..FITNESS_ATTEMPTS {
-        let mut ctx = DesignContext::for_task(&shown, derive_seed(seed, 0xf17 + attempt as u64));
+        let salt = (written * FITNESS_ATTEMPTS + attempt) as u64;
+        let mut ctx = DesignContext::for_task(&shown, derive_seed(seed, 0xf17 + salt));
         ctx.role = DesignRole::Fitness;
         ctx.accept_partial = described.accept_partial;
         let request = LlmRequest::new(messages.clone(), 1)
@@ -287,27 +575,20 @@ pub fn fitness_program(
             Extracted::Code { source, .. } => {
                 match check_fitness(&source, &spec.state, &episodes, &Limits::default()) {
                     Ok(check) => {
-                        let zero = sample_episodes(base, CHECK_EPISODES, seed, Behaviour::Zero);
-                        let zero_values =
-                            check_fitness(&source, &spec.state, &zero, &Limits::default())
-                                .map(|c| c.values)
-                                .unwrap_or_default();
                         let reading = FitnessReading {
-                            description: described.description.clone(),
+                            description: description.to_string(),
                             written_by: format!("{} ({})", llm.model(), llm.backend()),
                             reading: plain_reading(&source, &text),
-                            dry_run: vec![
-                                DryRun::new(Behaviour::Random, check.values),
-                                DryRun::new(Behaviour::Zero, zero_values),
-                            ],
+                            dry_run: dry_run(base, &source, seed, check.values),
                             source: source.clone(),
+                            answers: Vec::new(),
                         };
                         store.note(
                             progress,
                             format!(
                                 "fitness program (machine-written by {}, stored as {}):",
                                 reading.written_by,
-                                path.display()
+                                store.root().join(FITNESS_FILE).display()
                             ),
                         )?;
                         for line in source.lines() {
@@ -318,9 +599,7 @@ pub fn fitness_program(
                             store.note(progress, format!("  {line}"))?;
                         }
                         store.note(progress, format!("dry run: {}", reading.dry_run_line()))?;
-                        reading.save(store.root())?;
-                        write_atomic(&path, source.as_bytes())?;
-                        return Ok(source);
+                        return Ok((source, reading));
                     }
                     Err(e) => format!("the program failed its checks: {e}"),
                 }
@@ -337,9 +616,33 @@ pub fn fitness_program(
         last_error = error;
     }
     bail!(
-        "no usable fitness program for \"{}\" after {FITNESS_ATTEMPTS} attempts; the last error: {last_error}",
-        described.description
+        "no usable fitness program for \"{description}\" after {FITNESS_ATTEMPTS} attempts; the last error: {last_error}"
     )
+}
+
+/// The dry run of fitness program `source` on every scripted behaviour —
+/// random and zero actions, and the environment's scripted controller when
+/// it has one; `random` holds its values on the random-action episodes
+/// (already checked).
+fn dry_run(base: &Task, source: &str, seed: u64, random: Vec<f64>) -> Vec<DryRun> {
+    let spec = base.env_spec();
+    let values = |behaviour: Behaviour| {
+        let episodes = sample_episodes(base, CHECK_EPISODES, seed, behaviour);
+        check_fitness(source, &spec.state, &episodes, &Limits::default())
+            .map(|c| c.values)
+            .unwrap_or_default()
+    };
+    let mut out = vec![
+        DryRun::new(Behaviour::Random, random),
+        DryRun::new(Behaviour::Zero, values(Behaviour::Zero)),
+    ];
+    if let Some(s) = Scripted::for_env(&base.env, &spec.state) {
+        out.push(DryRun::new(
+            Behaviour::Scripted(s),
+            values(Behaviour::Scripted(s)),
+        ));
+    }
+    out
 }
 
 /// The plain reading of a fitness program: its `// reading:` comment lines;
@@ -378,7 +681,8 @@ fn plain_reading(source: &str, answer: &str) -> Vec<String> {
 /// The fitness figures of one scripted behaviour.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DryRun {
-    /// The behaviour ("random actions", "zero actions").
+    /// The behaviour ("random actions", "zero actions", "scripted controller
+    /// (what it does)").
     pub behaviour: String,
     /// The fitness of each episode.
     pub values: Vec<f64>,
@@ -416,6 +720,10 @@ pub struct FitnessReading {
     pub dry_run: Vec<DryRun>,
     /// The fitness program.
     pub source: String,
+    /// The person's answers about the fitness programs shown, in order
+    /// (`--feedback human`; the last one is `accept` once the search runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<FitnessRound>,
 }
 
 impl FitnessReading {
@@ -438,6 +746,26 @@ impl FitnessReading {
             })
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    /// The person's answers, one line each: "for \"D\": accepted the fitness".
+    #[must_use]
+    pub fn answer_lines(&self) -> Vec<String> {
+        self.answers
+            .iter()
+            .map(|r| {
+                let what = match &r.answer {
+                    FitnessAnswer::Accept => "accepted the fitness".to_string(),
+                    FitnessAnswer::Stop => "stopped the run".to_string(),
+                    FitnessAnswer::Correct { text } => format!("corrected it: \"{text}\""),
+                };
+                let mut line = format!("for \"{}\": {what}", r.description);
+                if let Some(why) = &r.refused {
+                    line.push_str(&format!(" (not usable as a description: {why})"));
+                }
+                line
+            })
+            .collect()
     }
 
     /// The reading as a Markdown section, for the top of a report.
@@ -465,6 +793,12 @@ impl FitnessReading {
                     .join(", ")
             ));
         }
+        if !self.answers.is_empty() {
+            md.push_str("\nThe person's answers before the search (`--feedback human`):\n\n");
+            for (i, line) in self.answer_lines().iter().enumerate() {
+                md.push_str(&format!("{}. {line}\n", i + 1));
+            }
+        }
         md.push_str(&format!("\n```rhai\n{}\n```\n", self.source.trim_end()));
         md
     }
@@ -491,6 +825,37 @@ pub fn load_fitness_reading(dir: &std::path::Path) -> anyhow::Result<Option<Fitn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scripted controllers do what their labels say: on the tasks they
+    /// were written for they beat zero actions by far.
+    #[test]
+    fn scripted_controllers_do_what_their_labels_say() {
+        let registry = rewardsmith_envs::registry();
+        // (task, fitness, the scripted controller's least score; measured
+        // 1.0 and 0.89, zero actions 0.07 and 0)
+        for (name, fitness, least) in [
+            (
+                "cartpole-balance",
+                // Steps with the pole up, out of the episode's length.
+                "fn fitness(episode) { let n = 0.0; for s in episode.steps { if s.pole_up > 0.9 { n += 1.0; } } n / episode.max_steps }",
+                0.95,
+            ),
+            (
+                "arm-reach",
+                "fn fitness(episode) { let n = 0.0; for s in episode.steps { n += s.reached; } n / episode.max_steps }",
+                0.8,
+            ),
+        ] {
+            let task = registry.task(name).unwrap();
+            let runs = dry_run(task, fitness, 3, Vec::new());
+            assert_eq!(runs.len(), 3, "{name}");
+            let (zero, scripted) = (runs[1].mean(), runs[2].mean());
+            assert!(runs[2].behaviour.starts_with("scripted controller ("));
+            assert!(scripted >= least && zero < 0.1, "{name}: {runs:?}");
+        }
+        let quadruped = registry.task("quadruped-run").unwrap();
+        assert!(Scripted::for_env(&quadruped.env, &quadruped.env_spec().state).is_none());
+    }
 
     #[test]
     fn the_reading_comes_from_comment_lines_else_from_prose() {

@@ -1029,7 +1029,15 @@ fn reading_html(reading: &super::described::FitnessReading) -> String {
             d.values.len()
         );
     }
-    h.push_str("</table></section>");
+    h.push_str("</table>");
+    if !reading.answers.is_empty() {
+        h.push_str("<p>The person's answers before the search:</p><ol>");
+        for line in reading.answer_lines() {
+            let _ = write!(h, "<li>{}</li>", esc(&line));
+        }
+        h.push_str("</ol>");
+    }
+    h.push_str("</section>");
     h
 }
 

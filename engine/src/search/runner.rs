@@ -5,7 +5,7 @@ use super::allocation::Allocation;
 use super::candidate::{CandidateSpec, Outcome, Staged, dry_check, evaluate_candidate_with};
 use super::config::ExecutorKind;
 use super::config::FeedbackMode;
-use super::described::{DescribedTask, fitness_program};
+use super::described::{DescribedTask, FitnessReview, fitness_program};
 use super::final_eval::final_evaluation;
 use super::record::{
     BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, Timing, best_candidate,
@@ -141,7 +141,16 @@ pub fn run_search_designed(
     let mut state = SearchState::default();
     // A described task first needs the program that measures it.
     let described = describe(
-        registry, store, record, &prompts, &llm, &mut state, progress,
+        registry,
+        store,
+        record,
+        &prompts,
+        &llm,
+        &mut state,
+        feedback
+            .as_mut()
+            .map(|s| &mut **s as &mut dyn FeedbackSource),
+        progress,
     )?;
     let augmented;
     let registry = match &described {
@@ -247,7 +256,9 @@ struct Steps<'a> {
 }
 
 /// A described task's fitness program, asked of the designer (or read back
-/// from the run folder).
+/// from the run folder); in human-feedback mode the person accepts or
+/// corrects it first.
+#[allow(clippy::too_many_arguments)]
 fn describe(
     registry: &Registry,
     store: &RunStore,
@@ -255,13 +266,19 @@ fn describe(
     prompts: &Prompts,
     llm: &dyn LlmClient,
     state: &mut SearchState,
+    feedback: Option<&mut dyn FeedbackSource>,
     progress: &dyn RunProgress,
 ) -> anyhow::Result<Option<DescribedTask>> {
     let Some(d) = &record.described else {
         return Ok(None);
     };
     let asked = Instant::now();
-    let source = fitness_program(
+    let mut review = FitnessReview {
+        ask: record.feedback == FeedbackMode::Human,
+        source: feedback,
+        waited_s: 0.0,
+    };
+    let described = fitness_program(
         registry,
         store,
         d,
@@ -269,13 +286,13 @@ fn describe(
         llm,
         record.search.seed,
         record.llm.temperature,
+        &mut review,
         progress,
     )?;
-    state.timing.llm_s += asked.elapsed().as_secs_f64();
-    Ok(Some(DescribedTask {
-        fitness: Some(source),
-        ..d.clone()
-    }))
+    // The person's time is theirs, not the designer's.
+    state.timing.human_s += review.waited_s;
+    state.timing.llm_s += asked.elapsed().as_secs_f64() - review.waited_s;
+    Ok(Some(described))
 }
 
 impl Steps<'_> {

@@ -8,6 +8,7 @@
 //!   gen-000/cand-03/  completion.txt  reward.rhai  check.json  metrics.csv  result.json  policy.*
 //!   best/  summary.json  report.md  report.html
 //!   fitness.rhai  fitness-reading.json  fitness-reading.md   (described tasks)
+//!   fitness-feedback.json                                     (described, --feedback human)
 //! ```
 
 use crate::events::{RunEvent, Stamped, time_of};
@@ -74,6 +75,9 @@ pub mod files {
     pub const FITNESS_READING: &str = "fitness-reading.json";
     /// The same, as Markdown for people.
     pub const FITNESS_READING_MD: &str = "fitness-reading.md";
+    /// The person's answers about a described task's fitness program
+    /// (`--feedback human`; `FitnessRound`s, JSON).
+    pub const FITNESS_FEEDBACK: &str = "fitness-feedback.json";
     /// The report `rewardsmith train` leaves.
     pub const TRAIN_REPORT: &str = "report.json";
     /// A generation's Slurm job arrays (`--executor slurm`).
