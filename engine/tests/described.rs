@@ -351,7 +351,10 @@ fn a_fitness_program_that_fails_its_checks_is_asked_for_again_with_the_error() {
     let per_seed = v["final"]["best_success"]["values"].as_array().unwrap();
     assert_eq!(per_seed.len(), 2, "{v}");
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("met the task's success condition in"), "{report}");
+    assert!(
+        report.contains("met the task's success condition in"),
+        "{report}"
+    );
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(page.contains("id=\"success\""), "{page}");
     // The model's plain reading is stored with a dry run beside it, and a
