@@ -56,23 +56,7 @@ pub enum FeedbackAnswer {
     },
 }
 
-/// The person's answer about a described task's fitness program, asked once
-/// it is written, read and dry-run, before any reward is written.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
-pub enum FitnessAnswer {
-    /// The fitness measures the task: the search starts.
-    Accept,
-    /// The fitness is wrong: a language model gets `text` as feedback and
-    /// writes a new program; the offline designer, whose only input is the
-    /// description, takes `text` as the new description.
-    Correct {
-        /// The person's words.
-        text: String,
-    },
-    /// End the run before the search.
-    Stop,
-}
+pub use crate::search::FitnessAnswer;
 
 /// What the person is shown before answering about the fitness.
 #[derive(Clone, Copy, Debug)]

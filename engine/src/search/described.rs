@@ -13,7 +13,6 @@
 
 use super::store::{RunStore, files, read_json, write_atomic, write_json};
 use crate::extract::{Extracted, FITNESS_ENTRY, extract_program};
-use crate::feedback::{FeedbackSource, FitnessAnswer, FitnessQuestion};
 use crate::llm::vocabulary::READING_PREFIX;
 use crate::llm::{DesignContext, DesignRole, LlmClient, LlmRequest, Message};
 use crate::progress::RunProgress;
@@ -313,13 +312,38 @@ fn sample_episodes(
         .collect()
 }
 
+/// The person's answer about a described task's fitness program, asked once
+/// it is written, read and dry-run, before any reward is written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum FitnessAnswer {
+    /// The fitness measures the task: the search starts.
+    Accept,
+    /// The fitness is wrong: a language model gets `text` as feedback and
+    /// writes a new program; the offline designer, whose only input is the
+    /// description, takes `text` as the new description.
+    Correct {
+        /// The person's words.
+        text: String,
+    },
+    /// End the run before the search.
+    Stop,
+}
+
+/// Asks the person about a fitness program: the question's number (0-based),
+/// the program with its reading and dry run, and whether the writer is the
+/// offline designer (a correction then replaces the description).
+pub type AskFitness<'a> =
+    dyn FnMut(usize, &FitnessReading, bool) -> anyhow::Result<FitnessAnswer> + 'a;
+
 /// Where a described task's fitness program is asked about (`--feedback
 /// human`): `ask` is set in human-feedback mode, `source` gives the answers.
 pub struct FitnessReview<'a> {
     /// Whether the person is asked to accept or correct the program.
     pub ask: bool,
-    /// Where the answers come from.
-    pub source: Option<&'a mut dyn FeedbackSource>,
+    /// Where the answers come from (in the CLI, the human-feedback source's
+    /// `ask_fitness`).
+    pub source: Option<&'a mut AskFitness<'a>>,
     /// Seconds spent waiting for the person, added to as they answer.
     pub waited_s: f64,
 }
@@ -417,13 +441,8 @@ pub fn fitness_program(
             );
         };
         loop {
-            let question = FitnessQuestion {
-                number: rounds.len(),
-                reading: &reading,
-                offline,
-            };
             let asked = std::time::Instant::now();
-            let answer = source.ask_fitness(&question)?;
+            let answer = source(rounds.len(), &reading, offline)?;
             let waited_s = asked.elapsed().as_secs_f64();
             review.waited_s += waited_s;
             store.event(&crate::events::RunEvent::FitnessFeedback {

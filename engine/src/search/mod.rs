@@ -26,8 +26,8 @@ pub use builder::{Search, SearchBuilder};
 pub use candidate::{CandidateSpec, Outcome, evaluate_candidate, evaluate_candidate_with};
 pub use config::{ExecutorConfig, ExecutorKind, FeedbackMode, FileConfig, SearchConfig};
 pub use described::{
-    DescribedTask, DryRun, FITNESS_FILE, FitnessReading, FitnessReview, FitnessRound,
-    fitness_program, load_fitness_reading,
+    DescribedTask, DryRun, FITNESS_FILE, FitnessAnswer, FitnessReading, FitnessReview,
+    FitnessRound, fitness_program, load_fitness_reading,
 };
 pub use executor::cancel_active_jobs;
 pub use hacking::{HackFlag, hacking_flags, spearman};

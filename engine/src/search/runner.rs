@@ -273,9 +273,26 @@ fn describe(
         return Ok(None);
     };
     let asked = Instant::now();
+    let mut feedback = feedback;
+    let mut ask_person = |number: usize,
+                          reading: &super::described::FitnessReading,
+                          offline: bool|
+     -> anyhow::Result<super::described::FitnessAnswer> {
+        match feedback.as_deref_mut() {
+            Some(source) => source.ask_fitness(&crate::feedback::FitnessQuestion {
+                number,
+                reading,
+                offline,
+            }),
+            None => Err(anyhow!(
+                "the fitness program needs the person's answer (--feedback human), but no \
+                 feedback source was given"
+            )),
+        }
+    };
     let mut review = FitnessReview {
         ask: record.feedback == FeedbackMode::Human,
-        source: feedback,
+        source: Some(&mut ask_person),
         waited_s: 0.0,
     };
     let described = fitness_program(
