@@ -126,6 +126,17 @@ pub struct Rungs {
 }
 
 impl Rungs {
+    /// A course through `schedule` not yet begun.
+    #[must_use]
+    pub fn new(schedule: Vec<u64>) -> Self {
+        Self {
+            schedule,
+            scores: Vec::new(),
+            errors: Vec::new(),
+            stopped_below: None,
+        }
+    }
+
     /// Whether it stopped before the full budget.
     #[must_use]
     pub fn stopped_early(&self) -> bool {

@@ -77,12 +77,7 @@ impl Halving<'_> {
         let mut courses: Vec<Rungs> = (0..n)
             .map(|i| match &outcomes[i] {
                 Some(Outcome::Trained { rungs: Some(r), .. }) => r.clone(),
-                _ => Rungs {
-                    schedule: schedule.clone(),
-                    scores: Vec::new(),
-                    errors: Vec::new(),
-                    stopped_below: None,
-                },
+                _ => Rungs::new(schedule.clone()),
             })
             .collect();
         for (r, &until) in schedule.iter().enumerate() {
@@ -214,6 +209,6 @@ impl Halving<'_> {
 }
 
 /// A score to rank by: a non-finite one ranks last.
-fn finite_or_worst(x: f64) -> f64 {
+pub(super) fn finite_or_worst(x: f64) -> f64 {
     if x.is_finite() { x } else { f64::NEG_INFINITY }
 }

@@ -85,15 +85,7 @@ impl SlurmGeneration<'_> {
             }
         }
         for (i, _) in train {
-            courses.insert(
-                *i,
-                Rungs {
-                    schedule: schedule.clone(),
-                    scores: Vec::new(),
-                    errors: Vec::new(),
-                    stopped_below: None,
-                },
-            );
+            courses.insert(*i, Rungs::new(schedule.clone()));
         }
         let mut outcomes = BTreeMap::new();
         let mut alive: Vec<&(usize, CandidateSpec)> = train.iter().collect();
@@ -151,11 +143,7 @@ impl SlurmGeneration<'_> {
                 .filter(|(_, c)| c.scores.len() > r)
                 .map(|(&i, c)| RungScore {
                     candidate: i,
-                    mean: if c.scores[r].is_finite() {
-                        c.scores[r]
-                    } else {
-                        f64::NEG_INFINITY
-                    },
+                    mean: super::halving::finite_or_worst(c.scores[r]),
                     se: c.errors[r],
                 })
                 .collect();
