@@ -516,8 +516,14 @@ impl<'t> Trainer<'t> {
         {
             return Some(eval.clone());
         }
+        let (at, started) = (best.env_steps, Instant::now());
         let eval = self.held_out(&best.policy);
-        self.held_out = Some((best.env_steps, eval.clone()));
+        // The training's own time, wherever it is asked for: a rung's score
+        // is the same evaluation `finish` would otherwise run.
+        let took = started.elapsed().as_secs_f64();
+        self.wall_s += took;
+        self.state.timing.eval_s += took;
+        self.held_out = Some((at, eval.clone()));
         Some(eval)
     }
 
