@@ -165,16 +165,10 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
         search.final_eval = false;
     }
     if let Some(b) = &args.llm {
-        llm.backend = Some(match b.as_str() {
-            "builtin" => Backend::Builtin,
-            "openai" => Backend::Openai,
-            "replay" => Backend::Replay,
-            other => {
-                return Err(CliError::usage(anyhow!(
-                    "unknown --llm `{other}`: use builtin, openai or replay"
-                )));
-            }
-        });
+        let backend = Backend::from_name(b).ok_or_else(|| {
+            CliError::usage(anyhow!("unknown --llm `{b}`: use {}", Backend::names()))
+        })?;
+        llm.backend = Some(backend);
     }
     if let Some(u) = &args.base_url {
         llm.base_url = Some(u.clone());
