@@ -130,7 +130,7 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     let file = FileConfig::discover(args.config.as_deref()).map_err(CliError::usage)?;
     let mut executor = file.executor;
     if let Some(kind) = args.executor {
-        executor.kind = kind;
+        executor.kind = kind.into();
     }
     let mut search = file.search;
     let mut llm = file.llm;
@@ -153,7 +153,7 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
         search.final_seeds = v;
     }
     if let Some(v) = args.allocation {
-        search.allocation = v;
+        search.allocation = v.into();
     }
     if let Some(t) = args.threads {
         search.threads = thread_count(Some(t))?;
@@ -200,7 +200,7 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     record.prompts = args.prompts.clone();
     record.hide_fitness = args.hide_fitness;
     record.render = !args.no_render;
-    record.feedback = match (args.feedback, &args.feedback_file) {
+    record.feedback = match (args.feedback.map(FeedbackMode::from), &args.feedback_file) {
         (Some(FeedbackMode::Auto), Some(_)) => {
             return Err(CliError::usage(anyhow!(
                 "--feedback-file gives human answers: use it with --feedback human"
