@@ -221,7 +221,7 @@ impl FileConfig {
     /// The file cannot be read or parsed: one line naming the file, the line
     /// and column, and what is wrong.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = crate::error::read_user_text(path, Self::MAX_FILE_BYTES, "config file")
+        let text = crate::user_file::read_user_text(path, Self::MAX_FILE_BYTES, "config file")
             .with_context(|| format!("cannot read config {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("bad config {}", path.display()))
     }

@@ -437,14 +437,15 @@ fn highlight_rhai(src: &str) -> String {
 /// Writes `report.md` and `report.html` of a finished run into its folder.
 ///
 /// # Errors
-/// The files cannot be written, or a file of the run folder is corrupt.
+/// [`Error::Other`](crate::Error::Other): the files cannot be written, or a
+/// file of the run folder is corrupt.
 pub fn write_reports(
     store: &RunStore,
     task: &Task,
     record: &RunRecord,
     summary: &RunSummary,
-) -> anyhow::Result<()> {
-    write_both(store, task, record, summary, false)
+) -> Result<(), crate::Error> {
+    write_both(store, task, record, summary, false).map_err(crate::Error::Other)
 }
 
 /// Rewrites `report.md` and `report.html` mid-run from what the run folder
