@@ -200,9 +200,9 @@ pub fn registry() -> Registry {
 /// designer, 2 generations of 3 candidates, then the final evaluation.
 ///
 /// # Errors
-/// The run folder cannot be written (candidates that fail are part of the
-/// summary, not errors).
-pub fn search_point_reach(out: &std::path::Path) -> anyhow::Result<RunSummary> {
+/// The run folder cannot be written, as [`rewardsmith::Error::RunFolder`]
+/// (candidates that fail are part of the summary, not errors).
+pub fn search_point_reach(out: &std::path::Path) -> Result<RunSummary, rewardsmith::Error> {
     let registry = registry();
     Search::builder(&registry, "point-reach")
         .generations(2)

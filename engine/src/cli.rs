@@ -5,7 +5,7 @@
 //! is told the flag, the value and the range instead of being accepted or
 //! taken for another argument.
 
-use crate::search::SearchConfig;
+use crate::search::{Allocation, ExecutorKind, FeedbackMode, SearchConfig};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -126,6 +126,62 @@ pub enum ProgressMode {
     Plain,
     /// The run's events, one JSON object a line.
     Json,
+}
+
+/// `--allocation`: the command line's names of [`Allocation`] (the domain
+/// enum knows nothing of clap; the docs below are the `--help` lines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AllocationArg {
+    /// Every candidate trains to the full budget.
+    Uniform,
+    /// Successive halving: weak candidates stop at a rung.
+    Halving,
+}
+
+impl From<AllocationArg> for Allocation {
+    fn from(arg: AllocationArg) -> Self {
+        match arg {
+            AllocationArg::Uniform => Self::Uniform,
+            AllocationArg::Halving => Self::Halving,
+        }
+    }
+}
+
+/// `--executor`: the command line's names of [`ExecutorKind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorArg {
+    /// In this process, on its threads.
+    Local,
+    /// As Slurm job arrays (`sbatch`), on a shared filesystem.
+    Slurm,
+}
+
+impl From<ExecutorArg> for ExecutorKind {
+    fn from(arg: ExecutorArg) -> Self {
+        match arg {
+            ExecutorArg::Local => Self::Local,
+            ExecutorArg::Slurm => Self::Slurm,
+        }
+    }
+}
+
+/// `--feedback`: the command line's names of [`FeedbackMode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FeedbackArg {
+    /// The automatic reflection (training statistics and trajectory analysis).
+    /// The default: a search must run unattended.
+    Auto,
+    /// A person ranks candidates and/or comments after each generation.
+    Human,
+}
+
+impl From<FeedbackArg> for FeedbackMode {
+    fn from(arg: FeedbackArg) -> Self {
+        match arg {
+            FeedbackArg::Auto => Self::Auto,
+            FeedbackArg::Human => Self::Human,
+        }
+    }
 }
 
 impl Command {
@@ -252,11 +308,11 @@ pub struct RunArgs {
     /// How each generation spends its budget: `halving` (default; weak
     /// candidates stop at budget/9 or budget/3) or `uniform` (all train to the end).
     #[arg(long, value_enum)]
-    pub allocation: Option<crate::search::Allocation>,
+    pub allocation: Option<AllocationArg>,
     /// Where candidate trainings run: `local` (default) or `slurm` (job
     /// arrays on a shared filesystem; options in `[executor.slurm]`).
     #[arg(long, value_enum)]
-    pub executor: Option<crate::search::ExecutorKind>,
+    pub executor: Option<ExecutorArg>,
     /// Never show the task fitness to the LLM.
     #[arg(long)]
     pub hide_fitness: bool,
@@ -270,7 +326,7 @@ pub struct RunArgs {
     /// or `human` (rank candidates and/or comment after each generation: from
     /// `--feedback-file`, else piped standard input, else the terminal).
     #[arg(long, value_enum)]
-    pub feedback: Option<crate::search::FeedbackMode>,
+    pub feedback: Option<FeedbackArg>,
     /// JSON Lines of human answers, one per generation:
     /// `{"rank":[3,1,2],"text":"…"}`, `{"action":"skip"}` or `{"action":"stop"}`
     /// (implies `--feedback human`).
@@ -370,4 +426,36 @@ pub struct RolloutArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum as _;
+
+    /// The name the config file (serde) gives a domain value.
+    fn config_name(value: impl serde::Serialize) -> String {
+        serde_json::to_value(value)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn flag_name(value: &impl clap::ValueEnum) -> String {
+        value.to_possible_value().unwrap().get_name().to_string()
+    }
+
+    #[test]
+    fn flag_values_are_the_config_names() {
+        for v in AllocationArg::value_variants() {
+            assert_eq!(flag_name(v), config_name(Allocation::from(*v)));
+        }
+        for v in ExecutorArg::value_variants() {
+            assert_eq!(flag_name(v), config_name(ExecutorKind::from(*v)));
+        }
+        for v in FeedbackArg::value_variants() {
+            assert_eq!(flag_name(v), config_name(FeedbackMode::from(*v)));
+        }
+    }
 }

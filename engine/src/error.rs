@@ -1,243 +1,47 @@
-//! Command errors and the documented exit codes, and [`read_user_file`]: the
-//! one way a command reads a file the user named (regular files only, read
-//! with a cap), whose failures are input errors.
+//! The library's [`Error`], what its public entry points return.
+//!
+//! Inside the engine, steps work with `anyhow` and add context; the public
+//! entry points (the search, the run folder, candidate evaluation, the
+//! reports) convert at their boundary, so a caller matches on the kind of
+//! failure and still prints the whole chain of causes.
 
-use std::fmt;
-use std::io::{self, Read as _};
-use std::path::Path;
+use crate::training::TrainError;
 
-/// The process exit codes of every command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitCode {
-    /// The command did what was asked.
-    Success = 0,
-    /// The thing checked or run failed (e.g. a reward program is unusable).
-    Failure = 1,
-    /// Usage or input error: unknown task, bad flag, bad file, bad config.
-    Usage = 2,
-}
-
-/// An error a command reports to the user, with the exit code it implies.
-#[derive(Debug)]
-pub struct CliError {
-    /// What the process should exit with.
-    pub code: ExitCode,
-    /// The message, saying what went wrong and what to do.
-    pub error: anyhow::Error,
-}
-
-impl CliError {
-    /// A usage or input error (exit code 2).
-    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
-        Self {
-            code: ExitCode::Usage,
-            error: error.into(),
-        }
-    }
-
-    /// A failure of the thing run or checked (exit code 1).
-    pub fn failure(error: impl Into<anyhow::Error>) -> Self {
-        Self {
-            code: ExitCode::Failure,
-            error: error.into(),
-        }
-    }
-}
-
-impl fmt::Display for CliError {
-    /// The error and its causes joined by `: `, like anyhow's `{:#}`, but a
-    /// cause that its parent's message already ends with is not repeated
-    /// (errors such as `cannot read … : {source}` that also return the
-    /// source would otherwise print the OS error twice).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = String::new();
-        for cause in self.error.chain() {
-            let message = cause.to_string();
-            if text.is_empty() {
-                text = message;
-            } else if !message.is_empty() && !text.ends_with(&message) {
-                text.push_str(": ");
-                text.push_str(&message);
-            }
-        }
-        f.write_str(&text)
-    }
-}
-
-impl From<rewardsmith_core::Error> for CliError {
-    fn from(e: rewardsmith_core::Error) -> Self {
-        Self::usage(e)
-    }
-}
-
-/// `n` bytes for people: `512 bytes`, `64 KiB`, `1.5 MiB`.
-pub(crate) fn human_bytes(n: u64) -> String {
-    const KIB: u64 = 1 << 10;
-    const MIB: u64 = 1 << 20;
-    #[allow(clippy::cast_precision_loss)] // a figure for people
-    let scaled = |unit: u64| n as f64 / unit as f64;
-    if n >= MIB {
-        format!("{} MiB", trim(scaled(MIB)))
-    } else if n >= KIB {
-        format!("{} KiB", trim(scaled(KIB)))
-    } else {
-        format!("{n} bytes")
-    }
-}
-
-fn trim(x: f64) -> String {
-    let s = format!("{x:.1}");
-    s.strip_suffix(".0")
-        .map_or_else(|| s.clone(), str::to_string)
-}
-
-/// What a file the user named is (links followed) when it is not a regular
-/// file, in words: `a FIFO (named pipe)`, `a directory`, …; `None` for a
-/// regular file.
-pub(crate) fn special_kind(file_type: std::fs::FileType) -> Option<&'static str> {
-    if file_type.is_file() {
-        return None;
-    }
-    if file_type.is_dir() {
-        return Some("a directory");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt as _;
-        if file_type.is_fifo() {
-            return Some("a FIFO (named pipe)");
-        }
-        if file_type.is_char_device() {
-            return Some("a character device");
-        }
-        if file_type.is_block_device() {
-            return Some("a block device");
-        }
-        if file_type.is_socket() {
-            return Some("a socket");
-        }
-    }
-    Some("a special file")
-}
-
-/// An input error about a file's kind or size, as an I/O error whose message
-/// says what is wrong (callers add the path and what the file is for).
-fn refused(why: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, why)
-}
-
-/// Checks, from its metadata only (links followed), that `path` is a regular
-/// file of at most `limit` bytes, without opening it (opening a FIFO for
-/// reading blocks until a writer comes). `what` names the file's purpose in
-/// the message, e.g. `config file`. Returns the size.
+/// What the engine library's public entry points return.
 ///
-/// # Errors
-/// The OS error of `stat`, or an [`io::ErrorKind::InvalidInput`] error saying
-/// what the path is (`is a FIFO (named pipe), not a regular file`) or how
-/// large it is against the limit.
-pub(crate) fn check_user_file(path: &Path, limit: u64, what: &str) -> io::Result<u64> {
-    let meta = std::fs::metadata(path)?;
-    check_metadata(&meta, limit, what)
+/// Variants holding an [`anyhow::Error`] keep its chain of causes (print it
+/// with `{:#}`, or walk [`std::error::Error::source`]): the kind is what a
+/// caller decides on, the chain is what a person reads.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input the caller gave is unusable: settings out of range, a
+    /// malformed or unreadable file, a combination that cannot work.
+    #[error(transparent)]
+    Input(anyhow::Error),
+    /// No task of that name is registered (or the registry is inconsistent).
+    #[error(transparent)]
+    Task(#[from] rewardsmith_core::Error),
+    /// The person's answers cannot be had or do not fit the question (a
+    /// [`FeedbackError`](crate::feedback::FeedbackError) in the chain).
+    #[error(transparent)]
+    Feedback(anyhow::Error),
+    /// The reward designer failed: the LLM endpoint, the replay transcript or
+    /// its configuration (an [`LlmError`](crate::llm::LlmError) in the chain).
+    #[error(transparent)]
+    Llm(anyhow::Error),
+    /// The run folder cannot be used: it already holds a run (and was not
+    /// to be replaced), holds none, is corrupt, or cannot be made.
+    #[error(transparent)]
+    RunFolder(anyhow::Error),
+    /// A training did not happen or did not finish.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// Anything else: a failure of the machine (a file that cannot be
+    /// written, worker threads that cannot start, …) or of the engine.
+    #[error(transparent)]
+    Other(anyhow::Error),
 }
 
-fn check_metadata(meta: &std::fs::Metadata, limit: u64, what: &str) -> io::Result<u64> {
-    if let Some(kind) = special_kind(meta.file_type()) {
-        return Err(refused(format!("is {kind}, not a regular file")));
-    }
-    if meta.len() > limit {
-        return Err(too_large(Some(meta.len()), limit, what));
-    }
-    Ok(meta.len())
-}
-
-fn too_large(size: Option<u64>, limit: u64, what: &str) -> io::Error {
-    let size = size.map_or_else(
-        || "larger than that".to_string(),
-        |s| format!("{} ({s} bytes)", human_bytes(s)),
-    );
-    refused(format!(
-        "a {what} may hold at most {} ({limit} bytes); this one is {size}",
-        human_bytes(limit)
-    ))
-}
-
-/// Reads a file the user named (a config, a feedback file, a prompt
-/// template, …): it must be a regular file (links are followed; a FIFO, a
-/// device such as `/dev/zero`, a directory or a socket is refused from its
-/// metadata, before it is opened), and at most `limit` bytes are accepted —
-/// at most `limit + 1` are ever read, so a file that grows, or a special file
-/// that passed as regular, cannot exhaust memory. `what` names the file's
-/// purpose in messages (`config file`).
-///
-/// # Errors
-/// As [`check_user_file`], or the OS error of reading.
-pub(crate) fn read_user_file(path: &Path, limit: u64, what: &str) -> io::Result<Vec<u8>> {
-    check_user_file(path, limit, what)?;
-    let file = std::fs::File::open(path)?;
-    // The file opened may not be the one looked at (the path changed in
-    // between): look again, at the open file this time.
-    let size = check_metadata(&file.metadata()?, limit, what)?;
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large(None, limit, what));
-    }
-    Ok(bytes)
-}
-
-/// [`read_user_file`] for text: UTF-8, a leading byte-order mark dropped.
-///
-/// # Errors
-/// As [`read_user_file`], or [`io::ErrorKind::InvalidData`] for a file that is
-/// not UTF-8.
-pub(crate) fn read_user_text(path: &Path, limit: u64, what: &str) -> io::Result<String> {
-    let bytes = read_user_file(path, limit, what)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "is not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })?;
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_string(),
-        None => text,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_for_people() {
-        assert_eq!(human_bytes(512), "512 bytes");
-        assert_eq!(human_bytes(64 << 10), "64 KiB");
-        assert_eq!(human_bytes(3 << 19), "1.5 MiB");
-    }
-
-    #[test]
-    fn a_repeated_cause_prints_once() {
-        let io = io::Error::new(io::ErrorKind::NotFound, "gone");
-        let e = anyhow::Error::new(io).context("cannot read x: gone");
-        assert_eq!(CliError::usage(e).to_string(), "cannot read x: gone");
-        let e = anyhow::anyhow!("inner").context("outer");
-        assert_eq!(CliError::usage(e).to_string(), "outer: inner");
-    }
-
-    #[test]
-    fn special_files_are_refused_and_large_ones_capped() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = read_user_file(dir.path(), 10, "config file").unwrap_err();
-        assert!(err.to_string().contains("is a directory"), "{err}");
-        let path = dir.path().join("big");
-        std::fs::write(&path, [b'x'; 11]).unwrap();
-        let err = read_user_file(&path, 10, "config file").unwrap_err();
-        assert!(err.to_string().contains("at most 10 bytes"), "{err}");
-        assert_eq!(read_user_file(&path, 11, "config file").unwrap().len(), 11);
-        std::fs::write(&path, "\u{feff}a = 1").unwrap();
-        assert_eq!(read_user_text(&path, 100, "config file").unwrap(), "a = 1");
-    }
-}
+/// Result with the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

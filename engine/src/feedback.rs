@@ -552,11 +552,13 @@ impl JsonLinesFeedback {
     /// [`FeedbackError::Io`] or [`FeedbackError::Malformed`] naming the line.
     pub fn open(path: &Path) -> Result<Self, FeedbackError> {
         let name = format!("feedback file {}", path.display());
-        let mut bytes = crate::error::read_user_file(path, Self::MAX_FILE_BYTES, "feedback file")
-            .map_err(|e| FeedbackError::Io {
-            source_name: name.clone(),
-            message: e.to_string(),
-        })?;
+        let mut bytes =
+            crate::user_file::read_user_file(path, Self::MAX_FILE_BYTES, "feedback file").map_err(
+                |e| FeedbackError::Io {
+                    source_name: name.clone(),
+                    message: e.to_string(),
+                },
+            )?;
         if bytes.starts_with("\u{feff}".as_bytes()) {
             bytes.drain(..3);
         }

@@ -2,8 +2,10 @@
 //!
 //! This crate joins the others: the task registry (`rewardsmith-envs`), the reward
 //! sandbox (`rewardsmith-sandbox`) and the trainer (`rewardsmith-rl`), behind the
-//! `rewardsmith` command line. The binary only parses arguments; every command
-//! lives in [`commands`] and returns a typed [`CliError`] carrying its exit code.
+//! `rewardsmith` command line. The library's entry points return its own
+//! [`Error`]; the binary only parses arguments, and every command lives in
+//! [`commands`] and returns a [`CliError`] carrying its exit code, mapped from
+//! the kind of [`Error`].
 
 pub mod cli;
 pub mod commands;
@@ -17,5 +19,7 @@ pub mod prompts;
 pub mod render;
 pub mod search;
 pub mod training;
+mod user_file;
 
-pub use error::{CliError, ExitCode};
+pub use commands::{CliError, ExitCode};
+pub use error::{Error, Result};

@@ -265,7 +265,7 @@ impl Prompts {
         match std::fs::metadata(dir) {
             Ok(meta) if meta.is_dir() => {}
             Ok(meta) => {
-                let kind = crate::error::special_kind(meta.file_type()).unwrap_or("a file");
+                let kind = crate::user_file::special_kind(meta.file_type()).unwrap_or("a file");
                 return Err(PromptError::Io {
                     path: dir.to_path_buf(),
                     source: std::io::Error::new(
@@ -303,7 +303,11 @@ impl Prompts {
         }
         for (role, text, source) in &mut prompts.templates {
             let path = dir.join(role.file_name());
-            match crate::error::read_user_text(&path, Self::MAX_TEMPLATE_BYTES, "prompt template") {
+            match crate::user_file::read_user_text(
+                &path,
+                Self::MAX_TEMPLATE_BYTES,
+                "prompt template",
+            ) {
                 Ok(t) => {
                     *text = t;
                     *source = path.display().to_string();
@@ -341,9 +345,12 @@ impl Prompts {
             if !from.exists() {
                 continue;
             }
-            let text =
-                crate::error::read_user_text(&from, Self::MAX_TEMPLATE_BYTES, "prompt template")
-                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", from.display()))?;
+            let text = crate::user_file::read_user_text(
+                &from,
+                Self::MAX_TEMPLATE_BYTES,
+                "prompt template",
+            )
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", from.display()))?;
             crate::search::write_atomic(&to.join(role.file_name()), text.as_bytes())?;
         }
         Ok(())

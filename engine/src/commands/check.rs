@@ -2,9 +2,9 @@
 //! The human output shows the program's words (component names, errors,
 //! printed text) through [`terminal_safe`]; `--json` keeps them exact.
 
+use super::CliError;
 use super::print_json;
 use crate::cli::CheckArgs;
-use crate::error::CliError;
 use crate::progress::terminal_safe;
 use anyhow::anyhow;
 use rewardsmith_core::Registry;

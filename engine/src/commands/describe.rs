@@ -1,7 +1,7 @@
 //! `rewardsmith describe TASK`: the text a reward author reads.
 
+use super::CliError;
 use super::print_json;
-use crate::error::CliError;
 use rewardsmith_core::Registry;
 use serde_json::json;
 

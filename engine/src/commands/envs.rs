@@ -1,7 +1,7 @@
 //! `rewardsmith envs`: the environments and their tasks.
 
+use super::CliError;
 use super::print_json;
-use crate::error::CliError;
 use rewardsmith_core::Registry;
 use serde_json::json;
 

@@ -3,13 +3,14 @@
 mod check;
 mod describe;
 mod envs;
+mod exit;
 mod render;
 mod rollout;
 mod run;
 mod train;
 
 use crate::cli::{Cli, Command};
-use crate::error::CliError;
+pub use exit::{CliError, ExitCode};
 use rewardsmith_core::Registry;
 
 /// Runs the parsed command line against `registry`.
@@ -38,14 +39,13 @@ pub fn run(cli: Cli, registry: &Registry) -> Result<(), CliError> {
         Command::EvalCandidate(args) => {
             // Only a regular file of sane size is read as a spec (a FIFO would
             // hang, /dev/zero would fill memory).
-            crate::error::check_user_file(&args.spec, MAX_SPEC_BYTES, "candidate spec").map_err(
-                |e| {
+            crate::user_file::check_user_file(&args.spec, MAX_SPEC_BYTES, "candidate spec")
+                .map_err(|e| {
                     CliError::usage(anyhow::anyhow!(
                         "cannot read candidate spec {}: {e}",
                         args.spec.display()
                     ))
-                },
-            )?;
+                })?;
             run::eval_candidate(registry, &args)
         }
         Command::Render(args) => render::run(registry, &args),
@@ -59,7 +59,7 @@ pub const MAX_SPEC_BYTES: u64 = 16 << 20;
 /// `rewardsmith report DIR`: rewrites the reports from the run folder.
 fn report(registry: &Registry, dir: &std::path::Path) -> Result<(), CliError> {
     use crate::search::{open_run, read_json, write_reports};
-    let (store, record) = open_run(dir).map_err(CliError::usage)?;
+    let (store, record) = open_run(dir)?;
     let augmented;
     let registry = match &record.described {
         Some(d) => {
@@ -81,7 +81,7 @@ fn report(registry: &Registry, dir: &std::path::Path) -> Result<(), CliError> {
                 dir.display()
             ))
         })?;
-    write_reports(&store, task, &record, &summary).map_err(CliError::failure)?;
+    write_reports(&store, task, &record, &summary)?;
     println!("{}", dir.join("report.html").display());
     Ok(())
 }

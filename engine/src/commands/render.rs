@@ -1,9 +1,9 @@
 //! `rewardsmith render`: a policy's episodes as an animated GIF and a PNG
 //! filmstrip.
 
+use super::CliError;
 use super::print_json;
 use crate::cli::RenderArgs;
-use crate::error::CliError;
 use crate::render::{PolicyController, RenderConfig, render_rollout};
 use anyhow::anyhow;
 use rewardsmith_core::Registry;

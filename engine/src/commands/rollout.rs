@@ -1,8 +1,8 @@
 //! `rewardsmith rollout`: episodes with a fixed policy, fitness and throughput.
 
+use super::CliError;
 use super::{print_json, thread_pool};
 use crate::cli::RolloutArgs;
-use crate::error::CliError;
 use anyhow::anyhow;
 use rewardsmith_core::Registry;
 use rewardsmith_envs::rollout::{

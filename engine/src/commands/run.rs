@@ -1,17 +1,17 @@
 //! `rewardsmith run`, `resume`, `report` and `eval-candidate`: the search and its
 //! run folder.
 
+use super::CliError;
 use super::{print_json, thread_count};
 use crate::cli::ProgressMode;
 use crate::cli::{EvalCandidateArgs, RunArgs};
-use crate::error::CliError;
-use crate::feedback::{FeedbackError, FeedbackSource, JsonLinesFeedback, TerminalFeedback};
+use crate::feedback::{FeedbackSource, JsonLinesFeedback, TerminalFeedback};
 use crate::llm::Backend;
 use crate::progress::{self, JsonProgress, PlainProgress, RunProgress};
 use crate::search::files;
 use crate::search::{
     CandidateSpec, DescribedTask, ExecutorKind, FeedbackMode, FileConfig, RunRecord, RunSummary,
-    create_run, evaluate_candidate, open_run, read_json, run_search_with, write_json,
+    SearchConfig, create_run, evaluate_candidate, open_run, read_json, run_search_with, write_json,
 };
 use anyhow::anyhow;
 use rewardsmith_core::Registry;
@@ -114,26 +114,66 @@ fn finish(summary: &RunSummary, record: &RunRecord, json: bool) -> Result<(), Cl
 }
 
 pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
-    let (task, described) = match (&args.task, &args.env, &args.describe) {
-        (Some(name), None, None) => (registry.task(name)?, None),
+    let (task, described) = chosen_task(registry, args)?;
+    let config = configured(args)?;
+    if let Some(d) = &described {
+        offline_understanding(task, d, &config.llm)?;
+    }
+    let record = run_record(task, described, config, args)?;
+    // A malformed feedback file is refused before any folder is made.
+    let mut source = feedback_source(&record, args.json, true)?;
+    let dir = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!("{}-seed{}", record.task, record.search.seed))
+    });
+    let store = create_run(&dir, &record, args.force)?;
+    search_and_report(
+        registry,
+        &store,
+        &record,
+        source.as_mut().map(|s| &mut **s as &mut dyn FeedbackSource),
+        args.json,
+        args.progress,
+    )
+}
+
+/// The task searched: a registered one (`--task`), or one described in words
+/// (`--env` and `--describe`) with its template.
+fn chosen_task<'r>(
+    registry: &'r Registry,
+    args: &RunArgs,
+) -> Result<(&'r rewardsmith_core::Task, Option<DescribedTask>), CliError> {
+    match (&args.task, &args.env, &args.describe) {
+        (Some(name), None, None) => Ok((registry.task(name)?, None)),
         (None, Some(env), Some(text)) => {
             let mut d = DescribedTask::new(registry, env, text).map_err(CliError::usage)?;
             d.accept_partial = args.accept_partial_fitness;
-            (d.template(registry).map_err(CliError::usage)?, Some(d))
+            Ok((d.template(registry).map_err(CliError::usage)?, Some(d)))
         }
-        _ => {
-            return Err(CliError::usage(anyhow!(
-                "name a task with --task T, or describe one with --env E --describe TEXT"
-            )));
-        }
-    };
-    let file = FileConfig::discover(args.config.as_deref()).map_err(CliError::usage)?;
-    let mut executor = file.executor;
-    if let Some(kind) = args.executor {
-        executor.kind = kind;
+        _ => Err(CliError::usage(anyhow!(
+            "name a task with --task T, or describe one with --env E --describe TEXT"
+        ))),
     }
-    let mut search = file.search;
-    let mut llm = file.llm;
+}
+
+/// The configuration file (found or named), the flags over it, validated.
+fn configured(args: &RunArgs) -> Result<FileConfig, CliError> {
+    let mut config = FileConfig::discover(args.config.as_deref()).map_err(CliError::usage)?;
+    if let Some(kind) = args.executor {
+        config.executor.kind = kind.into();
+    }
+    search_flags(&mut config.search, args)?;
+    llm_flags(&mut config.llm, args)?;
+    if config.executor.kind == ExecutorKind::Slurm {
+        config.executor.slurm.validate().map_err(CliError::usage)?;
+    }
+    config.search.validate().map_err(CliError::usage)?;
+    config.llm.validate().map_err(CliError::usage)?;
+    config.llm.check_cost_limit().map_err(CliError::usage)?;
+    Ok(config)
+}
+
+/// The search flags over the file's `[search]`.
+fn search_flags(search: &mut SearchConfig, args: &RunArgs) -> Result<(), CliError> {
     if let Some(v) = args.samples {
         search.samples = v;
     }
@@ -153,7 +193,7 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
         search.final_seeds = v;
     }
     if let Some(v) = args.allocation {
-        search.allocation = v;
+        search.allocation = v.into();
     }
     if let Some(t) = args.threads {
         search.threads = thread_count(Some(t))?;
@@ -164,17 +204,16 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     if args.no_final_eval {
         search.final_eval = false;
     }
+    Ok(())
+}
+
+/// The designer flags over the file's `[llm]`.
+fn llm_flags(llm: &mut crate::llm::LlmConfig, args: &RunArgs) -> Result<(), CliError> {
     if let Some(b) = &args.llm {
-        llm.backend = Some(match b.as_str() {
-            "builtin" => Backend::Builtin,
-            "openai" => Backend::Openai,
-            "replay" => Backend::Replay,
-            other => {
-                return Err(CliError::usage(anyhow!(
-                    "unknown --llm `{other}`: use builtin, openai or replay"
-                )));
-            }
-        });
+        let backend = Backend::from_name(b).ok_or_else(|| {
+            CliError::usage(anyhow!("unknown --llm `{b}`: use {}", Backend::names()))
+        })?;
+        llm.backend = Some(backend);
     }
     if let Some(u) = &args.base_url {
         llm.base_url = Some(u.clone());
@@ -188,25 +227,26 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     if let Some(c) = args.max_cost {
         llm.max_cost_usd = Some(c);
     }
-    if executor.kind == ExecutorKind::Slurm {
-        executor.slurm.validate().map_err(CliError::usage)?;
-    }
-    search.validate().map_err(CliError::usage)?;
-    llm.validate().map_err(CliError::usage)?;
-    llm.check_cost_limit().map_err(CliError::usage)?;
-    if let Some(d) = &described {
-        offline_understanding(task, d, &llm)?;
-    }
-    let mut record = RunRecord::new(task, search, llm, thread_count(None)?);
+    Ok(())
+}
+
+/// What `run.toml` records: the task, the settings and the run's options.
+fn run_record(
+    task: &rewardsmith_core::Task,
+    described: Option<DescribedTask>,
+    config: FileConfig,
+    args: &RunArgs,
+) -> Result<RunRecord, CliError> {
+    let mut record = RunRecord::new(task, config.search, config.llm, thread_count(None)?);
     if let Some(d) = described {
         record.task = d.task_name();
         record.described = Some(d);
     }
-    record.executor = executor;
+    record.executor = config.executor;
     record.prompts = args.prompts.clone();
     record.hide_fitness = args.hide_fitness;
     record.render = !args.no_render;
-    record.feedback = match (args.feedback, &args.feedback_file) {
+    record.feedback = match (args.feedback.map(FeedbackMode::from), &args.feedback_file) {
         (Some(FeedbackMode::Auto), Some(_)) => {
             return Err(CliError::usage(anyhow!(
                 "--feedback-file gives human answers: use it with --feedback human"
@@ -224,20 +264,7 @@ pub(crate) fn run(registry: &Registry, args: &RunArgs) -> Result<(), CliError> {
     if record.feedback == FeedbackMode::Human && record.llm.resolved_backend() == Backend::Builtin {
         eprintln!("{OFFLINE_FEEDBACK_NOTE}");
     }
-    // A malformed feedback file is refused before any folder is made.
-    let mut source = feedback_source(&record, args.json, true)?;
-    let dir = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("runs").join(format!("{}-seed{}", record.task, record.search.seed))
-    });
-    let store = create_run(&dir, &record, args.force).map_err(CliError::usage)?;
-    search_and_report(
-        registry,
-        &store,
-        &record,
-        source.as_mut().map(|s| &mut **s as &mut dyn FeedbackSource),
-        args.json,
-        args.progress,
-    )
+    Ok(record)
 }
 
 /// Where human answers come from: the feedback file, else piped standard
@@ -306,14 +333,9 @@ fn search_and_report(
     };
     let result = run_search_with(registry, store, record, feedback, progress.as_ref());
     progress.finished();
-    let summary = result.map_err(|e| {
-        // The person's answers are input: a bad one is a usage error (exit 2).
-        if e.downcast_ref::<FeedbackError>().is_some() {
-            CliError::usage(e)
-        } else {
-            CliError::failure(e)
-        }
-    })?;
+    // The person's answers are input: a bad one is a usage error (exit 2);
+    // the mapping is `CliError`'s `From<Error>`.
+    let summary = result?;
     finish(&summary, record, json)
 }
 
@@ -323,7 +345,7 @@ pub(crate) fn resume(
     json: bool,
     mode: Option<ProgressMode>,
 ) -> Result<(), CliError> {
-    let (store, record) = open_run(dir).map_err(CliError::usage)?;
+    let (store, record) = open_run(dir)?;
     let mut source = feedback_source(&record, json, false)?;
     store
         .event(&crate::events::RunEvent::RunStarted {
@@ -365,7 +387,7 @@ pub(crate) fn eval_candidate(
         None => registry,
     };
     registry.task(&spec.task)?;
-    let outcome = evaluate_candidate(registry, &spec, &args.out).map_err(CliError::failure)?;
+    let outcome = evaluate_candidate(registry, &spec, &args.out)?;
     write_json(&args.out.join(files::RESULT), &outcome).map_err(CliError::failure)?;
     let value = serde_json::json!({
         "out_dir": args.out,

@@ -1,9 +1,9 @@
 //! `rewardsmith train`: PPO on one reward program, with a progress bar, streamed
 //! metrics, a saved policy and a JSON summary.
 
+use super::CliError;
 use super::{print_json, thread_count};
 use crate::cli::TrainArgs;
-use crate::error::CliError;
 use crate::search::{SearchConfig, files, write_atomic};
 use crate::training::{TrainError, TrainRequest, TrainedReward, train_reward};
 use anyhow::anyhow;
@@ -160,8 +160,33 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
     }
     let config = PpoConfig::for_task(task).with_overrides(&overrides);
     config.validate().map_err(CliError::usage)?;
-    let total_timesteps = config.total_timesteps;
     let threads = thread_count(args.threads)?;
+    let out_dir = out_folder(task, args)?;
+    let request = TrainRequest {
+        task,
+        source: &source,
+        overrides: &overrides,
+        seed: args.seed,
+        threads,
+        out: Some(&out_dir),
+    };
+    let TrainedReward {
+        config, trained, ..
+    } = train_showing_progress(&request, config.total_timesteps, args.json)
+        .map_err(|e| train_failure(e, args, task))?;
+    let summary = summary_json(task, args, threads, &config, &trained, &out_dir);
+    let pretty = serde_json::to_vec_pretty(&summary).map_err(CliError::failure)?;
+    write_atomic(&out_dir.join(files::TRAIN_REPORT), &pretty).map_err(CliError::failure)?;
+    if args.json {
+        print_json(&summary);
+    } else {
+        print_summary(task, &trained, &out_dir);
+    }
+    Ok(())
+}
+
+/// The output folder (`--out`, else `runs/train-TASK-seedN`), created.
+fn out_folder(task: &Task, args: &TrainArgs) -> Result<PathBuf, CliError> {
     let out_dir = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!("train-{}-seed{}", task.name, args.seed))
     });
@@ -171,19 +196,34 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
             out_dir.display()
         ))
     })?;
-    let bar = if std::io::stderr().is_terminal() && !args.json {
-        let bar = ProgressBar::new(total_timesteps);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/{human_len} steps  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Some(bar)
-    } else {
-        None
-    };
+    Ok(out_dir)
+}
+
+/// A progress bar of `total_timesteps` on a terminal (none under `--json` or
+/// when stderr is piped).
+fn progress_bar(total_timesteps: u64, json: bool) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() || json {
+        return None;
+    }
+    let bar = ProgressBar::new(total_timesteps);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/{human_len} steps  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    Some(bar)
+}
+
+/// Trains `request`, showing every checkpoint on the bar, else as a line on
+/// stderr (nothing under `--json`).
+fn train_showing_progress(
+    request: &TrainRequest<'_>,
+    total_timesteps: u64,
+    json: bool,
+) -> Result<TrainedReward, TrainError> {
+    let bar = progress_bar(total_timesteps, json);
     let mut observer = |p: &Progress| {
         if let Some(bar) = &bar {
             bar.set_position(p.env_steps);
@@ -195,26 +235,21 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
             );
             match &bar {
                 Some(bar) => bar.set_message(line),
-                None if !args.json => eprintln!("{line}"),
+                None if !json => eprintln!("{line}"),
                 None => {}
             }
         }
     };
-    let request = TrainRequest {
-        task,
-        source: &source,
-        overrides: &overrides,
-        seed: args.seed,
-        threads,
-        out: Some(&out_dir),
-    };
-    let result = train_reward(&request, &mut observer);
+    let result = train_reward(request, &mut observer);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let TrainedReward {
-        config, trained, ..
-    } = result.map_err(|e| match e {
+    result
+}
+
+/// The command's error for a training that did not happen or did not finish.
+fn train_failure(e: TrainError, args: &TrainArgs, task: &Task) -> CliError {
+    match e {
         TrainError::Unusable(check) => CliError::failure(anyhow!(
             "reward `{}` is not usable for `{}`:\n  {}",
             args.reward,
@@ -229,9 +264,20 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
         TrainError::Settings(m) => CliError::usage(anyhow!("{m}")),
         TrainError::Failed(m) => CliError::failure(anyhow!("training `{}` failed: {m}", task.name)),
         TrainError::Io(e) => CliError::failure(e),
-    })?;
+    }
+}
+
+/// The JSON summary (`train-report.json`, and stdout under `--json`).
+fn summary_json(
+    task: &Task,
+    args: &TrainArgs,
+    threads: usize,
+    config: &PpoConfig,
+    trained: &rewardsmith_rl::Trained,
+    out_dir: &Path,
+) -> serde_json::Value {
     let report = &trained.report;
-    let summary = json!({
+    json!({
         "task": task.name,
         "reward": args.reward,
         "seed": args.seed,
@@ -252,28 +298,26 @@ pub(crate) fn run(registry: &Registry, args: &TrainArgs) -> Result<(), CliError>
         "timing": trained.timing,
         "learner_fraction": trained.timing.learner_fraction(),
         "out_dir": out_dir,
-    });
-    let pretty = serde_json::to_vec_pretty(&summary).map_err(CliError::failure)?;
-    write_atomic(&out_dir.join(files::TRAIN_REPORT), &pretty).map_err(CliError::failure)?;
-    if args.json {
-        print_json(&summary);
-    } else {
-        println!(
-            "{}: fitness {:.4} (best checkpoint, at step {}, on {} held-out episodes; last \
-             checkpoint {:.4}) after {} env steps in {:.1} s ({:.0} steps/s, learner {:.0}%)",
-            task.name,
-            report.fitness(),
-            report.fitness_env_steps(),
-            report.best.as_ref().map_or(0, |b| b.episodes),
-            report.final_fitness,
-            report.env_steps,
-            report.wall_s,
-            report.env_steps_per_sec,
-            100.0 * trained.timing.learner_fraction()
-        );
-        println!("policy and metrics in {}", out_dir.display());
-    }
-    Ok(())
+    })
+}
+
+/// The summary for people.
+fn print_summary(task: &Task, trained: &rewardsmith_rl::Trained, out_dir: &Path) {
+    let report = &trained.report;
+    println!(
+        "{}: fitness {:.4} (best checkpoint, at step {}, on {} held-out episodes; last \
+         checkpoint {:.4}) after {} env steps in {:.1} s ({:.0} steps/s, learner {:.0}%)",
+        task.name,
+        report.fitness(),
+        report.fitness_env_steps(),
+        report.best.as_ref().map_or(0, |b| b.episodes),
+        report.final_fitness,
+        report.env_steps,
+        report.wall_s,
+        report.env_steps_per_sec,
+        100.0 * trained.timing.learner_fraction()
+    );
+    println!("policy and metrics in {}", out_dir.display());
 }
 
 #[cfg(test)]

@@ -32,7 +32,14 @@ pub enum Backend {
     Replay,
 }
 
+/// Everything the engine knows of a backend besides how it is built (that is
+/// [`build_client`](super::build_client)'s match): its name, its default
+/// model and how its cost reads. A new backend is a variant here and an arm
+/// there.
 impl Backend {
+    /// Every backend, in the order messages and `--help` name them.
+    pub const ALL: [Self; 3] = [Self::Builtin, Self::Openai, Self::Replay];
+
     /// The name used in config files, flags and records.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -40,6 +47,45 @@ impl Backend {
             Self::Builtin => "builtin",
             Self::Openai => "openai",
             Self::Replay => "replay",
+        }
+    }
+
+    /// The backend called `name` (as in config files and `--llm`).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.as_str() == name)
+    }
+
+    /// Every backend's name for a message: `builtin, openai or replay`.
+    #[must_use]
+    pub fn names() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|b| b.as_str()).collect();
+        match names.split_last() {
+            Some((last, [])) => (*last).to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
+    /// The model asked for when none is configured (`None`: the replayed
+    /// transcript's).
+    #[must_use]
+    pub fn default_model(self) -> Option<&'static str> {
+        match self {
+            Self::Builtin => Some(BUILTIN_MODEL),
+            Self::Openai => Some(DEFAULT_OPENAI_MODEL),
+            Self::Replay => None,
+        }
+    }
+
+    /// How the cost of a backend that calls no model reads (`None`: it calls
+    /// one, and its price is counted).
+    #[must_use]
+    pub fn no_cost_text(self) -> Option<&'static str> {
+        match self {
+            Self::Builtin => Some("no cost (offline designer)"),
+            Self::Replay => Some("no cost (replayed)"),
+            Self::Openai => None,
         }
     }
 }
@@ -190,12 +236,9 @@ impl LlmConfig {
     /// model takes the transcript's).
     #[must_use]
     pub fn resolved_model(&self) -> Option<String> {
-        match (&self.model, self.resolved_backend()) {
-            (Some(m), _) => Some(m.clone()),
-            (None, Backend::Openai) => Some(DEFAULT_OPENAI_MODEL.to_string()),
-            (None, Backend::Builtin) => Some(BUILTIN_MODEL.to_string()),
-            (None, Backend::Replay) => None,
-        }
+        self.model
+            .clone()
+            .or_else(|| self.resolved_backend().default_model().map(str::to_string))
     }
 
     /// The price of `model`: its own `[llm.prices]` entry, else the built-in
@@ -236,21 +279,16 @@ impl LlmConfig {
     /// displayed `$0.00` would claim it was free).
     #[must_use]
     pub fn cost_text(&self, cost_usd: f64) -> String {
-        match self.resolved_backend() {
-            Backend::Builtin => "no cost (offline designer)".to_string(),
-            Backend::Replay => "no cost (replayed)".to_string(),
-            Backend::Openai => {
-                let model = self.resolved_model().unwrap_or_default();
-                if self.known_price(&model).is_some() {
-                    format!("${cost_usd:.4}")
-                } else if self.is_local_endpoint() {
-                    "no price (local)".to_string()
-                } else {
-                    format!(
-                        "no price known for `{model}` (set [llm.prices.\"{model}\"] to count it)"
-                    )
-                }
-            }
+        if let Some(text) = self.resolved_backend().no_cost_text() {
+            return text.to_string();
+        }
+        let model = self.resolved_model().unwrap_or_default();
+        if self.known_price(&model).is_some() {
+            format!("${cost_usd:.4}")
+        } else if self.is_local_endpoint() {
+            "no price (local)".to_string()
+        } else {
+            format!("no price known for `{model}` (set [llm.prices.\"{model}\"] to count it)")
         }
     }
 
@@ -370,6 +408,16 @@ impl LlmConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backends_are_named_in_one_place() {
+        assert_eq!(Backend::names(), "builtin, openai or replay");
+        for b in Backend::ALL {
+            assert_eq!(Backend::from_name(b.as_str()), Some(b));
+            assert_eq!(serde_json::to_value(b).unwrap(), b.as_str());
+        }
+        assert_eq!(Backend::from_name("gpt"), None);
+    }
 
     #[test]
     fn defaults_select_the_offline_designer() {

@@ -1,5 +1,13 @@
 //! Talking to language models: the [`LlmClient`] trait and its backends.
 //!
+//! [`LlmClient`] is the reward designer seam: the search asks it for
+//! completions and never knows who answers. Adding a backend is one file
+//! here that implements the trait, its variant in [`Backend`] (name,
+//! default model, how its cost reads) and one arm in [`build_client`]; the
+//! command line and config files take the names from [`Backend`]. A Rust
+//! caller can skip all three and hand its own client to
+//! [`Search`](crate::search::Search)'s `designer`.
+//!
 //! - [`OpenAiClient`]: any OpenAI-compatible chat-completions endpoint (OpenAI,
 //!   vLLM, Ollama, llama.cpp, LM Studio), with retries, time-outs, a concurrency
 //!   limit and cost accounting.

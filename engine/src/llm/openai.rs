@@ -279,53 +279,15 @@ impl Inner {
             } else {
                 vec![1; need]
             };
-            let mut set = tokio::task::JoinSet::new();
-            for (i, n) in batch.iter().copied().enumerate() {
-                let this = Arc::clone(this);
-                let body = Arc::clone(&body);
-                set.spawn(async move { (i, this.request_with_retries(&body, n).await) });
-            }
-            let mut results: Vec<Option<Answer>> = (0..batch.len()).map(|_| None).collect();
-            let mut error = None;
-            while let Some(joined) = set.join_next().await {
-                match joined {
-                    Ok((i, Ok(answer))) => results[i] = answer,
-                    Ok((_, Err(e))) => {
-                        if error.is_none() {
-                            error = Some(e);
-                            set.abort_all();
-                        }
-                    }
-                    Err(e) if e.is_cancelled() => {}
-                    Err(e) => {
-                        error.get_or_insert(LlmError::Config(format!("request task failed: {e}")));
-                    }
+            let results = match Self::round(this, &body, &batch).await {
+                Ok(results) => results,
+                Err(e) => {
+                    // What earlier rounds bought still counts in the totals.
+                    this.meter.add(&response);
+                    return Err(e);
                 }
-            }
-            if let Some(e) = error {
-                // What earlier rounds bought still counts in the totals.
-                this.meter.add(&response);
-                return Err(e);
-            }
-            let mut got = 0;
-            for answer in results.into_iter().flatten() {
-                response.requests += 1;
-                response.usage += answer.usage;
-                response.cost_usd += this
-                    .price
-                    .cost(answer.usage.prompt_tokens, answer.usage.completion_tokens);
-                got += answer.choices.len();
-                let share = split(answer.usage, answer.choices.len());
-                for ((text, finish_reason), usage) in answer.choices.into_iter().zip(share) {
-                    if response.completions.len() < want {
-                        response.completions.push(Completion {
-                            text,
-                            finish_reason,
-                            usage,
-                        });
-                    }
-                }
-            }
+            };
+            let got = this.take_answers(&mut response, results, want);
             if first && batch.len() == 1 && need > 1 && got < need && got > 0 {
                 tracing::info!(
                     url = %this.url,
@@ -361,6 +323,72 @@ impl Inner {
         }
         this.meter.add(&response);
         Ok(response)
+    }
+
+    /// Sends one round of requests at once, `batch[i]` completions asked of
+    /// the `i`-th; the first error stops the others.
+    async fn round(
+        this: &Arc<Self>,
+        body: &Arc<serde_json::Map<String, serde_json::Value>>,
+        batch: &[usize],
+    ) -> Result<Vec<Option<Answer>>, LlmError> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, n) in batch.iter().copied().enumerate() {
+            let this = Arc::clone(this);
+            let body = Arc::clone(body);
+            set.spawn(async move { (i, this.request_with_retries(&body, n).await) });
+        }
+        let mut results: Vec<Option<Answer>> = (0..batch.len()).map(|_| None).collect();
+        let mut error = None;
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((i, Ok(answer))) => results[i] = answer,
+                Ok((_, Err(e))) => {
+                    if error.is_none() {
+                        error = Some(e);
+                        set.abort_all();
+                    }
+                }
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => {
+                    error.get_or_insert(LlmError::Config(format!("request task failed: {e}")));
+                }
+            }
+        }
+        match error {
+            Some(e) => Err(e),
+            None => Ok(results),
+        }
+    }
+
+    /// Adds a round's answers to `response` (usage, cost, completions up to
+    /// `want`); returns how many completions the round brought.
+    fn take_answers(
+        &self,
+        response: &mut LlmResponse,
+        results: Vec<Option<Answer>>,
+        want: usize,
+    ) -> usize {
+        let mut got = 0;
+        for answer in results.into_iter().flatten() {
+            response.requests += 1;
+            response.usage += answer.usage;
+            response.cost_usd += self
+                .price
+                .cost(answer.usage.prompt_tokens, answer.usage.completion_tokens);
+            got += answer.choices.len();
+            let share = split(answer.usage, answer.choices.len());
+            for ((text, finish_reason), usage) in answer.choices.into_iter().zip(share) {
+                if response.completions.len() < want {
+                    response.completions.push(Completion {
+                        text,
+                        finish_reason,
+                        usage,
+                    });
+                }
+            }
+        }
+        got
     }
 
     /// The request body without `n` (added per request).

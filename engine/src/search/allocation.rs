@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How a generation's budget is spent (`--allocation`, `[search] allocation`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Allocation {
     /// Every candidate trains to the full budget.

@@ -19,8 +19,8 @@
 //! ```
 
 use super::config::SearchConfig;
+use super::entry::{create_run, run_search_designed};
 use super::record::{RunRecord, RunSummary};
-use super::runner::{create_run, run_search_designed};
 use crate::feedback::FeedbackSource;
 use crate::llm::{LlmClient, LlmConfig};
 use crate::progress::{QuietProgress, RunProgress};
@@ -180,12 +180,15 @@ impl SearchBuilder<'_> {
     /// Runs the search to its end: the run folder, then its summary.
     ///
     /// # Errors
-    /// An unknown task, invalid settings, a folder that holds a run (without
-    /// [`force`](Self::force)) or cannot be written, a failing designer;
-    /// failures of candidates are recorded and fed back, never raised.
-    pub fn run(self) -> anyhow::Result<RunSummary> {
+    /// An unknown task ([`Error::Task`](crate::Error::Task)), invalid
+    /// settings ([`Error::Input`](crate::Error::Input)), a folder that holds a
+    /// run (without [`force`](Self::force)) or cannot be written
+    /// ([`Error::RunFolder`](crate::Error::RunFolder)), a failing designer
+    /// ([`Error::Llm`](crate::Error::Llm)); failures of candidates are
+    /// recorded and fed back, never raised.
+    pub fn run(self) -> Result<RunSummary, crate::Error> {
         let task = self.registry.task(&self.task)?;
-        self.search.validate()?;
+        self.search.validate().map_err(crate::Error::Input)?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let mut record = RunRecord::new(task, self.search, self.llm, cores);
         if self.feedback.is_some() {

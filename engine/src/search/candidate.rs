@@ -6,7 +6,7 @@ use super::analyzer::{TrajectorySummary, analyse};
 use super::described::DescribedTask;
 use super::store::{files, write_atomic, write_json};
 use crate::training::{self, StatePairs, TrainError, TrainRequest, TrainedReward};
-use rewardsmith_core::{Registry, TrainReport};
+use rewardsmith_core::{Registry, Task, TrainReport};
 use rewardsmith_rl::PpoOverrides;
 use rewardsmith_sandbox::{CheckReport, ProgramSource};
 use serde::{Deserialize, Serialize};
@@ -152,13 +152,14 @@ impl Outcome {
 /// `out` (`reward.rhai`, `check.json`, `metrics.*`, `policy.*`, `result.json`).
 ///
 /// # Errors
-/// Only for failures of the machine (unknown task, unwritable folder); failures
-/// of the program are an [`Outcome`].
+/// Only for failures of the machine: [`Error::Task`](crate::Error::Task) for
+/// an unknown task, [`Error::Other`](crate::Error::Other) for an unwritable
+/// folder; failures of the program are an [`Outcome`].
 pub fn evaluate_candidate(
     registry: &Registry,
     spec: &CandidateSpec,
     out: &Path,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, crate::Error> {
     evaluate_candidate_with(registry, spec, out, &|_| {})
 }
 
@@ -172,8 +173,18 @@ pub fn evaluate_candidate_with(
     spec: &CandidateSpec,
     out: &Path,
     on_steps: &dyn Fn(u64),
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, crate::Error> {
     let task = registry.task(&spec.task)?;
+    evaluate_on(task, spec, out, on_steps).map_err(crate::Error::Other)
+}
+
+/// [`evaluate_candidate_with`] once the task is found.
+fn evaluate_on(
+    task: &Task,
+    spec: &CandidateSpec,
+    out: &Path,
+    on_steps: &dyn Fn(u64),
+) -> anyhow::Result<Outcome> {
     let inputs = TrainingInputs::new(spec);
     let mut prepared = match prepare(task, spec, &inputs, out)? {
         Ok(p) => p,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Who writes the feedback between generations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedbackMode {
     /// The automatic reflection (training statistics and trajectory analysis).
@@ -175,7 +175,7 @@ fn cores() -> usize {
 }
 
 /// Where candidate trainings run (`--executor`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutorKind {
     /// In this process, on its threads.
@@ -221,7 +221,7 @@ impl FileConfig {
     /// The file cannot be read or parsed: one line naming the file, the line
     /// and column, and what is wrong.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = crate::error::read_user_text(path, Self::MAX_FILE_BYTES, "config file")
+        let text = crate::user_file::read_user_text(path, Self::MAX_FILE_BYTES, "config file")
             .with_context(|| format!("cannot read config {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("bad config {}", path.display()))
     }

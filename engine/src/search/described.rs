@@ -391,18 +391,10 @@ pub fn fitness_program(
     review: &mut FitnessReview<'_>,
     progress: &dyn RunProgress,
 ) -> anyhow::Result<DescribedTask> {
-    let path = store.root().join(FITNESS_FILE);
-    if path.exists() {
-        let source = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let description = load_fitness_reading(store.root())?
-            .map_or_else(|| described.description.clone(), |r| r.description);
-        return Ok(DescribedTask {
-            fitness: Some(source),
-            description,
-            ..described.clone()
-        });
+    if let Some(stored) = stored_fitness(store, described)? {
+        return Ok(stored);
     }
+    let path = store.root().join(FITNESS_FILE);
     let ask = review.ask;
     let base = described.template(registry)?;
     let spec = base.env_spec();
@@ -440,90 +432,186 @@ pub fn fitness_program(
                 "the fitness program needs the person's answer (--feedback human), but no feedback source was given"
             );
         };
-        loop {
-            let asked = std::time::Instant::now();
-            let answer = source(rounds.len(), &reading, offline)?;
-            let waited_s = asked.elapsed().as_secs_f64();
-            review.waited_s += waited_s;
-            store.event(&crate::events::RunEvent::FitnessFeedback {
-                question: rounds.len(),
-                answer: serde_json::to_value(&answer)?,
-                waited_s,
-            })?;
-            let refused = match &answer {
-                FitnessAnswer::Correct { text } if offline => {
-                    crate::llm::vocabulary::understand(text, &spec.state)
-                        .refusal(described.accept_partial)
-                }
-                _ => None,
-            };
-            rounds.push(FitnessRound {
-                description: description.clone(),
-                answer: answer.clone(),
-                refused: refused.clone(),
-            });
-            write_json(&store.root().join(files::FITNESS_FEEDBACK), &rounds)?;
-            match answer {
-                FitnessAnswer::Accept => {
-                    store.note(progress, "the person accepted the fitness program")?;
-                    reading.answers.clone_from(&rounds);
-                    reading.save(store.root())?;
-                    write_atomic(&path, program.as_bytes())?;
-                    return Ok(DescribedTask {
-                        fitness: Some(program),
-                        description,
-                        ..described.clone()
-                    });
-                }
-                FitnessAnswer::Stop => {
-                    reading.answers.clone_from(&rounds);
-                    reading.save(store.root())?;
-                    bail!(
-                        "stopped by the person before the search: the fitness program was not accepted \
-                         (its reading is in {}; `resume` asks again)",
-                        store.root().join(files::FITNESS_READING_MD).display()
-                    );
-                }
-                FitnessAnswer::Correct { text } => {
-                    if let Some(why) = refused {
-                        store.note(
-                            progress,
-                            format!(
-                                "the correction cannot be used as a description: {why}; the fitness program stays as shown"
-                            ),
-                        )?;
-                        continue;
-                    }
-                    if offline {
-                        store.note(
-                            progress,
-                            format!("the person's words replace the description: \"{text}\""),
-                        )?;
-                        description = text;
-                        messages = first_messages(base, described, &description, prompts)?;
-                    } else {
-                        store.note(
-                            progress,
-                            "the person's correction goes back to the model, which writes the fitness again",
-                        )?;
-                        messages.push(Message::assistant(format!(
-                            "```rhai\n{}\n```",
-                            program.trim_end()
-                        )));
-                        messages.push(Message::user(format!(
-                            "A person read this fitness program, its plain reading and its dry run, and says it does \
-                             not measure their task:\n\n{text}\n\nWrite a corrected fitness program, following the \
-                             same contract, with `// reading:` lines that say what it measures."
-                        )));
-                        description =
-                            format!("{original} (the person's correction of the fitness: {text})");
-                    }
-                    break;
-                }
+        let question = Question {
+            description: &description,
+            offline,
+            accept_partial: described.accept_partial,
+            spec,
+        };
+        let answered = Answered {
+            store,
+            progress,
+            waited: &mut review.waited_s,
+        };
+        match answered.verdict(source, &question, &mut reading, &mut rounds)? {
+            Verdict::Accepted => {
+                write_atomic(&path, program.as_bytes())?;
+                return Ok(DescribedTask {
+                    fitness: Some(program),
+                    description,
+                    ..described.clone()
+                });
+            }
+            Verdict::Corrected(text) if offline => {
+                store.note(
+                    progress,
+                    format!("the person's words replace the description: \"{text}\""),
+                )?;
+                description = text;
+                messages = first_messages(base, described, &description, prompts)?;
+            }
+            Verdict::Corrected(text) => {
+                store.note(
+                    progress,
+                    "the person's correction goes back to the model, which writes the fitness again",
+                )?;
+                ask_again(&mut messages, &program, &text);
+                description =
+                    format!("{original} (the person's correction of the fitness: {text})");
             }
         }
     }
     unreachable!("the loop over written programs returns or fails")
+}
+
+/// The fitness program a previous (killed) run of this folder wrote and the
+/// person accepted, with the description it was written from.
+fn stored_fitness(
+    store: &RunStore,
+    described: &DescribedTask,
+) -> anyhow::Result<Option<DescribedTask>> {
+    let path = store.root().join(FITNESS_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let source = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let description = load_fitness_reading(store.root())?
+        .map_or_else(|| described.description.clone(), |r| r.description);
+    Ok(Some(DescribedTask {
+        fitness: Some(source),
+        description,
+        ..described.clone()
+    }))
+}
+
+/// What the person is asked about: a fitness program written from
+/// `description`.
+struct Question<'q> {
+    description: &'q str,
+    offline: bool,
+    accept_partial: bool,
+    spec: &'q rewardsmith_core::EnvSpec,
+}
+
+/// How the person's review of a fitness program ended (a stop is an error).
+enum Verdict {
+    /// The program stands.
+    Accepted,
+    /// The person's correction, usable as a description.
+    Corrected(String),
+}
+
+/// Where the person's answers about a fitness program are recorded.
+struct Answered<'s> {
+    store: &'s RunStore,
+    progress: &'s dyn RunProgress,
+    /// Seconds spent waiting for the person, added to.
+    waited: &'s mut f64,
+}
+
+impl Answered<'_> {
+    /// Asks about `reading` until the person accepts, stops (an error) or
+    /// gives a correction that can be used; the answers go to `rounds` and
+    /// the stored reading.
+    fn verdict(
+        mut self,
+        source: &mut AskFitness<'_>,
+        question: &Question<'_>,
+        reading: &mut FitnessReading,
+        rounds: &mut Vec<FitnessRound>,
+    ) -> anyhow::Result<Verdict> {
+        loop {
+            let (answer, refused) = self.ask(source, question, reading, rounds)?;
+            match answer {
+                FitnessAnswer::Accept => {
+                    self.store
+                        .note(self.progress, "the person accepted the fitness program")?;
+                    reading.answers.clone_from(rounds);
+                    reading.save(self.store.root())?;
+                    return Ok(Verdict::Accepted);
+                }
+                FitnessAnswer::Stop => {
+                    reading.answers.clone_from(rounds);
+                    reading.save(self.store.root())?;
+                    bail!(
+                        "stopped by the person before the search: the fitness program was not accepted \
+                         (its reading is in {}; `resume` asks again)",
+                        self.store.root().join(files::FITNESS_READING_MD).display()
+                    );
+                }
+                FitnessAnswer::Correct { text } => match refused {
+                    Some(why) => self.store.note(
+                        self.progress,
+                        format!(
+                            "the correction cannot be used as a description: {why}; the fitness program stays as shown"
+                        ),
+                    )?,
+                    None => return Ok(Verdict::Corrected(text)),
+                },
+            }
+        }
+    }
+
+    /// Asks the person about `reading` once and records the answer: the
+    /// event, the round in `rounds` and `fitness-feedback.json`. Returns the
+    /// answer and, for the offline designer, why a correction cannot be used
+    /// as a description.
+    fn ask(
+        &mut self,
+        source: &mut AskFitness<'_>,
+        question: &Question<'_>,
+        reading: &FitnessReading,
+        rounds: &mut Vec<FitnessRound>,
+    ) -> anyhow::Result<(FitnessAnswer, Option<String>)> {
+        let asked = std::time::Instant::now();
+        let answer = source(rounds.len(), reading, question.offline)?;
+        let waited_s = asked.elapsed().as_secs_f64();
+        *self.waited += waited_s;
+        self.store
+            .event(&crate::events::RunEvent::FitnessFeedback {
+                question: rounds.len(),
+                answer: serde_json::to_value(&answer)?,
+                waited_s,
+            })?;
+        let refused = match &answer {
+            FitnessAnswer::Correct { text } if question.offline => {
+                crate::llm::vocabulary::understand(text, &question.spec.state)
+                    .refusal(question.accept_partial)
+            }
+            _ => None,
+        };
+        rounds.push(FitnessRound {
+            description: question.description.to_string(),
+            answer: answer.clone(),
+            refused: refused.clone(),
+        });
+        write_json(&self.store.root().join(files::FITNESS_FEEDBACK), rounds)?;
+        Ok((answer, refused))
+    }
+}
+
+/// Sends the person's correction of `program` back to the model.
+fn ask_again(messages: &mut Vec<Message>, program: &str, text: &str) {
+    messages.push(Message::assistant(format!(
+        "```rhai\n{}\n```",
+        program.trim_end()
+    )));
+    messages.push(Message::user(format!(
+        "A person read this fitness program, its plain reading and its dry run, and says it does \
+         not measure their task:\n\n{text}\n\nWrite a corrected fitness program, following the \
+         same contract, with `// reading:` lines that say what it measures."
+    )));
 }
 
 /// The fitness-writing conversation's first messages for `description`.

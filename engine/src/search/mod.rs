@@ -8,6 +8,7 @@ mod builder;
 mod candidate;
 mod config;
 mod described;
+mod entry;
 mod executor;
 mod final_eval;
 mod hacking;
@@ -29,6 +30,7 @@ pub use described::{
     DescribedTask, DryRun, FITNESS_FILE, FitnessAnswer, FitnessReading, FitnessReview,
     FitnessRound, fitness_program, load_fitness_reading,
 };
+pub use entry::{create_run, open_run, run_search, run_search_designed, run_search_with};
 pub use executor::cancel_active_jobs;
 pub use hacking::{HackFlag, hacking_flags, spearman};
 pub use record::{
@@ -39,5 +41,4 @@ pub use reflection::{
     EpisodeEnds, all_failed, candidate_lines, constant_tip, generation_reflection, reflect,
 };
 pub use report::write_reports;
-pub use runner::{create_run, open_run, run_search, run_search_designed, run_search_with};
 pub use store::{RunStore, files, quiesce, read_json, write_atomic, write_json};

@@ -437,14 +437,15 @@ fn highlight_rhai(src: &str) -> String {
 /// Writes `report.md` and `report.html` of a finished run into its folder.
 ///
 /// # Errors
-/// The files cannot be written, or a file of the run folder is corrupt.
+/// [`Error::Other`](crate::Error::Other): the files cannot be written, or a
+/// file of the run folder is corrupt.
 pub fn write_reports(
     store: &RunStore,
     task: &Task,
     record: &RunRecord,
     summary: &RunSummary,
-) -> anyhow::Result<()> {
-    write_both(store, task, record, summary, false)
+) -> Result<(), crate::Error> {
+    write_both(store, task, record, summary, false).map_err(crate::Error::Other)
 }
 
 /// Rewrites `report.md` and `report.html` mid-run from what the run folder
@@ -583,80 +584,12 @@ fn markdown(
     summary: &RunSummary,
 ) -> anyhow::Result<String> {
     let mut md = String::new();
-    let _ = writeln!(md, "# rewardsmith run: `{}`\n", task.name);
-    let _ = writeln!(md, "{}\n", task.description);
-    let _ = writeln!(
-        md,
-        "- fitness: {}\n- reward writer: {}\n- {} generations × {} samples, {} env steps per candidate, seed {}\n",
-        task.fitness.doc,
-        designer_words(
-            record,
-            record
-                .llm
-                .resolved_model()
-                .as_deref()
-                .unwrap_or("as recorded"),
-        ),
-        record.search.generations,
-        record.search.samples,
-        record.budget,
-        record.search.seed
-    );
-    if let Some(d) = &record.described {
-        let fitness = std::fs::read_to_string(store.root().join(files::FITNESS))
-            .unwrap_or_else(|_| "(fitness.rhai is missing)".to_string());
-        if let Ok(Some(reading)) = super::described::load_fitness_reading(store.root()) {
-            let _ = writeln!(md, "{}", reading.markdown());
-        }
-        let _ = writeln!(
-            md,
-            "**This task was described in the user's own words (environment `{}`), so its fitness is machine-written**: the program below, written by `{}` from the description and checked in the sandbox, measured every candidate and the final evaluation. Read it before trusting the numbers.\n\n```rhai\n{}\n```\n",
-            d.env,
-            record.llm.resolved_backend().as_str(),
-            fitness.trim_end()
-        );
-    }
+    md_header(&mut md, store, task, record);
     if let Some(stop) = &summary.stopped {
         let _ = writeln!(md, "**Stopped early:** {stop}\n");
     }
-    let _ = writeln!(
-        md,
-        "## Generations\n\n| generation | candidate | fitness | failure |\n|---|---|---|---|"
-    );
-    for g in &summary.generations {
-        for c in &g.candidates {
-            let mark = if g.best == Some(c.index) { " ★" } else { "" };
-            let _ = writeln!(
-                md,
-                "| {} | {}{mark} | {} | {} |",
-                g.generation,
-                c.index,
-                fmt_opt(c.fitness),
-                c.failure
-                    .as_deref()
-                    .unwrap_or("")
-                    .replace('|', "\\|")
-                    .replace('\n', " ")
-            );
-        }
-    }
-    if let Some(b) = &summary.best {
-        let _ = writeln!(
-            md,
-            "\n## Best reward (generation {}, candidate {}, fitness {:.4})\n\n```rhai\n{}\n```",
-            b.generation,
-            b.candidate,
-            b.fitness,
-            b.reward.trim_end()
-        );
-        let result: Option<Outcome> =
-            read_json(&store.candidate_file(b.generation, b.candidate, files::RESULT))?;
-        if let Some(Outcome::Trained { analysis, .. }) = result {
-            let _ = writeln!(md, "\n### What the policy did\n\n{}", analysis.describe());
-        }
-    } else {
-        let _ = writeln!(md, "\nNo candidate trained successfully.");
-    }
+    md_generations(&mut md, summary);
+    md_best(&mut md, store, summary)?;
     if let Some(f) = &summary.final_eval {
         let _ = writeln!(
             md,
@@ -693,6 +626,90 @@ fn markdown(
         }
     }
     Ok(md)
+}
+
+/// `report.md`'s title, settings and, for a described task, its fitness.
+fn md_header(md: &mut String, store: &RunStore, task: &Task, record: &RunRecord) {
+    let _ = writeln!(md, "# rewardsmith run: `{}`\n", task.name);
+    let _ = writeln!(md, "{}\n", task.description);
+    let _ = writeln!(
+        md,
+        "- fitness: {}\n- reward writer: {}\n- {} generations × {} samples, {} env steps per candidate, seed {}\n",
+        task.fitness.doc,
+        designer_words(
+            record,
+            record
+                .llm
+                .resolved_model()
+                .as_deref()
+                .unwrap_or("as recorded"),
+        ),
+        record.search.generations,
+        record.search.samples,
+        record.budget,
+        record.search.seed
+    );
+    if let Some(d) = &record.described {
+        let fitness = std::fs::read_to_string(store.root().join(files::FITNESS))
+            .unwrap_or_else(|_| "(fitness.rhai is missing)".to_string());
+        if let Ok(Some(reading)) = super::described::load_fitness_reading(store.root()) {
+            let _ = writeln!(md, "{}", reading.markdown());
+        }
+        let _ = writeln!(
+            md,
+            "**This task was described in the user's own words (environment `{}`), so its fitness is machine-written**: the program below, written by `{}` from the description and checked in the sandbox, measured every candidate and the final evaluation. Read it before trusting the numbers.\n\n```rhai\n{}\n```\n",
+            d.env,
+            record.llm.resolved_backend().as_str(),
+            fitness.trim_end()
+        );
+    }
+}
+
+/// `report.md`'s table of every candidate of every generation.
+fn md_generations(md: &mut String, summary: &RunSummary) {
+    let _ = writeln!(
+        md,
+        "## Generations\n\n| generation | candidate | fitness | failure |\n|---|---|---|---|"
+    );
+    for g in &summary.generations {
+        for c in &g.candidates {
+            let mark = if g.best == Some(c.index) { " ★" } else { "" };
+            let _ = writeln!(
+                md,
+                "| {} | {}{mark} | {} | {} |",
+                g.generation,
+                c.index,
+                fmt_opt(c.fitness),
+                c.failure
+                    .as_deref()
+                    .unwrap_or("")
+                    .replace('|', "\\|")
+                    .replace('\n', " ")
+            );
+        }
+    }
+}
+
+/// `report.md`'s best reward and what its policy did.
+fn md_best(md: &mut String, store: &RunStore, summary: &RunSummary) -> anyhow::Result<()> {
+    if let Some(b) = &summary.best {
+        let _ = writeln!(
+            md,
+            "\n## Best reward (generation {}, candidate {}, fitness {:.4})\n\n```rhai\n{}\n```",
+            b.generation,
+            b.candidate,
+            b.fitness,
+            b.reward.trim_end()
+        );
+        let result: Option<Outcome> =
+            read_json(&store.candidate_file(b.generation, b.candidate, files::RESULT))?;
+        if let Some(Outcome::Trained { analysis, .. }) = result {
+            let _ = writeln!(md, "\n### What the policy did\n\n{}", analysis.describe());
+        }
+    } else {
+        let _ = writeln!(md, "\nNo candidate trained successfully.");
+    }
+    Ok(())
 }
 
 /// The page's style: a readable column, cards, a highlighted program.
@@ -737,24 +754,7 @@ fn html_page(
     );
     h.push_str(&header(store, task, record, summary));
     if live {
-        let partial = summary
-            .generations
-            .last()
-            .filter(|g| g.next_feedback.is_empty())
-            .map_or(String::new(), |g| {
-                format!(
-                    "; {} candidate(s) of generation {} finished",
-                    g.candidates.len(),
-                    g.generation
-                )
-            });
-        let _ = write!(
-            h,
-            "<p class=\"live\" id=\"live\">The search is still running: {} of {} generations done{partial}. \
-             This page is rewritten after every finished candidate and reloads itself every {LIVE_REFRESH_S} s.</p>",
-            concluded(summary),
-            record.search.generations
-        );
+        live_note(&mut h, record, summary);
     }
     if let Some(stop) = &summary.stopped {
         let _ = write!(
@@ -764,21 +764,7 @@ fn html_page(
         );
     }
     if let Some(d) = &record.described {
-        let fitness = std::fs::read_to_string(store.root().join(files::FITNESS))
-            .unwrap_or_else(|_| "(fitness.rhai is missing)".to_string());
-        let _ = write!(
-            h,
-            "<section id=\"fitness\"><h2>How the task is measured</h2><p>This task was described in the \
-             user's own words (environment <code>{}</code>), so its fitness is <b>machine-written</b>: \
-             the program below, written by the designer from the description and checked in the \
-             sandbox, measured every candidate and the final evaluation. Read it before trusting \
-             the numbers.</p><pre class=\"code\">{}</pre></section>",
-            esc(&d.env),
-            highlight_rhai(fitness.trim_end())
-        );
-        if let Ok(Some(reading)) = super::described::load_fitness_reading(store.root()) {
-            h.push_str(&reading_html(&reading));
-        }
+        described_fitness(&mut h, store, d);
     }
     let (class, words) = verdict(record, summary, live);
     let _ = write!(
@@ -809,6 +795,62 @@ fn html_page(
         },
         progress_chart(&summary.generations)
     );
+    generation_sections(&mut h, store, summary);
+    h.push_str(&llm_exchange(store));
+    let _ = write!(
+        h,
+        "<footer><p>Files: <a href=\"{0}\">{0}</a> · <a href=\"{1}\">{1}</a> · <a href=\"{2}\">{2}</a> · <a href=\"{3}\">{3}</a></p></footer></body></html>",
+        files::REPORT_MD,
+        files::EVENTS,
+        files::RUN,
+        files::SUMMARY
+    );
+    h
+}
+
+/// The live page's note: how far the search is.
+fn live_note(h: &mut String, record: &RunRecord, summary: &RunSummary) {
+    let partial = summary
+        .generations
+        .last()
+        .filter(|g| g.next_feedback.is_empty())
+        .map_or(String::new(), |g| {
+            format!(
+                "; {} candidate(s) of generation {} finished",
+                g.candidates.len(),
+                g.generation
+            )
+        });
+    let _ = write!(
+        h,
+        "<p class=\"live\" id=\"live\">The search is still running: {} of {} generations done{partial}. \
+         This page is rewritten after every finished candidate and reloads itself every {LIVE_REFRESH_S} s.</p>",
+        concluded(summary),
+        record.search.generations
+    );
+}
+
+/// A described task's fitness program and its reading.
+fn described_fitness(h: &mut String, store: &RunStore, d: &super::described::DescribedTask) {
+    let fitness = std::fs::read_to_string(store.root().join(files::FITNESS))
+        .unwrap_or_else(|_| "(fitness.rhai is missing)".to_string());
+    let _ = write!(
+        h,
+        "<section id=\"fitness\"><h2>How the task is measured</h2><p>This task was described in the \
+         user's own words (environment <code>{}</code>), so its fitness is <b>machine-written</b>: \
+         the program below, written by the designer from the description and checked in the \
+         sandbox, measured every candidate and the final evaluation. Read it before trusting \
+         the numbers.</p><pre class=\"code\">{}</pre></section>",
+        esc(&d.env),
+        highlight_rhai(fitness.trim_end())
+    );
+    if let Ok(Some(reading)) = super::described::load_fitness_reading(store.root()) {
+        h.push_str(&reading_html(&reading));
+    }
+}
+
+/// One section per generation: its candidates' cards and its reflection.
+fn generation_sections(h: &mut String, store: &RunStore, summary: &RunSummary) {
     for g in &summary.generations {
         let _ = write!(
             h,
@@ -829,16 +871,6 @@ fn html_page(
             esc(g.next_feedback.trim_end())
         );
     }
-    h.push_str(&llm_exchange(store));
-    let _ = write!(
-        h,
-        "<footer><p>Files: <a href=\"{0}\">{0}</a> · <a href=\"{1}\">{1}</a> · <a href=\"{2}\">{2}</a> · <a href=\"{3}\">{3}</a></p></footer></body></html>",
-        files::REPORT_MD,
-        files::EVENTS,
-        files::RUN,
-        files::SUMMARY
-    );
-    h
 }
 
 /// The page's header: what was searched, by whom, when, and at what cost.
@@ -1231,26 +1263,7 @@ fn candidate_card(
     if let Some(f) = &c.failure {
         let _ = write!(h, "<p class=\"failure\"><b>Failed:</b> {}</p>", esc(f));
     }
-    match std::fs::read_to_string(store.candidate_file(g, c.index, files::REWARD_RHAI)) {
-        Ok(code) => {
-            let _ = write!(
-                h,
-                "<pre class=\"code\">{}</pre>",
-                highlight_rhai(code.trim_end())
-            );
-        }
-        Err(_) => {
-            if let Ok(text) =
-                std::fs::read_to_string(store.candidate_file(g, c.index, files::COMPLETION))
-            {
-                let _ = write!(
-                    h,
-                    "<details><summary>The designer's answer (no program in it)</summary><pre>{}</pre></details>",
-                    esc(text.trim_end())
-                );
-            }
-        }
-    }
+    card_program(&mut h, store, g, c.index);
     let outcome = read_json::<Outcome>(&store.candidate_file(g, c.index, files::RESULT));
     let mut media = String::new();
     let (check, extra) = match outcome {
@@ -1307,37 +1320,66 @@ fn candidate_card(
         let _ = write!(h, "<div class=\"media\">{media}</div>");
     }
     if let Some(check) = check {
-        let mut items = String::new();
-        for e in &check.errors {
-            let _ = write!(
-                items,
-                "<li class=\"failure\">error: {}</li>",
-                esc(&e.to_string())
-            );
-        }
-        for w in &check.warnings {
-            let who = w
-                .component
-                .as_deref()
-                .map_or(String::new(), |c| format!("{c}: "));
-            let _ = write!(
-                items,
-                "<li>warning: {}</li>",
-                esc(&format!("{who}{}", w.message))
-            );
-        }
-        if items.is_empty() {
-            items.push_str("<li>passed, no warnings</li>");
-        }
-        let _ = write!(
-            h,
-            "<p>Checks ({} dry-run calls, {:.1} µs each on average):</p><ul>{items}</ul>",
-            check.calls, check.call_us_mean
-        );
+        checks_list(&mut h, &check);
     }
     h.push_str(&extra);
     h.push_str("</article>");
     h
+}
+
+/// A card's program: the reward, else the designer's answer that held none.
+fn card_program(h: &mut String, store: &RunStore, g: usize, candidate: usize) {
+    match std::fs::read_to_string(store.candidate_file(g, candidate, files::REWARD_RHAI)) {
+        Ok(code) => {
+            let _ = write!(
+                h,
+                "<pre class=\"code\">{}</pre>",
+                highlight_rhai(code.trim_end())
+            );
+        }
+        Err(_) => {
+            if let Ok(text) =
+                std::fs::read_to_string(store.candidate_file(g, candidate, files::COMPLETION))
+            {
+                let _ = write!(
+                    h,
+                    "<details><summary>The designer's answer (no program in it)</summary><pre>{}</pre></details>",
+                    esc(text.trim_end())
+                );
+            }
+        }
+    }
+}
+
+/// A card's checks: the sandbox's errors and warnings.
+fn checks_list(h: &mut String, check: &rewardsmith_sandbox::CheckReport) {
+    let mut items = String::new();
+    for e in &check.errors {
+        let _ = write!(
+            items,
+            "<li class=\"failure\">error: {}</li>",
+            esc(&e.to_string())
+        );
+    }
+    for w in &check.warnings {
+        let who = w
+            .component
+            .as_deref()
+            .map_or(String::new(), |c| format!("{c}: "));
+        let _ = write!(
+            items,
+            "<li>warning: {}</li>",
+            esc(&format!("{who}{}", w.message))
+        );
+    }
+    if items.is_empty() {
+        items.push_str("<li>passed, no warnings</li>");
+    }
+    let _ = write!(
+        h,
+        "<p>Checks ({} dry-run calls, {:.1} µs each on average):</p><ul>{items}</ul>",
+        check.calls, check.call_us_mean
+    );
 }
 
 /// Every LLM call of the run, folded away: each request's messages and the
