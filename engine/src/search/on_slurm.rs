@@ -1,4 +1,5 @@
-//! A generation's trainings on a Slurm cluster, under either allocation.
+//! A generation's trainings on a Slurm cluster, under either allocation (for
+//! the `SlurmExecutor`).
 //!
 //! Uniform: one job array, every candidate trained to the budget. Successive
 //! halving: one job array per rung. A job cannot hand a training in memory
@@ -15,8 +16,9 @@
 
 use super::allocation::{RungScore, Rungs, promote, rungs};
 use super::candidate::{CandidateSpec, Outcome, RungResult};
-use super::executor::{SlurmBatch, Unit, rung_dir, with_time_limit};
 use super::record::RunRecord;
+use super::slurm::SlurmOptions;
+use super::slurm_batch::{SlurmBatch, Unit, rung_dir, with_time_limit};
 use super::store::{RunStore, files, read_json, write_json};
 use crate::progress::RunProgress;
 use anyhow::{Context, anyhow};
@@ -31,8 +33,10 @@ pub(super) struct SlurmGeneration<'a> {
     pub task: &'a Task,
     /// The run folder (shared with the nodes).
     pub store: &'a RunStore,
-    /// The run's settings (allocation, budget, the `[executor.slurm]` table).
+    /// The run's settings (budget, η).
     pub record: &'a RunRecord,
+    /// How to submit (`[executor.slurm]`).
+    pub options: &'a SlurmOptions,
     /// Where the job counts go.
     pub progress: &'a dyn RunProgress,
     /// The generation.
@@ -189,8 +193,7 @@ impl SlurmGeneration<'_> {
             // All read back on resume: no estimate, no submission.
             return read_results(units);
         }
-        let (options, line) =
-            with_time_limit(&self.record.executor.slurm, store, self.task, budget, specs);
+        let (options, line) = with_time_limit(self.options, store, self.task, budget, specs);
         if let Some(line) = line {
             store.note(self.progress, line)?;
         }
