@@ -94,23 +94,7 @@ impl SlurmGeneration<'_> {
         let mut outcomes = BTreeMap::new();
         let mut alive: Vec<&(usize, CandidateSpec)> = train.iter().collect();
         for (r, &until) in schedule.iter().enumerate() {
-            let mut units = Vec::with_capacity(alive.len());
-            let mut specs = Vec::with_capacity(alive.len());
-            for (i, spec) in &alive {
-                let dir = rung_dir(&store.candidate_dir(g, *i), r);
-                let spec = CandidateSpec {
-                    stop_at: Some(until),
-                    pause_at: schedule[..r].to_vec(),
-                    ..spec.clone()
-                };
-                write_json(&dir.join(files::SPEC), &spec)?;
-                units.push(Unit {
-                    key: *i,
-                    spec: dir.join(files::SPEC),
-                    out: dir,
-                });
-                specs.push(spec);
-            }
+            let (units, specs) = self.rung_units(&alive, &schedule, r)?;
             let spec_refs: Vec<&CandidateSpec> = specs.iter().collect();
             let mut results = self.batch(&units, &spec_refs, until, Some((r, schedule.len())))?;
             let mut still = Vec::with_capacity(alive.len());
@@ -177,6 +161,35 @@ impl SlurmGeneration<'_> {
             )?;
         }
         Ok(outcomes)
+    }
+
+    /// The trainings of `alive` to rung `r` of `schedule`: each one's spec
+    /// (stopping there, pausing at the rungs before) written in its rung
+    /// folder.
+    fn rung_units(
+        &self,
+        alive: &[&(usize, CandidateSpec)],
+        schedule: &[u64],
+        r: usize,
+    ) -> anyhow::Result<(Vec<Unit>, Vec<CandidateSpec>)> {
+        let mut units = Vec::with_capacity(alive.len());
+        let mut specs = Vec::with_capacity(alive.len());
+        for (i, spec) in alive {
+            let dir = rung_dir(&self.store.candidate_dir(self.generation, *i), r);
+            let spec = CandidateSpec {
+                stop_at: Some(schedule[r]),
+                pause_at: schedule[..r].to_vec(),
+                ..spec.clone()
+            };
+            write_json(&dir.join(files::SPEC), &spec)?;
+            units.push(Unit {
+                key: *i,
+                spec: dir.join(files::SPEC),
+                out: dir,
+            });
+            specs.push(spec);
+        }
+        Ok((units, specs))
     }
 
     /// Submits `units` as one batch, with a time limit for trainings of
