@@ -20,6 +20,7 @@
 
 use super::config::SearchConfig;
 use super::entry::{create_run, run_search_designed};
+use super::executor::Executor;
 use super::record::{RunRecord, RunSummary};
 use crate::feedback::FeedbackSource;
 use crate::llm::{LlmClient, LlmConfig};
@@ -43,6 +44,7 @@ impl Search {
             search: SearchConfig::default(),
             llm: LlmConfig::default(),
             designer: None,
+            executor: None,
             feedback: None,
             progress: None,
             out: None,
@@ -58,6 +60,7 @@ pub struct SearchBuilder<'a> {
     search: SearchConfig,
     llm: LlmConfig,
     designer: Option<Box<dyn LlmClient>>,
+    executor: Option<Box<dyn Executor>>,
     feedback: Option<Box<dyn FeedbackSource>>,
     progress: Option<Box<dyn RunProgress>>,
     out: Option<PathBuf>,
@@ -149,6 +152,16 @@ impl SearchBuilder<'_> {
         self
     }
 
+    /// Where the candidates and the final evaluation train: any
+    /// [`Executor`] ([`LocalExecutor`](super::LocalExecutor),
+    /// [`SlurmExecutor`](super::SlurmExecutor), or your own). Default: the
+    /// run's `[executor]` settings, i.e. this process's threads.
+    #[must_use]
+    pub fn executor(mut self, executor: Box<dyn Executor>) -> Self {
+        self.executor = Some(executor);
+        self
+    }
+
     /// Who answers between generations (human-feedback mode).
     #[must_use]
     pub fn feedback(mut self, source: Box<dyn FeedbackSource>) -> Self {
@@ -208,6 +221,7 @@ impl SearchBuilder<'_> {
             &store,
             &record,
             self.designer,
+            self.executor,
             source,
             progress.as_ref(),
         );

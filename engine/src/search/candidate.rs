@@ -61,7 +61,7 @@ pub struct RungResult {
 /// A candidate before training: already finished (read back, or failed
 /// before training), or a spec to train.
 #[allow(clippy::large_enum_variant)] // one per candidate, short-lived: size is no concern
-pub(crate) enum Staged {
+pub enum Staged {
     /// Its outcome, written.
     Done(Outcome),
     /// Its spec, written; train it.

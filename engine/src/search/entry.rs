@@ -2,6 +2,7 @@
 //! resume) the search in it. They convert the steps' `anyhow` errors into
 //! the library's [`Error`] by kind; the steps themselves live in the runner.
 
+use super::executor::Executor;
 use super::record::{RunRecord, RunSummary};
 use super::runner;
 use super::store::RunStore;
@@ -67,8 +68,10 @@ pub fn run_search_with(
 }
 
 /// [`run_search_with`] with the reward designer given rather than built from
-/// `record.llm` (`None`: built from it). Every call is recorded in the run's
-/// `llm/` either way, so the run replays with `--llm replay`.
+/// `record.llm` (`None`: built from it), and the executor given rather than
+/// built from `record.executor` (`None`: [`executor_for`](super::executor_for)).
+/// Every call is recorded in the run's `llm/` either way, so the run replays
+/// with `--llm replay`.
 ///
 /// # Errors
 /// As [`run_search_with`].
@@ -77,11 +80,14 @@ pub fn run_search_designed(
     store: &RunStore,
     record: &RunRecord,
     designer: Option<Box<dyn LlmClient>>,
+    executor: Option<Box<dyn Executor>>,
     feedback: Option<&mut dyn FeedbackSource>,
     progress: &dyn RunProgress,
 ) -> Result<RunSummary, Error> {
-    runner::run_search_designed(registry, store, record, designer, feedback, progress)
-        .map_err(classified)
+    runner::run_search_designed(
+        registry, store, record, designer, executor, feedback, progress,
+    )
+    .map_err(classified)
 }
 
 /// An error of a search step, classified by what its chain holds: the

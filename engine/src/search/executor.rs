@@ -1,379 +1,392 @@
-//! Where a generation's candidate trainings run: in this process (`local`) or
-//! on a Slurm cluster (`slurm`), one job array per generation whose tasks run
-//! `rewardsmith eval-candidate` on the specs in the run folder. The run folder
-//! must be on a filesystem the nodes share; results come back through it.
+//! Where trainings run: the [`Executor`] seam, and [`LocalExecutor`], which
+//! trains on this process's threads.
 //!
-//! On Slurm, a task the cluster lost (node or boot failure, preemption,
-//! cancellation, or gone from the queue without a result) is submitted again,
-//! up to `max_resubmits` times; a task that failed (`FAILED`, `TIMEOUT`,
-//! `OUT_OF_MEMORY`) is a failed candidate whose reason and log tail reach the
-//! next prompt. The job ids are kept in the generation's folder, so `resume`
-//! watches jobs still queued or running instead of submitting them again.
+//! The search hands an executor a generation's candidates as [`Candidates`]
+//! (it stages, pictures and announces each; the executor trains the staged
+//! specs and returns every candidate's outcome, in order), and the final
+//! evaluation hands it its [`FinalTraining`]s. An executor may train in any
+//! order and anywhere, but calls the search's steps for each candidate in the
+//! order its contract says, so the run folder and `events.jsonl` do not
+//! depend on where the trainings ran. `SlurmExecutor` is the cluster's.
 
-use super::candidate::{CandidateSpec, Outcome};
-use super::slurm::{self, ArrayTask, SlurmOptions, TaskState};
-use super::store::{RunStore, read_json, write_json};
+use super::candidate::{CandidateSpec, Outcome, Staged, evaluate_candidate_with};
+use super::halving::Halving;
+use super::record::RunRecord;
+use super::store::RunStore;
+use crate::events::RunEvent;
 use crate::progress::RunProgress;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::Duration;
+use crate::training::{TrainRequest, train_reward};
+use anyhow::anyhow;
+use rayon::prelude::*;
+use rewardsmith_core::{Registry, Task};
+use rewardsmith_rl::PpoOverrides;
+use rewardsmith_sandbox::ProgramSource;
+use std::time::Instant;
 
-/// Lines of a failed task's log that go into the next prompt.
-const LOG_LINES: usize = 20;
-
-/// The job arrays submitted for one generation (`slurm-jobs.json`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Jobs {
-    /// Each array: its job id and the candidate of each of its tasks.
-    arrays: Vec<(u64, Vec<usize>)>,
-}
-
-/// Jobs of this process still on the cluster, cancelled on Ctrl-C.
-static ACTIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-
-/// Cancels (`scancel`) every job this process submitted that may still be
-/// queued or running; for the Ctrl-C handler.
-pub fn cancel_active_jobs() {
-    let jobs = std::mem::take(&mut *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()));
-    if !jobs.is_empty() {
-        let _ = slurm::cancel(&jobs);
-    }
-}
-
-/// One training for the cluster: the spec at `spec`, trained into `out`
-/// (its outcome is `out/result.json`). `key` names it in the batch's result.
-pub(super) struct Unit {
-    /// The caller's name for it (a candidate's index, a final training's).
-    pub key: usize,
-    /// Its [`CandidateSpec`], written.
-    pub spec: PathBuf,
-    /// Its output folder.
-    pub out: PathBuf,
-}
-
-/// Trainings submitted together as one job array (and, for the tasks the
-/// cluster loses, further arrays), watched until each has an outcome.
-pub(super) struct SlurmBatch<'a> {
-    /// The run folder (shared with the nodes).
-    pub store: &'a RunStore,
-    /// How to submit, with the time limit resolved ([`time_limit`]).
-    pub options: &'a SlurmOptions,
-    /// Where the job counts go.
-    pub progress: &'a dyn RunProgress,
-    /// What the progress lines call the batch, e.g. "generation 2".
-    pub label: String,
-    /// Where the batch scripts and their task lists go.
-    pub dir: PathBuf,
-    /// The batch's job arrays (`slurm-jobs.json`), read back on resume.
-    pub jobs_file: PathBuf,
-    /// The job name Slurm shows.
-    pub job_name: String,
-}
-
-impl SlurmBatch<'_> {
-    /// Trains `units` on the cluster and returns their outcomes by key; a
-    /// unit whose `out` already holds a result is not submitted again, and
-    /// jobs recorded in the jobs file are watched, not resubmitted.
+/// Where a search's candidate trainings and its final trainings run.
+///
+/// Candidate evaluation calls [`train_uniform`](Self::train_uniform) or
+/// [`train_halving`](Self::train_halving) (the run's allocation chooses),
+/// the final evaluation [`train_final`](Self::train_final). The local one is
+/// [`LocalExecutor`]; `rewardsmith run --executor slurm` uses
+/// [`SlurmExecutor`](super::SlurmExecutor).
+pub trait Executor: Send + Sync {
+    /// Evaluates every candidate of a generation, each trained to the run's
+    /// budget: calls [`started`](Candidates::started) then
+    /// [`stage`](Candidates::stage) for each, trains those staged to train,
+    /// [`picture`](Candidates::picture)s each trained one, calls
+    /// [`finished`](Candidates::finished) for each and
+    /// [`live_report`](Candidates::live_report) at least once at the end.
     ///
     /// # Errors
-    /// Slurm's tools fail (not installed, controller unreachable), or the run
-    /// folder cannot be written.
-    pub(super) fn run(&self, units: &[Unit]) -> anyhow::Result<BTreeMap<usize, Outcome>> {
-        let mut done = BTreeMap::new();
-        if units.is_empty() {
-            return Ok(done);
+    /// The run folder cannot be written, or the executor's machinery fails
+    /// (failed candidates are outcomes, not errors).
+    fn train_uniform(
+        &self,
+        run: &RunContext<'_>,
+        candidates: &dyn Candidates,
+    ) -> anyhow::Result<Evaluation>;
+
+    /// As [`train_uniform`](Self::train_uniform), under successive halving
+    /// (`run.record.search.eta`): all candidates train to the first rung,
+    /// the best continue to the next, and so on to the budget; each outcome
+    /// carries its course of rungs.
+    ///
+    /// # Errors
+    /// As [`train_uniform`](Self::train_uniform).
+    fn train_halving(
+        &self,
+        run: &RunContext<'_>,
+        candidates: &dyn Candidates,
+    ) -> anyhow::Result<Evaluation>;
+
+    /// Trains each of `trainings` for `budget` env steps and returns what
+    /// each gave, in order; emits [`RunEvent::FinalTrainingFinished`] for
+    /// each that trained.
+    ///
+    /// # Errors
+    /// The run folder cannot be written, or the executor's machinery fails;
+    /// a training that fails is an error in its place of the list.
+    fn train_final(
+        &self,
+        run: &RunContext<'_>,
+        budget: u64,
+        trainings: &[FinalTraining<'_>],
+    ) -> anyhow::Result<Vec<anyhow::Result<FinalTrained>>>;
+}
+
+/// What an executor reads of the run it trains for.
+#[derive(Clone, Copy)]
+pub struct RunContext<'a> {
+    /// The tasks (a described task is registered in it).
+    pub registry: &'a Registry,
+    /// The run's task.
+    pub task: &'a Task,
+    /// The run folder.
+    pub store: &'a RunStore,
+    /// The run's settings.
+    pub record: &'a RunRecord,
+    /// Where events go.
+    pub progress: &'a dyn RunProgress,
+}
+
+/// A generation's candidates as the search hands them to an [`Executor`]:
+/// the search's steps around each candidate's training. Every method may be
+/// called from any thread.
+pub trait Candidates: Sync {
+    /// The generation.
+    fn generation(&self) -> usize;
+
+    /// How many candidates (indices `0..count`).
+    fn count(&self) -> usize;
+
+    /// Announces candidate `i` unless its outcome is already on disk;
+    /// returns whether it is yet to be evaluated. Called before
+    /// [`stage`](Self::stage).
+    ///
+    /// # Errors
+    /// The event log cannot be written.
+    fn started(&self, i: usize) -> anyhow::Result<bool>;
+
+    /// Candidate `i` read back or made ready: its outcome (written) or its
+    /// spec (written in its folder) to train into its folder.
+    ///
+    /// # Errors
+    /// The run folder cannot be read or written.
+    fn stage(&self, i: usize) -> anyhow::Result<Staged>;
+
+    /// Pictures candidate `i`, trained from `spec` to `outcome`, when the
+    /// run renders and the candidate has a fitness.
+    ///
+    /// # Errors
+    /// The event log cannot be written (a picture that fails is logged).
+    fn picture(&self, i: usize, spec: &CandidateSpec, outcome: &Outcome) -> anyhow::Result<()>;
+
+    /// Announces that candidate `i` ended as `outcome`.
+    ///
+    /// # Errors
+    /// The event log cannot be written.
+    fn finished(&self, i: usize, outcome: &Outcome) -> anyhow::Result<()>;
+
+    /// Rewrites the run's live report from the folder.
+    ///
+    /// # Errors
+    /// The report cannot be written.
+    fn live_report(&self) -> anyhow::Result<()>;
+}
+
+/// A generation's evaluation: every candidate's outcome, in order, and the
+/// wall seconds this process's threads spent on the candidates it evaluated.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Every candidate's outcome, by index.
+    pub outcomes: Vec<Outcome>,
+    /// Seconds on the candidates in all (checks, training, analysis,
+    /// pictures).
+    pub candidate_thread_s: f64,
+    /// Of those, seconds in the trainer.
+    pub train_thread_s: f64,
+}
+
+/// One training of the final evaluation.
+#[derive(Clone, Copy, Debug)]
+pub struct FinalTraining<'a> {
+    /// `best`, `human` or `sparse`.
+    pub name: &'a str,
+    /// Which of the final seeds.
+    pub seed_index: usize,
+    /// Its training seed.
+    pub seed: u64,
+    /// The reward program (Rhai).
+    pub reward: &'a str,
+}
+
+impl FinalTraining<'_> {
+    /// How events name it: "best reward, seed 0".
+    #[must_use]
+    pub fn label(&self) -> String {
+        format!("{} reward, seed {}", self.name, self.seed_index)
+    }
+}
+
+/// What one final training gives.
+#[derive(Clone, Copy, Debug)]
+pub struct FinalTrained {
+    /// Its fitness.
+    pub fitness: f64,
+    /// Env steps it trained.
+    pub env_steps: u64,
+    /// The best checkpoint's success share, if the task has one.
+    pub success: Option<f64>,
+}
+
+/// Trains on this process's threads: up to `concurrent` trainings side by
+/// side; under successive halving a promoted candidate continues its paused
+/// training in memory.
+#[derive(Debug)]
+pub struct LocalExecutor {
+    pool: rayon::ThreadPool,
+}
+
+impl LocalExecutor {
+    /// An executor training up to `concurrent` candidates side by side.
+    ///
+    /// # Errors
+    /// The threads cannot be started.
+    pub fn new(concurrent: usize) -> anyhow::Result<Self> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(concurrent)
+            .build()
+            .map_err(|e| anyhow!("cannot start {concurrent} worker threads: {e}"))?;
+        Ok(Self { pool })
+    }
+}
+
+impl Executor for LocalExecutor {
+    /// Each candidate announced, staged, trained, pictured and finished on
+    /// one thread of the pool, the live report rewritten after each.
+    fn train_uniform(
+        &self,
+        run: &RunContext<'_>,
+        candidates: &dyn Candidates,
+    ) -> anyhow::Result<Evaluation> {
+        let evaluated: Vec<anyhow::Result<Evaluated>> = self.pool.install(|| {
+            (0..candidates.count())
+                .into_par_iter()
+                .map(|i| evaluate_one(run, candidates, i))
+                .collect()
+        });
+        let mut evaluation = Evaluation::default();
+        for result in evaluated {
+            let (outcome, spent) = result?;
+            if let Some((all, train)) = spent {
+                evaluation.candidate_thread_s += all;
+                evaluation.train_thread_s += train;
+            }
+            evaluation.outcomes.push(outcome);
         }
-        let by_key: HashMap<usize, &Unit> = units.iter().map(|u| (u.key, u)).collect();
-        let mut jobs: Jobs = read_json(&self.jobs_file)?.unwrap_or_default();
-        // Where each unit runs now: its job and its task in that array.
-        let mut running: BTreeMap<usize, (u64, usize)> = BTreeMap::new();
-        for (job, keys) in &jobs.arrays {
-            for (k, &c) in keys.iter().enumerate() {
-                if by_key.contains_key(&c) {
-                    running.insert(c, (*job, k));
-                }
-            }
-        }
-        ACTIVE
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(jobs.arrays.iter().map(|a| a.0));
-        let mut lost: HashMap<usize, usize> = HashMap::new();
-        let unsubmitted: Vec<&Unit> = units
-            .iter()
-            .filter(|u| !running.contains_key(&u.key))
-            .collect();
-        self.submit(&unsubmitted, &mut jobs, &mut running)?;
-        let mut shown = String::new();
-        loop {
-            let mut states: HashMap<u64, BTreeMap<usize, TaskState>> = HashMap::new();
-            for &(job, _) in running.values() {
-                if let std::collections::hash_map::Entry::Vacant(e) = states.entry(job) {
-                    e.insert(slurm::states(job)?);
-                }
-            }
-            let mut again = Vec::new();
-            let (mut pending, mut active) = (0, 0);
-            for (&c, &(job, k)) in &running {
-                let dir = &by_key[&c].out;
-                if let Some(o) = read_json::<Outcome>(&dir.join(super::files::RESULT))? {
-                    done.insert(c, o);
-                    continue;
-                }
-                match states.get(&job).and_then(|s| s.get(&k)) {
-                    Some(TaskState::Pending) => pending += 1,
-                    Some(s) if s.active() || matches!(s, TaskState::Unknown(_)) => active += 1,
-                    Some(s @ (TaskState::Failed | TaskState::Timeout | TaskState::OutOfMemory)) => {
-                        let o = Outcome::Crashed {
-                            error: format!(
-                                "its Slurm task (job {job}, task {k}) ended {s:?}{}; the end of its log:\n{}",
-                                if *s == TaskState::Timeout {
-                                    self.options.time_limit_min.map_or(String::new(), |m| {
-                                        format!(
-                                            " after its time limit of {m} min ([executor.slurm] time_limit_min)"
-                                        )
-                                    })
-                                } else {
-                                    String::new()
-                                },
-                                slurm::log_tail(dir, LOG_LINES)
-                            ),
-                        };
-                        write_json(&dir.join(super::files::RESULT), &o)?;
-                        done.insert(c, o);
-                    }
-                    // Lost: node or boot failure, preemption, cancelled, or
-                    // gone without a result.
-                    lost_state => {
-                        let n = lost.entry(c).or_insert(0);
-                        *n += 1;
-                        if *n > self.options.max_resubmits {
-                            let o = Outcome::Crashed {
-                                error: format!(
-                                    "the cluster lost its Slurm task {} times (last: {}); see {}",
-                                    *n,
-                                    lost_state
-                                        .map_or("gone from the queue".into(), |s| format!("{s:?}")),
-                                    dir.join(slurm::TASK_LOG).display()
-                                ),
-                            };
-                            write_json(&dir.join(super::files::RESULT), &o)?;
-                            done.insert(c, o);
-                        } else {
-                            again.push(by_key[&c]);
-                        }
-                    }
-                }
-            }
-            running.retain(|c, _| !done.contains_key(c));
-            self.submit(&again, &mut jobs, &mut running)?;
-            let line = format!(
-                "{} on Slurm: {pending} pending, {active} running, {} done",
-                self.label,
-                done.len()
-            );
-            if line != shown {
-                self.store.note(self.progress, &line)?;
-                shown = line;
-            }
-            if running.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_secs_f64(self.options.poll_s));
-        }
-        Ok(done)
+        Ok(evaluation)
     }
 
-    /// Submits one array for `units` and records it.
-    fn submit(
+    /// Every candidate announced and staged, trained together rung by rung
+    /// ([`Halving`]), then each pictured and finished in order.
+    fn train_halving(
         &self,
-        units: &[&Unit],
-        jobs: &mut Jobs,
-        running: &mut BTreeMap<usize, (u64, usize)>,
-    ) -> anyhow::Result<()> {
-        if units.is_empty() {
-            return Ok(());
-        }
-        let tasks: Vec<ArrayTask> = units
+        run: &RunContext<'_>,
+        candidates: &dyn Candidates,
+    ) -> anyhow::Result<Evaluation> {
+        let staged = stage_all(candidates)?;
+        let fresh: Vec<bool> = staged.iter().map(|(fresh, _)| *fresh).collect();
+        // What a trained candidate's picture needs, kept from its staging.
+        let to_picture: Vec<Option<CandidateSpec>> = staged
             .iter()
-            .map(|u| ArrayTask {
-                spec: u.spec.clone(),
-                out: u.out.clone(),
+            .map(|(_, s)| match s {
+                Staged::Train(spec) => Some(spec.clone()),
+                Staged::Done(_) => None,
             })
             .collect();
-        let job = slurm::submit(self.options, &tasks, &self.dir, &self.job_name)?;
-        ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).push(job);
-        let keys: Vec<usize> = units.iter().map(|u| u.key).collect();
-        for (k, &c) in keys.iter().enumerate() {
-            running.insert(c, (job, k));
+        let (outcomes, spent) = Halving {
+            task: run.task,
+            store: run.store,
+            record: run.record,
+            pool: &self.pool,
+            progress: run.progress,
+            generation: candidates.generation(),
         }
-        jobs.arrays.push((job, keys));
-        write_json(&self.jobs_file, jobs)?;
-        self.store.note(
-            self.progress,
-            format!(
-                "{}: Slurm job {job} submitted ({} task(s){})",
-                self.label,
-                units.len(),
-                self.options
-                    .time_limit_min
-                    .map_or(String::new(), |m| format!(", time limit {m} min"))
-            ),
-        )
+        .run(staged.into_iter().map(|(_, s)| s).collect())?;
+        let mut evaluation = Evaluation::default();
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if fresh[i] {
+                let pictured = Instant::now();
+                if let Some(spec) = &to_picture[i] {
+                    candidates.picture(i, spec, outcome)?;
+                }
+                evaluation.candidate_thread_s += spent[i] + pictured.elapsed().as_secs_f64();
+                if let Outcome::Trained { report, .. } = outcome {
+                    evaluation.train_thread_s += report.wall_s;
+                }
+            }
+            candidates.finished(i, outcome)?;
+        }
+        candidates.live_report()?;
+        evaluation.outcomes = outcomes;
+        Ok(evaluation)
+    }
+
+    /// The trainings side by side on the pool, each emitting its events as
+    /// it goes; nothing is written but the events.
+    fn train_final(
+        &self,
+        run: &RunContext<'_>,
+        budget: u64,
+        trainings: &[FinalTraining<'_>],
+    ) -> anyhow::Result<Vec<anyhow::Result<FinalTrained>>> {
+        let overrides = PpoOverrides {
+            total_timesteps: Some(budget),
+            ..PpoOverrides::default()
+        };
+        Ok(self.pool.install(|| {
+            trainings
+                .par_iter()
+                .enumerate()
+                .map(|(k, training)| final_training(run, &overrides, k, training))
+                .collect()
+        }))
     }
 }
 
-/// `cand-MM/rung-R/`: a candidate's training to rung `r` on a cluster.
-pub(super) fn rung_dir(candidate_dir: &std::path::Path, r: usize) -> PathBuf {
-    candidate_dir.join(format!("rung-{r}"))
+/// Calls [`Candidates::started`] then [`Candidates::stage`] for every
+/// candidate in order: whether each is yet to be evaluated, and its staging.
+///
+/// # Errors
+/// As those.
+pub(super) fn stage_all(candidates: &dyn Candidates) -> anyhow::Result<Vec<(bool, Staged)>> {
+    (0..candidates.count())
+        .map(|i| {
+            let fresh = candidates.started(i)?;
+            Ok((fresh, candidates.stage(i)?))
+        })
+        .collect()
 }
 
-/// The time limit's margin over the estimated training time: nodes may be
-/// slower than the machine that measured, and checkpoint evaluations, the
-/// held-out evaluation and the analysis come on top of training.
-const TIME_MARGIN: f64 = 3.0;
+/// A candidate's outcome, and for one evaluated by this process its wall
+/// seconds in all and in the trainer.
+type Evaluated = (Outcome, Option<(f64, f64)>);
 
-/// Seconds added to every estimate: start-up, checks, the last evaluations.
-const TIME_OVERHEAD_S: f64 = 300.0;
-
-/// The `--time` (minutes) for trainings of `budget` env steps at `rate` env
-/// steps per second: [`TIME_MARGIN`] × the training time plus
-/// [`TIME_OVERHEAD_S`], rounded up to whole minutes.
-#[must_use]
-pub fn time_limit(budget: u64, rate: f64) -> u64 {
-    let seconds = TIME_MARGIN * budget as f64 / rate.max(1e-9) + TIME_OVERHEAD_S;
-    // Saturates for absurd inputs; Slurm caps at the partition's limit anyway.
-    (seconds / 60.0).ceil().min(1e9) as u64
-}
-
-/// The slowest training rate (env steps per second) among the run's trained
-/// candidates and final trainings so far, if any.
-pub(super) fn measured_rate(store: &RunStore) -> Option<f64> {
-    let mut slowest: Option<f64> = None;
-    let mut consider = |path: &std::path::Path| {
-        if let Ok(Some(Outcome::Trained { report, .. })) = read_json::<Outcome>(path)
-            && report.env_steps > 0
-            && report.env_steps_per_sec.is_finite()
-            && report.env_steps_per_sec > 0.0
-        {
-            slowest = Some(slowest.map_or(report.env_steps_per_sec, |s: f64| {
-                s.min(report.env_steps_per_sec)
-            }));
+/// Candidate `i` announced, staged, trained, pictured and finished, then
+/// the live report.
+fn evaluate_one(
+    run: &RunContext<'_>,
+    candidates: &dyn Candidates,
+    i: usize,
+) -> anyhow::Result<Evaluated> {
+    let g = candidates.generation();
+    let fresh = candidates.started(i)?;
+    let started = Instant::now();
+    let outcome = match candidates.stage(i)? {
+        Staged::Done(o) => o,
+        Staged::Train(spec) => {
+            let dir = run.store.candidate_dir(g, i);
+            let outcome = evaluate_candidate_with(run.registry, &spec, &dir, &|steps| {
+                run.progress.event(&RunEvent::TrainingSteps {
+                    generation: g,
+                    candidate: i,
+                    steps,
+                });
+            })?;
+            candidates.picture(i, &spec, &outcome)?;
+            outcome
         }
     };
-    for g in 0.. {
-        let dir = store.generation_dir(g);
-        if !dir.is_dir() {
-            break;
+    candidates.finished(i, &outcome)?;
+    candidates.live_report()?;
+    let spent = match &outcome {
+        Outcome::Trained { report, .. } if fresh => {
+            Some((started.elapsed().as_secs_f64(), report.wall_s))
         }
-        for c in 0.. {
-            let cand = store.candidate_dir(g, c);
-            if !cand.is_dir() {
-                break;
-            }
-            consider(&cand.join(super::files::RESULT));
-            for r in 0.. {
-                let rung = rung_dir(&cand, r);
-                if !rung.is_dir() {
-                    break;
-                }
-                consider(&rung.join(super::files::RESULT));
-            }
-        }
-    }
-    if let Ok(entries) = std::fs::read_dir(store.best_dir().join(super::files::FINAL_DIR)) {
-        for entry in entries.flatten() {
-            consider(&entry.path().join(super::files::RESULT));
-        }
-    }
-    slowest
+        _ if fresh => Some((started.elapsed().as_secs_f64(), 0.0)),
+        _ => None,
+    };
+    Ok((outcome, spent))
 }
 
-/// Measures this machine's training rate on `spec` with one PPO iteration
-/// (nothing is written): env steps per second, start-up included, so the
-/// figure is on the slow side.
-pub(super) fn probe_rate(task: &rewardsmith_core::Task, spec: &CandidateSpec) -> Option<f64> {
-    let started = std::time::Instant::now();
-    let inputs = super::candidate::TrainingInputs::new(spec);
-    let (check, samples) = super::candidate::dry_check(task, &spec.reward, spec.seed);
-    if !check.ok {
-        return None;
-    }
-    let request = crate::training::TrainRequest {
-        task,
-        source: inputs.source(),
-        overrides: inputs.overrides(),
-        seed: spec.seed,
-        threads: spec.threads,
+/// Trains final training `k` through the training pipeline (nothing
+/// written) and emits its end.
+fn final_training(
+    run: &RunContext<'_>,
+    overrides: &PpoOverrides,
+    k: usize,
+    training: &FinalTraining<'_>,
+) -> anyhow::Result<FinalTrained> {
+    let source = ProgramSource::Rhai(training.reward.to_string());
+    let request = TrainRequest {
+        task: run.task,
+        source: &source,
+        overrides,
+        seed: training.seed,
+        threads: run.record.threads_per_candidate,
         out: None,
     };
-    let mut training = crate::training::Training::start(&request, check, &samples).ok()?;
-    let batch = rewardsmith_rl::PpoConfig::for_task(task).batch_size() as u64;
-    let mut steps = 0;
-    training
-        .advance(batch.min(spec.budget), &mut |p| steps = p.env_steps)
-        .ok()?;
-    let seconds = started.elapsed().as_secs_f64();
-    (steps > 0 && seconds > 0.0).then(|| steps as f64 / seconds)
-}
-
-/// `options` with its time limit set for trainings of `budget` env steps,
-/// unless the user set one: from the run's measured rate, else from a probe
-/// of the first spec of `specs` that trains. Returns the options and a line
-/// saying how the limit was chosen.
-pub(super) fn with_time_limit(
-    options: &SlurmOptions,
-    store: &RunStore,
-    task: &rewardsmith_core::Task,
-    budget: u64,
-    specs: &[&CandidateSpec],
-) -> (SlurmOptions, Option<String>) {
-    let mut options = options.clone();
-    if options.time_limit_min.is_some() || specs.is_empty() {
-        return (options, None);
-    }
-    let (rate, how) = match measured_rate(store) {
-        Some(rate) => (Some(rate), "the slowest training of this run so far"),
-        None => (
-            specs.iter().find_map(|s| probe_rate(task, s)),
-            "one PPO iteration trained on this machine",
-        ),
-    };
-    let Some(rate) = rate else {
-        return (
-            options,
-            Some(
-                "Slurm time limit: the partition's default (no training rate could be measured; \
-                 set [executor.slurm] time_limit_min)"
-                    .to_string(),
-            ),
-        );
-    };
-    let minutes = time_limit(budget, rate);
-    options.time_limit_min = Some(minutes);
-    let line = format!(
-        "Slurm time limit: {minutes} min per task ({budget} env steps at {rate:.0} steps/s, \
-         measured by {how}, ×{TIME_MARGIN} + {:.0} min; [executor.slurm] time_limit_min sets it)",
-        TIME_OVERHEAD_S / 60.0
-    );
-    (options, Some(line))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_time_limit_is_three_times_the_training_plus_five_minutes_in_whole_minutes() {
-        // 1M steps at 1000 steps/s: 3 × 1000 s + 300 s = 3300 s = 55 min.
-        assert_eq!(time_limit(1_000_000, 1000.0), 55);
-        // 60 000 steps at 1000 steps/s: 180 s + 300 s = 8 min.
-        assert_eq!(time_limit(60_000, 1000.0), 8);
-        // A part of a minute rounds up: 10 000 steps at 1000/s = 330 s → 6.
-        assert_eq!(time_limit(10_000, 1000.0), 6);
-        // A rate of zero does not divide by zero; the limit saturates.
-        assert!(time_limit(1000, 0.0) >= 1_000_000);
-    }
+    let trained = train_reward(&request, &mut |p| {
+        run.progress.event(&RunEvent::FinalTrainingSteps {
+            training: k,
+            steps: p.env_steps,
+        });
+    })
+    .map_err(|e| anyhow!("training the {} reward failed: {e}", training.name))?
+    .trained;
+    let fitness = trained.report.fitness();
+    run.store.emit(
+        run.progress,
+        RunEvent::FinalTrainingFinished {
+            training: k,
+            label: training.label(),
+            fitness,
+        },
+    )?;
+    Ok(FinalTrained {
+        fitness,
+        env_steps: trained.report.env_steps,
+        success: trained.report.best.as_ref().and_then(|b| b.success),
+    })
 }

@@ -1,4 +1,5 @@
-//! A generation's trainings on a Slurm cluster, under either allocation.
+//! A generation's trainings on a Slurm cluster, under either allocation (for
+//! the `SlurmExecutor`).
 //!
 //! Uniform: one job array, every candidate trained to the budget. Successive
 //! halving: one job array per rung. A job cannot hand a training in memory
@@ -15,8 +16,9 @@
 
 use super::allocation::{RungScore, Rungs, promote, rungs};
 use super::candidate::{CandidateSpec, Outcome, RungResult};
-use super::executor::{SlurmBatch, Unit, rung_dir, with_time_limit};
 use super::record::RunRecord;
+use super::slurm::SlurmOptions;
+use super::slurm_batch::{SlurmBatch, Unit, rung_dir, with_time_limit};
 use super::store::{RunStore, files, read_json, write_json};
 use crate::progress::RunProgress;
 use anyhow::{Context, anyhow};
@@ -31,8 +33,10 @@ pub(super) struct SlurmGeneration<'a> {
     pub task: &'a Task,
     /// The run folder (shared with the nodes).
     pub store: &'a RunStore,
-    /// The run's settings (allocation, budget, the `[executor.slurm]` table).
+    /// The run's settings (budget, η).
     pub record: &'a RunRecord,
+    /// How to submit (`[executor.slurm]`).
+    pub options: &'a SlurmOptions,
     /// Where the job counts go.
     pub progress: &'a dyn RunProgress,
     /// The generation.
@@ -90,23 +94,7 @@ impl SlurmGeneration<'_> {
         let mut outcomes = BTreeMap::new();
         let mut alive: Vec<&(usize, CandidateSpec)> = train.iter().collect();
         for (r, &until) in schedule.iter().enumerate() {
-            let mut units = Vec::with_capacity(alive.len());
-            let mut specs = Vec::with_capacity(alive.len());
-            for (i, spec) in &alive {
-                let dir = rung_dir(&store.candidate_dir(g, *i), r);
-                let spec = CandidateSpec {
-                    stop_at: Some(until),
-                    pause_at: schedule[..r].to_vec(),
-                    ..spec.clone()
-                };
-                write_json(&dir.join(files::SPEC), &spec)?;
-                units.push(Unit {
-                    key: *i,
-                    spec: dir.join(files::SPEC),
-                    out: dir,
-                });
-                specs.push(spec);
-            }
+            let (units, specs) = self.rung_units(&alive, &schedule, r)?;
             let spec_refs: Vec<&CandidateSpec> = specs.iter().collect();
             let mut results = self.batch(&units, &spec_refs, until, Some((r, schedule.len())))?;
             let mut still = Vec::with_capacity(alive.len());
@@ -175,6 +163,35 @@ impl SlurmGeneration<'_> {
         Ok(outcomes)
     }
 
+    /// The trainings of `alive` to rung `r` of `schedule`: each one's spec
+    /// (stopping there, pausing at the rungs before) written in its rung
+    /// folder.
+    fn rung_units(
+        &self,
+        alive: &[&(usize, CandidateSpec)],
+        schedule: &[u64],
+        r: usize,
+    ) -> anyhow::Result<(Vec<Unit>, Vec<CandidateSpec>)> {
+        let mut units = Vec::with_capacity(alive.len());
+        let mut specs = Vec::with_capacity(alive.len());
+        for (i, spec) in alive {
+            let dir = rung_dir(&self.store.candidate_dir(self.generation, *i), r);
+            let spec = CandidateSpec {
+                stop_at: Some(schedule[r]),
+                pause_at: schedule[..r].to_vec(),
+                ..spec.clone()
+            };
+            write_json(&dir.join(files::SPEC), &spec)?;
+            units.push(Unit {
+                key: *i,
+                spec: dir.join(files::SPEC),
+                out: dir,
+            });
+            specs.push(spec);
+        }
+        Ok((units, specs))
+    }
+
     /// Submits `units` as one batch, with a time limit for trainings of
     /// `budget` env steps; `rung` is (rung, rungs) under halving.
     fn batch(
@@ -189,8 +206,7 @@ impl SlurmGeneration<'_> {
             // All read back on resume: no estimate, no submission.
             return read_results(units);
         }
-        let (options, line) =
-            with_time_limit(&self.record.executor.slurm, store, self.task, budget, specs);
+        let (options, line) = with_time_limit(self.options, store, self.task, budget, specs);
         if let Some(line) = line {
             store.note(self.progress, line)?;
         }

@@ -2,15 +2,17 @@
 //! the best, reflect, ask again — resumable from the run folder at any point.
 
 use super::allocation::Allocation;
-use super::candidate::{CandidateSpec, Outcome, Staged, dry_check, evaluate_candidate_with};
+use super::candidate::{CandidateSpec, Outcome, Staged, dry_check};
 use super::config::ExecutorKind;
 use super::config::FeedbackMode;
 use super::described::{DescribedTask, FitnessReview, fitness_program};
+use super::executor::{Candidates, Executor, LocalExecutor, RunContext};
 use super::final_eval::final_evaluation;
 use super::record::{
     BestRecord, CandidateLine, GenerationRecord, RunRecord, RunSummary, Timing, best_candidate,
 };
 use super::reflection::{all_failed, generation_reflection};
+use super::slurm_executor::SlurmExecutor;
 use super::store::{RunStore, files, read_json, write_atomic, write_json};
 use crate::events::RunEvent;
 use crate::extract::{Extracted, Review, Verdict, extract_code, extract_review};
@@ -22,7 +24,6 @@ use crate::llm::{
 use crate::progress::RunProgress;
 use crate::prompts::{FitnessShown, PromptRole, Prompts};
 use anyhow::{Context, anyhow, bail};
-use rayon::prelude::*;
 use rewardsmith_core::{Registry, Task, derive_seed};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -115,12 +116,14 @@ pub fn run_search_with(
     feedback: Option<&mut dyn FeedbackSource>,
     progress: &dyn RunProgress,
 ) -> anyhow::Result<RunSummary> {
-    run_search_designed(registry, store, record, None, feedback, progress)
+    run_search_designed(registry, store, record, None, None, feedback, progress)
 }
 
 /// [`run_search_with`] with the reward designer given rather than built from
-/// `record.llm` (`None`: built from it). Every call is recorded in the run's
-/// `llm/` either way, so the run replays with `--llm replay`.
+/// `record.llm` (`None`: built from it), and the executor given rather than
+/// built from `record.executor` (`None`: [`executor_for`]). Every designer
+/// call is recorded in the run's `llm/` either way, so the run replays with
+/// `--llm replay`.
 ///
 /// # Errors
 /// As [`run_search_with`].
@@ -129,6 +132,7 @@ pub fn run_search_designed(
     store: &RunStore,
     record: &RunRecord,
     designer: Option<Box<dyn LlmClient>>,
+    executor: Option<Box<dyn Executor>>,
     mut feedback: Option<&mut dyn FeedbackSource>,
     progress: &dyn RunProgress,
 ) -> anyhow::Result<RunSummary> {
@@ -187,10 +191,10 @@ pub fn run_search_designed(
         llm,
         task,
         described,
-        pool: rayon::ThreadPoolBuilder::new()
-            .num_threads(record.concurrent)
-            .build()
-            .map_err(|e| anyhow!("cannot start {} worker threads: {e}", record.concurrent))?,
+        executor: match executor {
+            Some(e) => e,
+            None => executor_for(record)?,
+        },
         progress,
     };
     for g in 0..record.search.generations {
@@ -215,6 +219,19 @@ pub fn run_search_designed(
         }
     }
     search.finish(state, run_started)
+}
+
+/// The executor `record` asks for (`[executor] kind`): this process's threads
+/// ([`LocalExecutor`], `record.concurrent` trainings side by side) or a Slurm
+/// cluster ([`SlurmExecutor`], with `[executor.slurm]`).
+///
+/// # Errors
+/// The local threads cannot be started.
+pub fn executor_for(record: &RunRecord) -> anyhow::Result<Box<dyn Executor>> {
+    Ok(match record.executor.kind {
+        ExecutorKind::Local => Box::new(LocalExecutor::new(record.concurrent)?),
+        ExecutorKind::Slurm => Box::new(SlurmExecutor::new(record.executor.slurm.clone())),
+    })
 }
 
 /// What a search carries from one generation to the next: everything else is
@@ -251,8 +268,61 @@ struct Steps<'a> {
     task: &'a Task,
     described: Option<DescribedTask>,
     initial: Vec<Message>,
-    pool: rayon::ThreadPool,
+    executor: Box<dyn Executor>,
     progress: &'a dyn RunProgress,
+}
+
+/// One generation's candidates as the executor sees them: the search's
+/// steps around each candidate's training.
+struct GenerationCandidates<'s, 'a> {
+    steps: &'s Steps<'a>,
+    g: usize,
+    texts: &'s [String],
+    reviews: &'s [Option<Review>],
+}
+
+impl Candidates for GenerationCandidates<'_, '_> {
+    fn generation(&self) -> usize {
+        self.g
+    }
+
+    fn count(&self) -> usize {
+        self.texts.len()
+    }
+
+    fn started(&self, i: usize) -> anyhow::Result<bool> {
+        self.steps.candidate_started(self.g, i)
+    }
+
+    fn stage(&self, i: usize) -> anyhow::Result<Staged> {
+        let steps = self.steps;
+        let job = Job {
+            described: steps.described.as_ref(),
+            review: self.reviews[i].as_ref(),
+            g: self.g,
+            i,
+            text: &self.texts[i],
+        };
+        stage(steps.registry, steps.store, steps.record, &job)
+    }
+
+    fn picture(&self, i: usize, spec: &CandidateSpec, outcome: &Outcome) -> anyhow::Result<()> {
+        let (steps, g) = (self.steps, self.g);
+        if !steps.record.render || outcome.fitness().is_none() {
+            return Ok(());
+        }
+        let dir = steps.store.candidate_dir(g, i);
+        picture_candidate(steps.registry, steps.store, spec, &dir, g, i)
+    }
+
+    fn finished(&self, i: usize, outcome: &Outcome) -> anyhow::Result<()> {
+        self.steps.candidate_finished(self.g, i, outcome)
+    }
+
+    fn live_report(&self) -> anyhow::Result<()> {
+        let steps = self.steps;
+        super::report::write_live_report(steps.store, steps.task, steps.record)
+    }
 }
 
 /// A described task's fitness program, asked of the designer (or read back
@@ -425,8 +495,8 @@ impl Steps<'_> {
         Ok(reviews)
     }
 
-    /// Evaluate: every candidate checked, trained and scored, in parallel
-    /// (under successive halving, weak ones stop at a rung).
+    /// Evaluate: every candidate checked, trained and scored on the
+    /// executor (under successive halving, weak ones stop at a rung).
     fn evaluate(
         &self,
         g: usize,
@@ -434,168 +504,34 @@ impl Steps<'_> {
         reviews: &[Option<Review>],
         state: &mut SearchState,
     ) -> anyhow::Result<Vec<Outcome>> {
-        if self.record.executor.kind == ExecutorKind::Slurm {
-            return self.evaluate_on_slurm(g, texts, reviews, state);
-        }
-        if self.record.search.allocation == Allocation::Halving {
-            return self.evaluate_halving(g, texts, reviews, state);
-        }
         let phase = Instant::now();
-        let evaluated: Vec<anyhow::Result<Evaluated>> = self.pool.install(|| {
-            texts
-                .par_iter()
-                .zip(reviews)
-                .enumerate()
-                .map(|(i, (text, review))| self.evaluate_one(g, i, text, review.as_ref()))
-                .collect()
-        });
-        let timing = &mut state.timing;
-        timing.candidates_s += phase.elapsed().as_secs_f64();
-        evaluated
-            .into_iter()
-            .map(|r| {
-                r.map(|(o, spent)| {
-                    if let Some((all, train)) = spent {
-                        timing.candidate_thread_s += all;
-                        timing.train_thread_s += train;
-                    }
-                    o
-                })
-            })
-            .collect()
+        let run = self.context();
+        let candidates = GenerationCandidates {
+            steps: self,
+            g,
+            texts,
+            reviews,
+        };
+        let evaluated = match self.record.search.allocation {
+            Allocation::Uniform => self.executor.train_uniform(&run, &candidates),
+            Allocation::Halving => self.executor.train_halving(&run, &candidates),
+        };
+        state.timing.candidates_s += phase.elapsed().as_secs_f64();
+        let evaluated = evaluated?;
+        state.timing.candidate_thread_s += evaluated.candidate_thread_s;
+        state.timing.train_thread_s += evaluated.train_thread_s;
+        Ok(evaluated.outcomes)
     }
 
-    /// [`evaluate`](Self::evaluate) under successive halving.
-    fn evaluate_halving(
-        &self,
-        g: usize,
-        texts: &[String],
-        reviews: &[Option<Review>],
-        state: &mut SearchState,
-    ) -> anyhow::Result<Vec<Outcome>> {
-        let store = self.store;
-        let phase = Instant::now();
-        let mut staged = Vec::with_capacity(texts.len());
-        let mut fresh = Vec::with_capacity(texts.len());
-        for (i, (text, review)) in texts.iter().zip(reviews).enumerate() {
-            let job = Job {
-                described: self.described.as_ref(),
-                review: review.as_ref(),
-                g,
-                i,
-                text,
-            };
-            fresh.push(self.candidate_started(g, i)?);
-            staged.push(stage(self.registry, store, self.record, &job)?);
-        }
-        // What a trained candidate's picture needs, kept from its staging.
-        let to_picture: Vec<Option<CandidateSpec>> = staged
-            .iter()
-            .map(|s| match s {
-                Staged::Train(spec) if self.record.render => Some(spec.clone()),
-                _ => None,
-            })
-            .collect();
-        let (outcomes, spent) = super::halving::Halving {
+    /// What the executor reads of this run.
+    fn context(&self) -> RunContext<'_> {
+        RunContext {
+            registry: self.registry,
             task: self.task,
-            store,
-            record: self.record,
-            pool: &self.pool,
-            progress: self.progress,
-            generation: g,
-        }
-        .run(staged)?;
-        for (i, outcome) in outcomes.iter().enumerate() {
-            if fresh[i] {
-                let pictured = Instant::now();
-                if let Some(spec) = &to_picture[i]
-                    && outcome.fitness().is_some()
-                {
-                    let dir = store.candidate_dir(g, i);
-                    picture_candidate(self.registry, store, spec, &dir, g, i)?;
-                }
-                state.timing.candidate_thread_s += spent[i] + pictured.elapsed().as_secs_f64();
-                if let Outcome::Trained { report, .. } = outcome {
-                    state.timing.train_thread_s += report.wall_s;
-                }
-            }
-            self.candidate_finished(g, i, outcome)?;
-        }
-        super::report::write_live_report(store, self.task, self.record)?;
-        state.timing.candidates_s += phase.elapsed().as_secs_f64();
-        Ok(outcomes)
-    }
-
-    /// [`evaluate`](Self::evaluate) on a Slurm cluster: job arrays of
-    /// `eval-candidate` tasks (one, or one per rung under successive
-    /// halving); pictures are made here afterwards.
-    fn evaluate_on_slurm(
-        &self,
-        g: usize,
-        texts: &[String],
-        reviews: &[Option<Review>],
-        state: &mut SearchState,
-    ) -> anyhow::Result<Vec<Outcome>> {
-        let store = self.store;
-        let phase = Instant::now();
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; texts.len()];
-        let mut train = Vec::new();
-        for (i, (text, review)) in texts.iter().zip(reviews).enumerate() {
-            let job = Job {
-                described: self.described.as_ref(),
-                review: review.as_ref(),
-                g,
-                i,
-                text,
-            };
-            self.candidate_started(g, i)?;
-            match stage(self.registry, store, self.record, &job)? {
-                Staged::Done(o) => outcomes[i] = Some(o),
-                Staged::Train(spec) => train.push((i, spec)),
-            }
-        }
-        let done: std::collections::BTreeMap<usize, Outcome> = outcomes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| o.clone().map(|o| (i, o)))
-            .collect();
-        let on_slurm = super::on_slurm::SlurmGeneration {
-            task: self.task,
-            store,
+            store: self.store,
             record: self.record,
             progress: self.progress,
-            generation: g,
-        };
-        let mut trained = match self.record.search.allocation {
-            Allocation::Halving => on_slurm.halving(&train, &done)?,
-            Allocation::Uniform => on_slurm.uniform(&train)?,
-        };
-        for (i, spec) in &train {
-            let outcome = trained
-                .remove(i)
-                .ok_or_else(|| anyhow!("candidate {i} came back from Slurm without a result"))?;
-            let pictured = Instant::now();
-            if self.record.render && outcome.fitness().is_some() {
-                let dir = store.candidate_dir(g, *i);
-                picture_candidate(self.registry, store, spec, &dir, g, *i)?;
-            }
-            if let Outcome::Trained { report, .. } = &outcome {
-                state.timing.train_thread_s += report.wall_s;
-                state.timing.candidate_thread_s += report.wall_s + pictured.elapsed().as_secs_f64();
-            }
-            outcomes[*i] = Some(outcome);
         }
-        let outcomes: Vec<Outcome> = outcomes
-            .into_iter()
-            .enumerate()
-            .map(|(i, o)| o.ok_or_else(|| anyhow!("candidate {i} has no outcome")))
-            .collect::<anyhow::Result<_>>()?;
-        for (i, o) in outcomes.iter().enumerate() {
-            self.candidate_finished(g, i, o)?;
-        }
-        super::report::write_live_report(store, self.task, self.record)?;
-        state.timing.candidates_s += phase.elapsed().as_secs_f64();
-        Ok(outcomes)
     }
 
     /// Whether candidate `i` of generation `g` is yet to be evaluated (no
@@ -626,43 +562,6 @@ impl Steps<'_> {
                 failure: outcome.failure().map(|f| first_line(&f).to_string()),
             },
         )
-    }
-
-    /// One candidate of [`evaluate`](Self::evaluate), with its events.
-    fn evaluate_one(
-        &self,
-        g: usize,
-        i: usize,
-        text: &str,
-        review: Option<&Review>,
-    ) -> anyhow::Result<Evaluated> {
-        let (store, progress) = (self.store, self.progress);
-        let job = Job {
-            described: self.described.as_ref(),
-            review,
-            g,
-            i,
-            text,
-        };
-        let fresh = self.candidate_started(g, i)?;
-        let started = Instant::now();
-        let outcome = run_candidate(self.registry, store, self.record, &job, &|steps| {
-            progress.event(&RunEvent::TrainingSteps {
-                generation: g,
-                candidate: i,
-                steps,
-            });
-        })?;
-        self.candidate_finished(g, i, &outcome)?;
-        super::report::write_live_report(store, self.task, self.record)?;
-        let spent = match &outcome {
-            Outcome::Trained { report, .. } if fresh => {
-                Some((started.elapsed().as_secs_f64(), report.wall_s))
-            }
-            _ if fresh => Some((started.elapsed().as_secs_f64(), 0.0)),
-            _ => None,
-        };
-        Ok((outcome, spent))
     }
 
     /// Conclude: the generation's record (its best, the reflection for the
@@ -803,13 +702,8 @@ impl Steps<'_> {
                 copy_best(store, b)?;
                 if self.record.search.final_eval {
                     let started = Instant::now();
-                    let report = final_evaluation(
-                        self.registry,
-                        store,
-                        self.record,
-                        &b.reward,
-                        self.progress,
-                    )?;
+                    let report =
+                        final_evaluation(&self.context(), self.executor.as_ref(), &b.reward)?;
                     state.timing.final_s = started.elapsed().as_secs_f64();
                     state.timing.final_env_steps = report.env_steps;
                     Some(report)
@@ -1037,10 +931,6 @@ fn candidate_seed(record: &RunRecord, g: usize, i: usize) -> u64 {
     derive_seed(record.search.seed, (1000 * (g + 1) + i) as u64)
 }
 
-/// A candidate's outcome, and for one evaluated by this process its wall
-/// seconds in all and in the trainer.
-type Evaluated = (Outcome, Option<(f64, f64)>);
-
 /// One candidate to evaluate.
 struct Job<'a> {
     described: Option<&'a DescribedTask>,
@@ -1112,26 +1002,6 @@ fn stage(
         return Ok(Staged::Done(o));
     }
     Ok(Staged::Train(spec))
-}
-
-fn run_candidate(
-    registry: &Registry,
-    store: &RunStore,
-    record: &RunRecord,
-    job: &Job<'_>,
-    on_steps: &dyn Fn(u64),
-) -> anyhow::Result<Outcome> {
-    match stage(registry, store, record, job)? {
-        Staged::Done(o) => Ok(o),
-        Staged::Train(spec) => {
-            let dir = store.candidate_dir(job.g, job.i);
-            let outcome = evaluate_candidate_with(registry, &spec, &dir, on_steps)?;
-            if record.render && outcome.fitness().is_some() {
-                picture_candidate(registry, store, &spec, &dir, job.g, job.i)?;
-            }
-            Ok(outcome)
-        }
-    }
 }
 
 /// Renders a trained candidate's first analysis episode to `rollout.gif` (and
