@@ -375,7 +375,21 @@ fn final_training(
     })
     .map_err(|e| anyhow!("training the {} reward failed: {e}", training.name))?
     .trained;
-    let fitness = trained.report.fitness();
+    final_trained(run, k, training, &trained.report)
+}
+
+/// What final training `k` gave, from its report; emits its end. Every
+/// executor ends a final training through this.
+///
+/// # Errors
+/// The event log cannot be written.
+pub(super) fn final_trained(
+    run: &RunContext<'_>,
+    k: usize,
+    training: &FinalTraining<'_>,
+    report: &rewardsmith_core::TrainReport,
+) -> anyhow::Result<FinalTrained> {
+    let fitness = report.fitness();
     run.store.emit(
         run.progress,
         RunEvent::FinalTrainingFinished {
@@ -386,7 +400,7 @@ fn final_training(
     )?;
     Ok(FinalTrained {
         fitness,
-        env_steps: trained.report.env_steps,
-        success: trained.report.best.as_ref().and_then(|b| b.success),
+        env_steps: report.env_steps,
+        success: report.best.as_ref().and_then(|b| b.success),
     })
 }

@@ -9,13 +9,13 @@ use super::allocation::Allocation;
 use super::candidate::{CandidateSpec, Outcome, Staged};
 use super::described::DescribedTask;
 use super::executor::{
-    Candidates, Evaluation, Executor, FinalTrained, FinalTraining, RunContext, stage_all,
+    Candidates, Evaluation, Executor, FinalTrained, FinalTraining, RunContext, final_trained,
+    stage_all,
 };
 use super::on_slurm::SlurmGeneration;
 use super::slurm::SlurmOptions;
 use super::slurm_batch::{SlurmBatch, Unit, with_time_limit};
 use super::store::{files, write_json};
-use crate::events::RunEvent;
 use anyhow::anyhow;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -204,22 +204,7 @@ fn final_result(
 ) -> anyhow::Result<anyhow::Result<FinalTrained>> {
     let name = training.name;
     Ok(match outcome {
-        Some(Outcome::Trained { report, .. }) => {
-            let fitness = report.fitness();
-            run.store.emit(
-                run.progress,
-                RunEvent::FinalTrainingFinished {
-                    training: k,
-                    label: training.label(),
-                    fitness,
-                },
-            )?;
-            Ok(FinalTrained {
-                fitness,
-                env_steps: report.env_steps,
-                success: report.best.as_ref().and_then(|b| b.success),
-            })
-        }
+        Some(Outcome::Trained { report, .. }) => Ok(final_trained(run, k, training, &report)?),
         Some(other) => Err(anyhow!(
             "training the {name} reward failed: {}",
             other.failure().unwrap_or_default()
