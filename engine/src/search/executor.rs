@@ -285,13 +285,27 @@ impl Executor for LocalExecutor {
             total_timesteps: Some(budget),
             ..PpoOverrides::default()
         };
-        Ok(self.pool.install(|| {
-            trainings
-                .par_iter()
-                .enumerate()
-                .map(|(k, training)| final_training(run, &overrides, k, training))
-                .collect()
-        }))
+        // Trainings side by side, a slot each; a last wave smaller than the
+        // slots shares all the threads, so no core idles while it trains
+        // (a training's result does not depend on its thread count).
+        let (slots, each) = (
+            self.pool.current_num_threads(),
+            run.record.threads_per_candidate,
+        );
+        let (full, last) = trainings.split_at(trainings.len() - trainings.len() % slots);
+        let spread = (slots * each / last.len().max(1)).max(each);
+        let mut trained: Vec<anyhow::Result<FinalTrained>> = Vec::with_capacity(trainings.len());
+        for (offset, wave, threads) in [(0, full, each), (full.len(), last, spread)] {
+            trained.extend(self.pool.install(|| {
+                wave.par_iter()
+                    .enumerate()
+                    .map(|(j, training)| {
+                        final_training(run, &overrides, offset + j, training, threads)
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        }
+        Ok(trained)
     }
 }
 
@@ -350,13 +364,14 @@ fn evaluate_one(
     Ok((outcome, spent))
 }
 
-/// Trains final training `k` through the training pipeline (nothing
-/// written) and emits its end.
+/// Trains final training `k` on `threads` threads through the training
+/// pipeline (nothing written) and emits its end.
 fn final_training(
     run: &RunContext<'_>,
     overrides: &PpoOverrides,
     k: usize,
     training: &FinalTraining<'_>,
+    threads: usize,
 ) -> anyhow::Result<FinalTrained> {
     let source = ProgramSource::Rhai(training.reward.to_string());
     let request = TrainRequest {
@@ -364,7 +379,7 @@ fn final_training(
         source: &source,
         overrides,
         seed: training.seed,
-        threads: run.record.threads_per_candidate,
+        threads,
         out: None,
     };
     let trained = train_reward(&request, &mut |p| {
