@@ -211,8 +211,12 @@ impl Executor for LocalExecutor {
         candidates: &dyn Candidates,
     ) -> anyhow::Result<Evaluation> {
         let evaluated: Vec<anyhow::Result<Evaluated>> = self.pool.install(|| {
+            // One job per training (`with_max_len(1)`): rayon otherwise keeps
+            // neighbouring items in one sequential job, and a thread could
+            // train two in a row while another thread idles.
             (0..candidates.count())
                 .into_par_iter()
+                .with_max_len(1)
                 .map(|i| evaluate_one(run, candidates, i))
                 .collect()
         });
@@ -298,6 +302,7 @@ impl Executor for LocalExecutor {
         for (offset, wave, threads) in [(0, full, each), (full.len(), last, spread)] {
             trained.extend(self.pool.install(|| {
                 wave.par_iter()
+                    .with_max_len(1)
                     .enumerate()
                     .map(|(j, training)| {
                         final_training(run, &overrides, offset + j, training, threads)

@@ -156,6 +156,7 @@ impl Halving<'_> {
         let results: Vec<(anyhow::Result<Option<Outcome>>, f64)> = self.pool.install(|| {
             alive
                 .par_iter_mut()
+                .with_max_len(1) // one job per training: no thread trains two in a row while another idles
                 .map(|(i, p)| {
                     let started = Instant::now();
                     let i = *i;
