@@ -6,7 +6,7 @@
 //! A resumed generation retrains its unfinished candidates from step 0; the
 //! same seeds give the same rung scores, so the same candidates continue.
 
-use super::allocation::{RungScore, Rungs, promote, rungs};
+use super::allocation::{RungScore, Rungs, promote, quota, rungs};
 use super::candidate::{Outcome, Prepared, Staged, TrainingInputs, prepare};
 use super::record::RunRecord;
 use super::store::RunStore;
@@ -108,7 +108,8 @@ impl Halving<'_> {
                     se: courses[i].errors[r],
                 })
                 .collect();
-            let promotion = promote(&at_rung, eta);
+            let entered = courses.iter().filter(|c| !c.scores.is_empty()).count();
+            let promotion = promote(&at_rung, quota(entered, eta, r), r + 2 < schedule.len());
             let (keep, stop): (Alive<'_>, Alive<'_>) = alive
                 .into_iter()
                 .partition(|(i, _)| promotion.keep.contains(i));

@@ -14,7 +14,7 @@
 //! finishes the last rung), its rung folder's files move into its own
 //! folder, which then looks as after a local run.
 
-use super::allocation::{RungScore, Rungs, promote, rungs};
+use super::allocation::{RungScore, Rungs, promote, quota, rungs};
 use super::candidate::{CandidateSpec, Outcome, RungResult};
 use super::record::RunRecord;
 use super::slurm::SlurmOptions;
@@ -135,7 +135,8 @@ impl SlurmGeneration<'_> {
                     se: c.errors[r],
                 })
                 .collect();
-            let promotion = promote(&at_rung, eta);
+            let entered = courses.values().filter(|c| !c.scores.is_empty()).count();
+            let promotion = promote(&at_rung, quota(entered, eta, r), r + 2 < schedule.len());
             alive = Vec::new();
             for (entry, outcome) in still {
                 let i = entry.0;
