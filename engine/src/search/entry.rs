@@ -47,7 +47,8 @@ pub fn run_search(
     record: &RunRecord,
     progress: &dyn RunProgress,
 ) -> Result<RunSummary, Error> {
-    runner::run_search(registry, store, record, progress).map_err(classified)
+    runner::run_search_designed(registry, store, record, None, None, None, progress)
+        .map_err(classified)
 }
 
 /// Runs (or resumes) the search recorded in `store`; in human-feedback mode,
@@ -64,7 +65,8 @@ pub fn run_search_with(
     feedback: Option<&mut dyn FeedbackSource>,
     progress: &dyn RunProgress,
 ) -> Result<RunSummary, Error> {
-    runner::run_search_with(registry, store, record, feedback, progress).map_err(classified)
+    runner::run_search_designed(registry, store, record, None, None, feedback, progress)
+        .map_err(classified)
 }
 
 /// [`run_search_with`] with the reward designer given rather than built from

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use rewardsmith_core::{Registry, Task};
 use rewardsmith_rl::PpoOverrides;
 use rewardsmith_sandbox::ProgramSource;
+use std::ops::Range;
 use std::time::Instant;
 
 /// Where a search's candidate trainings and its final trainings run.
@@ -289,19 +290,17 @@ impl Executor for LocalExecutor {
             total_timesteps: Some(budget),
             ..PpoOverrides::default()
         };
-        // Trainings side by side, a slot each; a last wave smaller than the
-        // slots shares all the threads, so no core idles while it trains
-        // (a training's result does not depend on its thread count).
-        let (slots, each) = (
+        let mut trained: Vec<anyhow::Result<FinalTrained>> = Vec::with_capacity(trainings.len());
+        let waves = waves(
+            trainings.len(),
             self.pool.current_num_threads(),
             run.record.threads_per_candidate,
         );
-        let (full, last) = trainings.split_at(trainings.len() - trainings.len() % slots);
-        let spread = (slots * each / last.len().max(1)).max(each);
-        let mut trained: Vec<anyhow::Result<FinalTrained>> = Vec::with_capacity(trainings.len());
-        for (offset, wave, threads) in [(0, full, each), (full.len(), last, spread)] {
+        for (wave, threads) in waves {
+            let offset = wave.start;
             trained.extend(self.pool.install(|| {
-                wave.par_iter()
+                trainings[wave]
+                    .par_iter()
                     .with_max_len(1)
                     .enumerate()
                     .map(|(j, training)| {
@@ -312,6 +311,22 @@ impl Executor for LocalExecutor {
         }
         Ok(trained)
     }
+}
+
+/// How `count` trainings share a pool of `slots` threads, `each` threads a
+/// training: waves of whole rounds side by side, then a last wave smaller than
+/// the slots that shares all the threads, so no core idles while it trains (a
+/// training's result does not depend on its thread count). Each wave is its
+/// index range and the threads of each of its trainings; 9 trainings on 2
+/// slots are 8 on one thread each, then 1 on two.
+pub(super) fn waves(count: usize, slots: usize, each: usize) -> [(Range<usize>, usize); 2] {
+    let slots = slots.max(1);
+    let full = count - count % slots;
+    let spread = match count - full {
+        0 => each,
+        last => (slots * each / last).max(each),
+    };
+    [(0..full, each), (full..count, spread)]
 }
 
 /// Calls [`Candidates::started`] then [`Candidates::stage`] for every
@@ -423,4 +438,19 @@ pub(super) fn final_trained(
         env_steps: report.env_steps,
         success: report.best.as_ref().and_then(|b| b.success),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::waves;
+
+    #[test]
+    fn a_last_wave_smaller_than_the_slots_shares_all_the_threads() {
+        assert_eq!(waves(9, 2, 1), [(0..8, 1), (8..9, 2)]);
+        assert_eq!(waves(3, 2, 1), [(0..2, 1), (2..3, 2)]);
+        assert_eq!(waves(1, 2, 1), [(0..0, 1), (0..1, 2)]);
+        assert_eq!(waves(8, 2, 1), [(0..8, 1), (8..8, 1)]);
+        assert_eq!(waves(5, 4, 2), [(0..4, 2), (4..5, 8)]);
+        assert_eq!(waves(2, 4, 1), [(0..0, 1), (0..2, 2)]);
+    }
 }

@@ -8,6 +8,7 @@
 
 use super::allocation::{RungScore, Rungs, promote, quota, rungs};
 use super::candidate::{Outcome, Prepared, Staged, TrainingInputs, prepare};
+use super::executor::waves;
 use super::record::RunRecord;
 use super::store::RunStore;
 use crate::events::RunEvent;
@@ -140,7 +141,7 @@ impl Halving<'_> {
     }
 
     /// Trains every candidate of `alive` to `until` env steps side by side,
-    /// sharing the run's threads among them; the failed ones leave.
+    /// in [`waves`] over the run's threads; the failed ones leave.
     fn train_to<'p>(
         &self,
         mut alive: Alive<'p>,
@@ -151,29 +152,36 @@ impl Halving<'_> {
         if alive.is_empty() {
             return Ok(alive);
         }
-        let threads = self.record.concurrent * self.record.threads_per_candidate;
-        let each = (threads / alive.len()).max(1);
         let (g, progress) = (self.generation, self.progress);
-        let results: Vec<(anyhow::Result<Option<Outcome>>, f64)> = self.pool.install(|| {
-            alive
-                .par_iter_mut()
-                .with_max_len(1) // one job per training: no thread trains two in a row while another idles
-                .map(|(i, p)| {
-                    let started = Instant::now();
-                    let i = *i;
-                    let result = p.set_threads(each).and_then(|()| {
-                        p.advance(until, &|steps| {
-                            progress.event(&RunEvent::TrainingSteps {
-                                generation: g,
-                                candidate: i,
-                                steps,
-                            });
-                        })
-                    });
-                    (result, started.elapsed().as_secs_f64())
-                })
-                .collect()
-        });
+        let mut results: Vec<(anyhow::Result<Option<Outcome>>, f64)> =
+            Vec::with_capacity(alive.len());
+        let waves = waves(
+            alive.len(),
+            self.pool.current_num_threads(),
+            self.record.threads_per_candidate,
+        );
+        for (wave, threads) in waves {
+            results.extend(self.pool.install(|| {
+                alive[wave]
+                    .par_iter_mut()
+                    .with_max_len(1) // one job per training: no thread trains two in a row while another idles
+                    .map(|(i, p)| {
+                        let started = Instant::now();
+                        let i = *i;
+                        let result = p.set_threads(threads).and_then(|()| {
+                            p.advance(until, &|steps| {
+                                progress.event(&RunEvent::TrainingSteps {
+                                    generation: g,
+                                    candidate: i,
+                                    steps,
+                                });
+                            })
+                        });
+                        (result, started.elapsed().as_secs_f64())
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        }
         let mut still = Vec::with_capacity(alive.len());
         for ((i, p), (result, took)) in alive.into_iter().zip(results) {
             spent[i] += took;

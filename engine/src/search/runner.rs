@@ -84,49 +84,19 @@ pub fn open_run(dir: &std::path::Path) -> anyhow::Result<(RunStore, RunRecord)> 
     Ok((RunStore::open(dir)?, record))
 }
 
-/// Runs (or resumes) the search recorded in `store`, without human feedback
-/// (a run in human-feedback mode fails when it needs an answer; use
-/// [`run_search_with`]).
-///
-/// `progress` hears of every notable step (bars on a terminal, lines in a log).
-///
-/// # Errors
-/// Failures of the machine or the LLM backend; failures of candidates are
-/// recorded and fed back, never raised.
-pub fn run_search(
-    registry: &Registry,
-    store: &RunStore,
-    record: &RunRecord,
-    progress: &dyn RunProgress,
-) -> anyhow::Result<RunSummary> {
-    run_search_with(registry, store, record, None, progress)
-}
-
-/// Runs (or resumes) the search recorded in `store`; in human-feedback mode,
-/// `feedback` is asked after every generation but the last whose answer is
-/// not yet in the run folder (`gen-NNN/feedback.json`, replayed on resume).
+/// Runs (or resumes) the search recorded in `store` (the work behind
+/// [`super::entry`]'s public entry points, which classify its errors). The
+/// reward designer is `designer`, or built from `record.llm` when `None`; the
+/// executor is `executor`, or [`executor_for`] `record.executor` when `None`.
+/// Every designer call is recorded in the run's `llm/` either way, so the run
+/// replays with `--llm replay`. In human-feedback mode `feedback` is asked
+/// after every generation but the last whose answer is not yet in the run
+/// folder (`gen-NNN/feedback.json`, replayed on resume); without it such a
+/// run fails when it needs an answer. `progress` hears of every notable step.
 ///
 /// # Errors
-/// As [`run_search`], and the person's answers cannot be had or do not fit
-/// (a [`FeedbackError`](crate::feedback::FeedbackError) inside the error).
-pub fn run_search_with(
-    registry: &Registry,
-    store: &RunStore,
-    record: &RunRecord,
-    feedback: Option<&mut dyn FeedbackSource>,
-    progress: &dyn RunProgress,
-) -> anyhow::Result<RunSummary> {
-    run_search_designed(registry, store, record, None, None, feedback, progress)
-}
-
-/// [`run_search_with`] with the reward designer given rather than built from
-/// `record.llm` (`None`: built from it), and the executor given rather than
-/// built from `record.executor` (`None`: [`executor_for`]). Every designer
-/// call is recorded in the run's `llm/` either way, so the run replays with
-/// `--llm replay`.
-///
-/// # Errors
-/// As [`run_search_with`].
+/// Failures of the machine, the LLM backend or the person's answers; failures
+/// of candidates are recorded and fed back, never raised.
 pub fn run_search_designed(
     registry: &Registry,
     store: &RunStore,
