@@ -2,10 +2,12 @@
 //! `uniform` trains every candidate to the full budget; `halving` (successive
 //! halving, as in Hyperband/ASHA) trains all of them to budget/η², continues
 //! the best 1/η to budget/η and the best of those to the full budget, each
-//! from where it stopped. This file holds the rung schedule and the rule that
-//! picks who continues; the runner drives the trainings.
+//! from where it stopped. This file holds the rung schedule, the rule that
+//! picks who continues and how trainings share the threads ([`waves`]); the
+//! runner drives the trainings.
 
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// How a generation's budget is spent (`--allocation`, `[search] allocation`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +184,22 @@ impl Rungs {
     }
 }
 
+/// How `count` trainings share a pool of `slots` threads, `each` threads a
+/// training: waves of whole rounds side by side, then a last wave smaller than
+/// the slots that shares all the threads, so no core idles while it trains (a
+/// training's result does not depend on its thread count). Each wave is its
+/// index range and the threads of each of its trainings; 9 trainings on 2
+/// slots are 8 on one thread each, then 1 on two.
+pub(super) fn waves(count: usize, slots: usize, each: usize) -> [(Range<usize>, usize); 2] {
+    let slots = slots.max(1);
+    let full = count - count % slots;
+    let spread = match count - full {
+        0 => each,
+        last => (slots * each / last).max(each),
+    };
+    [(0..full, each), (full..count, spread)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +251,15 @@ mod tests {
         assert_eq!(promote(&close, 1, false).keep, vec![0]);
         let far = [s(0, 0.9, 0.01), s(1, 0.5, 0.01), s(2, 0.2, 0.01)];
         assert_eq!(promote(&far, 1, true).keep, vec![0]);
+    }
+
+    #[test]
+    fn a_last_wave_smaller_than_the_slots_shares_all_the_threads() {
+        assert_eq!(waves(9, 2, 1), [(0..8, 1), (8..9, 2)]);
+        assert_eq!(waves(3, 2, 1), [(0..2, 1), (2..3, 2)]);
+        assert_eq!(waves(1, 2, 1), [(0..0, 1), (0..1, 2)]);
+        assert_eq!(waves(8, 2, 1), [(0..8, 1), (8..8, 1)]);
+        assert_eq!(waves(5, 4, 2), [(0..4, 2), (4..5, 8)]);
+        assert_eq!(waves(2, 4, 1), [(0..0, 1), (0..2, 2)]);
     }
 }

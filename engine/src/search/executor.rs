@@ -9,6 +9,7 @@
 //! order its contract says, so the run folder and `events.jsonl` do not
 //! depend on where the trainings ran. `SlurmExecutor` is the cluster's.
 
+use super::allocation::waves;
 use super::candidate::{CandidateSpec, Outcome, Staged, evaluate_candidate_with};
 use super::halving::Halving;
 use super::record::RunRecord;
@@ -21,7 +22,6 @@ use rayon::prelude::*;
 use rewardsmith_core::{Registry, Task};
 use rewardsmith_rl::PpoOverrides;
 use rewardsmith_sandbox::ProgramSource;
-use std::ops::Range;
 use std::time::Instant;
 
 /// Where a search's candidate trainings and its final trainings run.
@@ -313,22 +313,6 @@ impl Executor for LocalExecutor {
     }
 }
 
-/// How `count` trainings share a pool of `slots` threads, `each` threads a
-/// training: waves of whole rounds side by side, then a last wave smaller than
-/// the slots that shares all the threads, so no core idles while it trains (a
-/// training's result does not depend on its thread count). Each wave is its
-/// index range and the threads of each of its trainings; 9 trainings on 2
-/// slots are 8 on one thread each, then 1 on two.
-pub(super) fn waves(count: usize, slots: usize, each: usize) -> [(Range<usize>, usize); 2] {
-    let slots = slots.max(1);
-    let full = count - count % slots;
-    let spread = match count - full {
-        0 => each,
-        last => (slots * each / last).max(each),
-    };
-    [(0..full, each), (full..count, spread)]
-}
-
 /// Calls [`Candidates::started`] then [`Candidates::stage`] for every
 /// candidate in order: whether each is yet to be evaluated, and its staging.
 ///
@@ -438,19 +422,4 @@ pub(super) fn final_trained(
         env_steps: report.env_steps,
         success: report.best.as_ref().and_then(|b| b.success),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::waves;
-
-    #[test]
-    fn a_last_wave_smaller_than_the_slots_shares_all_the_threads() {
-        assert_eq!(waves(9, 2, 1), [(0..8, 1), (8..9, 2)]);
-        assert_eq!(waves(3, 2, 1), [(0..2, 1), (2..3, 2)]);
-        assert_eq!(waves(1, 2, 1), [(0..0, 1), (0..1, 2)]);
-        assert_eq!(waves(8, 2, 1), [(0..8, 1), (8..8, 1)]);
-        assert_eq!(waves(5, 4, 2), [(0..4, 2), (4..5, 8)]);
-        assert_eq!(waves(2, 4, 1), [(0..0, 1), (0..2, 2)]);
-    }
 }

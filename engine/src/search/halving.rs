@@ -6,9 +6,8 @@
 //! A resumed generation retrains its unfinished candidates from step 0; the
 //! same seeds give the same rung scores, so the same candidates continue.
 
-use super::allocation::{RungScore, Rungs, promote, quota, rungs};
+use super::allocation::{RungScore, Rungs, promote, quota, rungs, waves};
 use super::candidate::{Outcome, Prepared, Staged, TrainingInputs, prepare};
-use super::executor::waves;
 use super::record::RunRecord;
 use super::store::RunStore;
 use crate::events::RunEvent;
