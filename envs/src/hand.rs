@@ -577,8 +577,8 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
                 above the palm or falls below the palm)."),
             obs_dim: obs::DIM,
             action_dim: 9,
-            action_doc: format!("per finger [abduction, proximal flexion, distal flexion], in \
-                [-1, 1]: each joint's PD target angle is the grasp pose + {ACTION_SCALE} rad × \
+            action_doc: format!("per finger [abduction, proximal flexion, distal flexion]: \
+                each joint's PD target angle is the grasp pose + {ACTION_SCALE} rad × \
                 action, clamped to the joint's range; 0 holds the grasp pose (fingertips resting \
                 on top of the object: {cube} rad per finger over the cube, {pen} rad over the \
                 pen)"),
