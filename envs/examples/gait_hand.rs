@@ -7,7 +7,10 @@
 //! while open); DISTAL is the distal flexion action throughout. With `solo` the
 //! fingers take turns, one gait cycle each, the other two open and out of the
 //! way. Prints the task's fitness (mean yaw rate, rad/s), the drops, and the
-//! cube's yaw during the first two cycles of seed 0.
+//! cube's yaw during the first two cycles of seed 0. Actions set joint targets
+//! around the grasp pose (`Object::joint_targets`: abduction ±1 is ±0.5 rad, a
+//! flexion action x is the grasp pose + 0.5·x rad); the gaits in the README were
+//! measured when actions spanned the whole joint ranges.
 
 use rewardsmith_core::Env;
 use rewardsmith_envs::hand::{Hand, Object};

@@ -117,9 +117,11 @@ fn main() {
         below_palm * 1e3
     );
 
-    // A scripted stroke: the fingers close on the object with their abduction at
-    // -0.6 rad (flexion actions 0.5), then all sweep counter-clockwise to +0.6 rad; the object's turn
-    // about z during the sweep, mean over 8 seeds.
+    // A scripted stroke: the fingers close on the object with their abduction
+    // action at -1 (flexion actions 0.5), then all sweep counter-clockwise to +1;
+    // the object's turn about z during the sweep, mean over 8 seeds. (The notes'
+    // figures were measured when these actions spanned the whole joint ranges:
+    // abduction ±0.6 rad.)
     let (mut turned, mut stroke_drops) = (0.0f64, 0usize);
     for seed in 0..8 {
         env.reset(seed);

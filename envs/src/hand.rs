@@ -12,8 +12,19 @@
 //!
 //! **Actuation — PD position targets** on reduced-coordinate multibody joints (one
 //! multibody per finger, each rooted at a fixed base body of its own placed like
-//! the palm), as in the quadruped and the arm. The joint limits are the action
-//! ranges.
+//! the palm), as in the quadruped and the arm. An action sets the targets around
+//! a grasp pose in which the fingertips rest on top of the object
+//! ([`Object::grasp_pose`]): target = grasp pose + [`ACTION_SCALE`] × action,
+//! clamped to the joint limits, as MuJoCo Playground's LEAP-hand cube rotation
+//! does (0.6 rad around its home pose). A zero action holds the grasp. The valve
+//! ([`crate::valve`]) keeps the linear map of the action onto the whole joint
+//! range (`Fingers::drive`).
+//!
+//! **Starts.** Every episode starts from one of [`GRASPS`] settled grasps cached
+//! per object ([`grasps`], after HORA): the grasp pose jittered, the object
+//! dropped on the palm at a random yaw, held for 1 s, kept when the object lies
+//! still, on the palm, under at least two fingertips. `reset(seed)` picks one by
+//! the seed; the cache is built once per process, the same on every machine.
 //!
 //! **Drop.** The object is dropped when its centre leaves the cylinder of radius
 //! 0.09 m above the palm or falls below the palm's top; a drop ends the episode.
@@ -43,6 +54,9 @@ use rewardsmith_core::{
     VectorHandle,
 };
 use std::sync::{Arc, OnceLock};
+
+mod grasps;
+pub use grasps::{GRASPS, Grasp, GraspCache, grasps};
 
 /// One env step, seconds.
 const STEP: f32 = 0.05;
@@ -87,6 +101,11 @@ const PEN_INERTIA: [f32; 2] = [4.5e-5, 1.0e-5];
 pub const DROP_RADIUS: f32 = 0.09;
 /// Orientation error under which the cube counts as aligned with its target, rad.
 pub const ALIGN_TOLERANCE: f64 = 0.4;
+/// How far a unit action moves a joint's target from the grasp pose, rad.
+/// MuJoCo Playground's LEAP hand turns a cube with 0.6 rad around its home
+/// pose; this hand's flexion ranges are 1.6 rad wide (the LEAP hand's about
+/// 2 rad), and ±0.5 rad still sweeps nearly the whole abduction range.
+pub const ACTION_SCALE: f32 = 0.5;
 
 /// The observation, part by part.
 mod obs {
@@ -120,6 +139,48 @@ pub enum Object {
     Cube,
     /// A capsule 13 cm long and 2 cm thick, 0.03 kg, lying on the palm.
     Pen,
+}
+
+impl Object {
+    /// The grasp pose, per finger `[abduction, proximal, distal]`, rad: the
+    /// joint targets of a zero action. The fingers reach the object from
+    /// above (a tip cannot get below 7 cm at the cube's rim), so the
+    /// fingertips rest on its top: over the cube 2.3 cm from the centre and
+    /// 2 mm into its top face, over the pen 0.6 cm from the centre and 4 mm
+    /// into it, so the PD targets press lightly (forward kinematics in
+    /// `docs/notes/hand.md`).
+    #[must_use]
+    pub const fn grasp_pose(self) -> [f32; 3] {
+        match self {
+            Self::Cube => [0.0, 0.35, 1.15],
+            Self::Pen => [0.0, 0.94, 1.2],
+        }
+    }
+
+    /// The PD targets an action sets, per finger `[abduction, proximal,
+    /// distal]`, rad: the grasp pose + [`ACTION_SCALE`] × action, clamped to
+    /// the joint ranges.
+    #[must_use]
+    pub fn joint_targets(self, action: &[f32; 9]) -> [f32; 9] {
+        let pose = self.grasp_pose();
+        std::array::from_fn(|j| {
+            let [lo, hi] = RANGES[j % 3];
+            (pose[j % 3] + ACTION_SCALE * action[j]).clamp(lo, hi)
+        })
+    }
+
+    /// The object lying on the palm turned `yaw` about z and shifted `shift`
+    /// from the centre: its centre and orientation.
+    fn resting(self, yaw: f32, shift: Vector) -> (Vector, Rotation) {
+        let turn = Rotation::from_axis_angle(Vector::Z, yaw);
+        match self {
+            Self::Cube => (Vector::new(0.0, 0.0, CUBE_HALF + 0.002) + shift, turn),
+            Self::Pen => (
+                Vector::new(0.0, 0.0, PEN_RADIUS + 0.002) + shift,
+                turn * Rotation::from_axis_angle(Vector::Y, std::f32::consts::FRAC_PI_2),
+            ),
+        }
+    }
 }
 
 /// How the physics advances one env step of 0.05 s. [`Default`] is the setting
@@ -168,6 +229,7 @@ struct Finger {
     bodies: [RigidBodyHandle; 3],
     joints: [MultibodyJointHandle; 3],
     axes: [Vector; 3],
+    tip: ColliderHandle,
 }
 
 /// The three fingers standing at the palm's rim, shared by the hand and the
@@ -190,6 +252,55 @@ impl Fingers {
                 set_motor_target(world, finger.joints[k], JointAxis::AngX, target, KP, KD);
             }
         }
+    }
+
+    /// Sets each joint's PD target, rad, per finger `[abduction, proximal, distal]`.
+    pub(crate) fn set_targets(&self, world: &mut PhysicsWorld, targets: &[f32; 9]) {
+        for (f, finger) in self.0.iter().enumerate() {
+            for (k, &joint) in finger.joints.iter().enumerate() {
+                set_motor_target(world, joint, JointAxis::AngX, targets[3 * f + k], KP, KD);
+            }
+        }
+    }
+
+    /// Bends freshly built fingers (straight and still) to `angles`, rad, per
+    /// finger `[abduction, proximal, distal]`: sets the joint coordinates and
+    /// moves the links' bodies, and with them their colliders, there.
+    pub(crate) fn bend(&self, world: &mut PhysicsWorld, angles: &[f32; 9]) {
+        for (f, finger) in self.0.iter().enumerate() {
+            for (k, &joint) in finger.joints.iter().enumerate() {
+                if let Some((multibody, link)) = world.multibody_joints.get_mut(joint)
+                    && let Some(link) = multibody.link_mut(link)
+                {
+                    link.joint.apply_displacement(&[angles[3 * f + k]]);
+                }
+            }
+            let Some((multibody, _)) = world.multibody_joints.get_mut(finger.joints[0]) else {
+                continue;
+            };
+            multibody.forward_kinematics(&world.bodies, false);
+            let poses: Vec<_> = multibody
+                .links()
+                .filter(|link| !link.is_root())
+                .map(|link| (link.rigid_body_handle(), *link.local_to_world()))
+                .collect();
+            for (body, pose) in poses {
+                world.bodies[body].set_position(pose, false);
+            }
+        }
+    }
+
+    /// How many fingertip balls touch `object` (an active contact).
+    pub(crate) fn touching(&self, world: &PhysicsWorld, object: ColliderHandle) -> usize {
+        self.0
+            .iter()
+            .filter(|finger| {
+                world
+                    .narrow_phase
+                    .contact_pair(finger.tip, object)
+                    .is_some_and(|pair| pair.has_any_active_contact())
+            })
+            .count()
     }
 
     /// Angle and rate of finger `f`'s joint `k`.
@@ -243,6 +354,7 @@ fn build_finger(world: &mut PhysicsWorld, angle: f32) -> Finger {
     let mut at = anchor;
     let mut bodies = [RigidBodyHandle::invalid(); 3];
     let mut joints = [MultibodyJointHandle::invalid(); 3];
+    let mut tip = ColliderHandle::invalid();
     for k in 0..3 {
         let body = world.insert_body(RigidBodyBuilder::dynamic().can_sleep(false).translation(at));
         let top = Vector::new(0.0, 0.0, LINKS[k]);
@@ -260,7 +372,7 @@ fn build_finger(world: &mut PhysicsWorld, angle: f32) -> Finger {
             Some(body),
         );
         if k == 2 {
-            world.insert_collider(
+            tip = world.insert_collider(
                 ColliderBuilder::ball(TIP_RADIUS)
                     .translation(top)
                     .density(LINK_DENSITY)
@@ -291,7 +403,87 @@ fn build_finger(world: &mut PhysicsWorld, angle: f32) -> Finger {
         bodies,
         joints,
         axes,
+        tip,
     }
+}
+
+/// Inserts `kind` into `world` with its centre at `position`, turned by `rotation`.
+fn insert_object(
+    world: &mut PhysicsWorld,
+    kind: Object,
+    position: Vector,
+    rotation: Rotation,
+) -> RigidBodyHandle {
+    let object = world.insert_body(
+        RigidBodyBuilder::dynamic()
+            .can_sleep(false)
+            .angular_damping(OBJECT_ANGULAR_DAMPING)
+            .translation(position)
+            .rotation(rotation.to_scaled_axis()),
+    );
+    let shape = match kind {
+        Object::Cube => ColliderBuilder::cuboid(CUBE_HALF, CUBE_HALF, CUBE_HALF).mass(0.1),
+        // A solid 2 cm rod has so little inertia about its axis (1.5e-6
+        // kg·m²) that palm contacts spin it up by themselves; the pen is
+        // modelled as a heavier-walled tube, as real pens are.
+        Object::Pen => ColliderBuilder::capsule_z(PEN_HALF_LENGTH, PEN_RADIUS).mass_properties(
+            MassProperties::new(
+                Vector::ZERO,
+                0.03,
+                Vector::new(PEN_INERTIA[0], PEN_INERTIA[0], PEN_INERTIA[1]),
+            ),
+        ),
+    };
+    world.insert_collider(
+        shape
+            .friction(1.0)
+            .collision_groups(groups(OBJECT, SCENERY | ROBOT))
+            .user_data(color([220, 60, 60])),
+        Some(object),
+    );
+    object
+}
+
+/// A world with the palm, the fingers bent to `joints` (rad, per finger
+/// `[abduction, proximal, distal]`) and `kind` at `position`, turned by
+/// `rotation`, all at rest.
+fn assemble(
+    kind: Object,
+    stepping: Stepping,
+    joints: &[f32; 9],
+    position: Vector,
+    rotation: Rotation,
+) -> (PhysicsWorld, Fingers, RigidBodyHandle) {
+    let mut world = stepping.world();
+    insert_palm(&mut world, groups(SCENERY, OBJECT));
+    let fingers = Fingers::build(&mut world);
+    let object = insert_object(&mut world, kind, position, rotation);
+    fingers.bend(&mut world, joints);
+    (world, fingers, object)
+}
+
+/// Whether an object centred at `p` is dropped: off the cylinder of radius
+/// [`DROP_RADIUS`] over the palm, or below the palm's top.
+fn is_dropped(p: Vector) -> bool {
+    p.x.hypot(p.y) > DROP_RADIUS || p.z < 0.0
+}
+
+/// The linear and angular velocity of a body that moved from pose `from` to
+/// pose `to` in one env step.
+fn motion(from: (Vector, Rotation), to: (Vector, Rotation)) -> (Vector, Vector) {
+    let (p0, q0) = from;
+    let (p, q) = to;
+    let mut turn = q * q0.inverse();
+    if turn.w < 0.0 {
+        turn = -turn;
+    }
+    let (axis, angle) = turn.to_axis_angle();
+    ((p - p0) / STEP, axis * (angle / STEP))
+}
+
+/// A body's position and orientation.
+fn pose_of(body: &RigidBody) -> (Vector, Rotation) {
+    (body.translation(), *body.rotation())
 }
 
 /// The hand, its palm and the object.
@@ -354,15 +546,19 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
             tip_to_object: s.add_vec3("tip_to_object", "m", "world", "distance from each fingertip centre to the object's centre, in finger order"),
             joint_pos: s.add_vector("joint_pos", "rad", "joint", "joint angles from the straight finger, per finger [abduction, proximal flexion, distal flexion]; positive abduction sweeps counter-clockwise, positive flexion curls towards the palm centre"),
             joint_vel: s.add_vector("joint_vel", "rad/s", "joint", "joint angular rates, same order as joint_pos"),
-            action: s.add_vector("action", "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos"),
+            action: s.add_vector("action", "1", "actuator", "the action applied this step, in [-1, 1], same order as joint_pos; each joint's target angle is the grasp pose + 0.5 rad × action, clamped to its range, so 0 holds the grasp"),
             dropped: s.add_scalar("dropped", "1", "world", "1 when the object's centre left the cylinder of radius 0.09 m above the palm or fell below the palm's top (the episode ends), else 0"),
             aligned: s.add_scalar("aligned", "1", "world", "1 when orient_error < 0.4 rad, else 0"),
         };
         s.goal_of(&["hand-reorient"], &["target_quat", "orient_error", "aligned"]);
         let state = s.build();
+        let [cube, pen] = [Object::Cube, Object::Pen].map(|object| {
+            let [abduction, proximal, distal] = object.grasp_pose();
+            format!("[{abduction}, {proximal}, {distal}]")
+        });
         let spec = Arc::new(EnvSpec {
             name: "hand".to_string(),
-            description: "A fixed robot hand, palm up, z up, gravity -9.81 m/s². The palm is a \
+            description: format!("A fixed robot hand, palm up, z up, gravity -9.81 m/s². The palm is a \
                 square plate 0.14 m across whose top is the plane z = 0, centred on the origin. \
                 Three fingers stand at its rim, 0.08 m from the centre, at 90°, 210° and 330° \
                 about z. World frame: the origin is the palm's centre, +z is up (away from the \
@@ -373,15 +569,19 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
                 palm. The distal link is 0.04 m long and ends in a ball fingertip. A free object \
                 lies on the palm: a cube (edge 0.06 m, 0.1 kg) or, for pen tasks, a capsule \
                 0.13 m long and 0.02 m thick (0.03 kg). Joints are driven by PD controllers \
-                towards target angles. The episode ends when the object is dropped (its centre \
-                leaves the cylinder of radius 0.09 m above the palm or falls below the palm)."
-                .to_string(),
+                towards target angles set around a grasp pose in which the fingertips rest on \
+                top of the object (per finger [abduction, proximal, distal]: {cube} rad over \
+                the cube, {pen} rad over the pen). Each episode starts from a settled grasp: \
+                the object at rest on the palm under at least two fingertips. The episode ends \
+                when the object is dropped (its centre leaves the cylinder of radius 0.09 m \
+                above the palm or falls below the palm)."),
             obs_dim: obs::DIM,
             action_dim: 9,
-            action_doc: "target angle of each joint, mapped linearly from [-1, 1] onto its range, \
-                per finger [abduction, proximal flexion, distal flexion]; 0 is the middle of each \
-                range (fingers half curled)"
-                .to_string(),
+            action_doc: format!("per finger [abduction, proximal flexion, distal flexion]: \
+                each joint's PD target angle is the grasp pose + {ACTION_SCALE} rad × \
+                action, clamped to the joint's range; 0 holds the grasp pose (fingertips resting \
+                on top of the object: {cube} rad per finger over the cube, {pen} rad over the \
+                pen)"),
             dt: (f64::from(STEP) * 1e6).round() / 1e6,
             state,
         });
@@ -403,7 +603,8 @@ impl Hand {
     }
 
     /// A hand holding `object` whose physics is stepped as `stepping` says (call
-    /// [`Env::reset`] before use).
+    /// [`Env::reset`] before use); its episodes start from the same grasps,
+    /// settled with the default stepping.
     #[must_use]
     pub fn with_stepping(object: Object, stepping: Stepping) -> Self {
         let (spec, fields) = declared();
@@ -429,55 +630,42 @@ impl Hand {
         self.build(&mut SplitMix64::new(seed), Vector::from_array(offset));
     }
 
+    /// Starts an episode from grasp `index` of the object's cache ([`grasps`];
+    /// taken modulo its length), with the rest of the episode (the
+    /// `hand-reorient` target) drawn from `seed`.
+    pub fn reset_to_grasp(&mut self, index: usize, seed: u64) {
+        let cache = grasps(self.kind);
+        let grasp = cache.grasps[index % cache.grasps.len()];
+        self.start(&grasp, &mut SplitMix64::new(seed), Vector::ZERO);
+    }
+
+    /// How many fingertips touch the object now (an active contact).
+    #[must_use]
+    pub fn tips_touching(&self) -> usize {
+        self.object_body()
+            .colliders()
+            .first()
+            .map_or(0, |&collider| self.fingers.touching(&self.world, collider))
+    }
+
+    /// Starts an episode from a grasp drawn from `rng`, the object pushed `offset`.
     fn build(&mut self, rng: &mut SplitMix64, offset: Vector) {
-        let mut world = self.stepping.world();
-        insert_palm(&mut world, groups(SCENERY, OBJECT));
-        let fingers = Fingers::build(&mut world);
-        let yaw = rng.uniform(-std::f64::consts::PI, std::f64::consts::PI) as f32;
-        let shift = Vector::new(
-            rng.uniform(-0.01, 0.01) as f32,
-            rng.uniform(-0.01, 0.01) as f32,
-            0.0,
-        );
-        let (shape, lift, rotation, mass) = match self.kind {
-            Object::Cube => (
-                ColliderBuilder::cuboid(CUBE_HALF, CUBE_HALF, CUBE_HALF),
-                CUBE_HALF,
-                Rotation::from_axis_angle(Vector::Z, yaw),
-                0.1,
-            ),
-            Object::Pen => (
-                ColliderBuilder::capsule_z(PEN_HALF_LENGTH, PEN_RADIUS),
-                PEN_RADIUS,
-                Rotation::from_axis_angle(Vector::Z, yaw)
-                    * Rotation::from_axis_angle(Vector::Y, std::f32::consts::FRAC_PI_2),
-                0.03,
-            ),
-        };
-        let object = world.insert_body(
-            RigidBodyBuilder::dynamic()
-                .can_sleep(false)
-                .angular_damping(OBJECT_ANGULAR_DAMPING)
-                .translation(Vector::new(0.0, 0.0, lift + 0.002) + shift + offset)
-                .rotation(rotation.to_scaled_axis()),
-        );
-        let shape = match self.kind {
-            Object::Cube => shape.mass(mass),
-            // A solid 2 cm rod has so little inertia about its axis (1.5e-6
-            // kg·m²) that palm contacts spin it up by themselves; the pen is
-            // modelled as a heavier-walled tube, as real pens are.
-            Object::Pen => shape.mass_properties(MassProperties::new(
-                Vector::ZERO,
-                mass,
-                Vector::new(PEN_INERTIA[0], PEN_INERTIA[0], PEN_INERTIA[1]),
-            )),
-        };
-        world.insert_collider(
-            shape
-                .friction(1.0)
-                .collision_groups(groups(OBJECT, SCENERY | ROBOT))
-                .user_data(color([220, 60, 60])),
-            Some(object),
+        let cache = grasps(self.kind);
+        let n = cache.grasps.len() as u64;
+        let grasp = cache.grasps[(rng.next_u64() % n) as usize];
+        self.start(&grasp, rng, offset);
+    }
+
+    /// Starts an episode from `grasp`, the object pushed `offset`, the target
+    /// drawn from `rng`.
+    fn start(&mut self, grasp: &Grasp, rng: &mut SplitMix64, offset: Vector) {
+        let (position, rotation) = grasp.object_at();
+        let (world, fingers, object) = assemble(
+            self.kind,
+            self.stepping,
+            &grasp.joints,
+            position + offset,
+            rotation,
         );
         // Target: a random yaw, then a tilt of up to 0.5 rad about a random
         // horizontal axis, at least 0.8 rad from the start (so that doing
@@ -501,8 +689,7 @@ impl Hand {
     }
 
     fn object_pose(&self) -> (Vector, Rotation) {
-        let body = self.object_body();
-        (body.translation(), *body.rotation())
+        pose_of(self.object_body())
     }
 
     /// The object's linear and angular velocity averaged over the last env
@@ -513,14 +700,7 @@ impl Hand {
     /// a policy trained on that learned to rock it (measured: 1.4 rad/s
     /// "spin", no net turn).
     fn object_motion(&self) -> (Vector, Vector) {
-        let (p0, q0) = self.last_pose;
-        let (p, q) = self.object_pose();
-        let mut turn = q * q0.inverse();
-        if turn.w < 0.0 {
-            turn = -turn;
-        }
-        let (axis, angle) = turn.to_axis_angle();
-        ((p - p0) / STEP, axis * (angle / STEP))
+        motion(self.last_pose, self.object_pose())
     }
 
     /// Which object this hand holds.
@@ -543,8 +723,7 @@ impl Hand {
     }
 
     fn dropped(&self) -> bool {
-        let p = self.object_body().translation();
-        p.x.hypot(p.y) > DROP_RADIUS || p.z < 0.0
+        is_dropped(self.object_body().translation())
     }
 }
 
@@ -559,7 +738,8 @@ impl Env for Hand {
 
     fn step(&mut self, action: &[f32]) -> StepInfo {
         clamp_action(&mut self.action, action);
-        self.fingers.drive(&mut self.world, &self.action);
+        let targets = self.kind.joint_targets(&self.action);
+        self.fingers.set_targets(&mut self.world, &targets);
         self.last_pose = self.object_pose();
         for _ in 0..self.stepping.substeps {
             self.world.step();

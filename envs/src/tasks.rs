@@ -292,7 +292,7 @@ fn hand_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task
                 },
             )
             .with_scale("rad/s; 0 = no net turn, negative = clockwise; no fixed maximum, higher is better")
-            .with_reference("about 0 rad/s (-0.07 to 0.02) up to 6M env steps: the task is hard"))
+            .with_reference("about 0 rad/s (-0.07 to 0.02) up to 6M env steps with actions mapped onto the whole joint ranges, before the grasp-pose actions: the task is hard"))
             .human_reward(h)
             .sparse_reward(s)
             .defaults(hand_defaults()),
