@@ -184,6 +184,21 @@ impl Rungs {
     }
 }
 
+/// Who continues after rung `rung` of a schedule of `rungs` rungs, among the
+/// candidates scored there, in a generation that `entered` candidates began:
+/// the [`quota`], with a close runner-up ([`promote`]) at every rung but the
+/// one that decides who trains to the full budget.
+#[must_use]
+pub fn promote_at(
+    scores: &[RungScore],
+    entered: usize,
+    eta: usize,
+    rung: usize,
+    rungs: usize,
+) -> Promotion {
+    promote(scores, quota(entered, eta, rung), rung + 2 < rungs)
+}
+
 /// How `count` trainings share a pool of `slots` threads, `each` threads a
 /// training: waves of whole rounds side by side, then a last wave smaller than
 /// the slots that shares all the threads, so no core idles while it trains (a

@@ -6,7 +6,7 @@
 //! A resumed generation retrains its unfinished candidates from step 0; the
 //! same seeds give the same rung scores, so the same candidates continue.
 
-use super::allocation::{RungScore, Rungs, promote, quota, rungs, waves};
+use super::allocation::{RungScore, Rungs, promote_at, rungs, waves};
 use super::candidate::{Outcome, Prepared, Staged, TrainingInputs, prepare};
 use super::record::RunRecord;
 use super::store::RunStore;
@@ -109,7 +109,7 @@ impl Halving<'_> {
                 })
                 .collect();
             let entered = courses.iter().filter(|c| !c.scores.is_empty()).count();
-            let promotion = promote(&at_rung, quota(entered, eta, r), r + 2 < schedule.len());
+            let promotion = promote_at(&at_rung, entered, eta, r, schedule.len());
             let (keep, stop): (Alive<'_>, Alive<'_>) = alive
                 .into_iter()
                 .partition(|(i, _)| promotion.keep.contains(i));

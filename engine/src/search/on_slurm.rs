@@ -14,7 +14,7 @@
 //! finishes the last rung), its rung folder's files move into its own
 //! folder, which then looks as after a local run.
 
-use super::allocation::{RungScore, Rungs, promote, quota, rungs};
+use super::allocation::{RungScore, Rungs, promote_at, rungs};
 use super::candidate::{CandidateSpec, Outcome, RungResult};
 use super::record::RunRecord;
 use super::slurm::SlurmOptions;
@@ -136,7 +136,7 @@ impl SlurmGeneration<'_> {
                 })
                 .collect();
             let entered = courses.values().filter(|c| !c.scores.is_empty()).count();
-            let promotion = promote(&at_rung, quota(entered, eta, r), r + 2 < schedule.len());
+            let promotion = promote_at(&at_rung, entered, eta, r, schedule.len());
             alive = Vec::new();
             for (entry, outcome) in still {
                 let i = entry.0;
