@@ -18,10 +18,15 @@
 //! the wrist, where the centre of a gripped cube sits. A finger **touches** the
 //! cube when the solver pushed them apart during the last step.
 //!
-//! **Actuation — fingertip targets.** Each action names a target point for the
-//! fingertip in a box over the table (x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m) and
-//! the gripper's target opening. The arm's [`inverse_kinematics`] turns the point
-//! into joint angles (the hand pointing straight down wherever the joint ranges
+//! **Actuation — fingertip targets.** The arm drives its fingertip to a target
+//! point, the *command*, in a box over the table (x 0.1–0.7 m, y ±0.55 m,
+//! z 0–0.4 m); each episode it starts at the fingertip's home position. The
+//! first three action values set it in one of two ways ([`Actuation`]): as its
+//! place in the box ([`Actuation::Point`], arm-reach and arm-push), or as a
+//! move of up to [`TIP_STEP`] (3 cm) along each world axis from where it was
+//! ([`Actuation::Steps`], arm-lift; a zero action keeps it). The fourth sets
+//! the gripper's target opening. The arm's [`inverse_kinematics`] turns the
+//! command into joint angles (the hand pointing straight down wherever the joint ranges
 //! allow); rapier's implicit joint motors drive each joint to its angle (PD,
 //! capped torque). The joints are reduced-coordinate multibody joints rooted at
 //! the fixed column, the fingers links of the same multibody. The arm's links and
@@ -157,10 +162,15 @@ mod obs {
     pub const CONTACT: ObsSpan = OPENING_RATE.then(2);
     /// Pushing spot − fingertip (see [`push_spot`](super::push_spot)).
     pub const TIP_TO_PUSH_SPOT: ObsSpan = CONTACT.then(3);
-    /// Observation length.
-    pub const DIM: usize = TIP_TO_PUSH_SPOT.end();
+    /// Observation length under [`Actuation::Point`](super::Actuation::Point).
+    pub const POINT_DIM: usize = TIP_TO_PUSH_SPOT.end();
+    /// Fingertip target (the command) − fingertip, under
+    /// [`Actuation::Steps`](super::Actuation::Steps) only.
+    pub const TIP_TO_COMMAND: ObsSpan = TIP_TO_PUSH_SPOT.then(3);
+    /// Observation length under [`Actuation::Steps`](super::Actuation::Steps).
+    pub const DIM: usize = TIP_TO_COMMAND.end();
 }
-/// Action length: the fingertip target (x, y, z) and the gripper.
+/// Action length: the step of the fingertip target (x, y, z) and the gripper.
 const ACTION_DIM: usize = 4;
 /// Centre of the box the fingertip-target actions span, m, world frame.
 pub const TIP_BOX_CENTRE: [f32; 3] = [0.4, 0.0, 0.2];
@@ -266,20 +276,61 @@ fn planar_ik(reach: f64, height: f64, tilt: f64) -> [f64; 4] {
     [0.0, q1, q12 - q1, -tilt - q12]
 }
 
-/// The fingertip target of an action's first three values, m, world frame.
+/// The fingertip target of an action's first three values under
+/// [`Actuation::Point`], m, world frame.
 #[must_use]
 pub fn tip_target(action: &[f32]) -> [f64; 3] {
     std::array::from_fn(|k| f64::from(TIP_BOX_CENTRE[k] + TIP_BOX_HALF[k] * action[k]))
 }
 
 /// The first three action values that aim the fingertip at `target` (m, world
-/// frame), clamped to the box: the inverse of [`tip_target`].
+/// frame) under [`Actuation::Point`], clamped to the box: the inverse of
+/// [`tip_target`].
 #[must_use]
 pub fn tip_action(target: [f64; 3]) -> [f32; 3] {
     std::array::from_fn(|k| {
         let (centre, half) = (f64::from(TIP_BOX_CENTRE[k]), f64::from(TIP_BOX_HALF[k]));
         ((target[k] - centre) / half).clamp(-1.0, 1.0) as f32
     })
+}
+
+/// How the first three action values set the fingertip target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actuation {
+    /// Each action names the target's place in the box ([`tip_target`]): the
+    /// whole box is one action away, and a Gaussian policy's exploration noise
+    /// moves the target by 10–30 cm.
+    Point,
+    /// Each action moves the target by up to [`TIP_STEP`] per axis from where
+    /// it was ([`step_command`]), as delta end-effector control does: the
+    /// exploration noise moves it by a few centimetres, and a zero action holds
+    /// still. The observation gains the target relative to the fingertip.
+    Steps,
+}
+
+/// Largest move of the fingertip target (the command) per step and axis under
+/// [`Actuation::Steps`], m:
+/// an action value of ±1 moves it this far along that world axis.
+pub const TIP_STEP: f32 = 0.03;
+
+/// The fingertip target after one action: `command` (m, world frame) moved by
+/// [`TIP_STEP`] times each of the action's first three values, clamped to the
+/// box the fingertip targets span.
+#[must_use]
+pub fn step_command(command: [f64; 3], action: &[f32]) -> [f64; 3] {
+    std::array::from_fn(|k| {
+        let (centre, half) = (f64::from(TIP_BOX_CENTRE[k]), f64::from(TIP_BOX_HALF[k]));
+        (command[k] + f64::from(TIP_STEP * action[k])).clamp(centre - half, centre + half)
+    })
+}
+
+/// The first three action values that move the fingertip target from
+/// `command` towards `goal` (both m, world frame): all the way when it is
+/// within one step per axis, else one full step along each axis that is
+/// further. The inverse of [`step_command`] inside the box.
+#[must_use]
+pub fn step_towards(command: [f64; 3], goal: [f64; 3]) -> [f32; 3] {
+    std::array::from_fn(|k| ((goal[k] - command[k]) / f64::from(TIP_STEP)).clamp(-1.0, 1.0) as f32)
 }
 
 /// Distance of the pushing spot behind the cube's centre, m: where the centre
@@ -351,6 +402,7 @@ impl Layout {
 /// The arm, its table, cube, fingertip target and cube goal.
 pub struct Arm {
     spec: Arc<EnvSpec>,
+    actuation: Actuation,
     fields: &'static Fields,
     world: PhysicsWorld,
     links: Vec<Link>,
@@ -359,6 +411,8 @@ pub struct Arm {
     cube_collider: ColliderHandle,
     layout: Layout,
     action: [f32; ACTION_DIM],
+    /// The fingertip target the joints are driven to, m, world frame.
+    command: [f64; 3],
 }
 
 /// The handles of the reward-state fields, in declaration order.
@@ -368,6 +422,7 @@ struct Fields {
     joint_vel: VectorHandle<4>,
     tip_pos: VectorHandle<3>,
     tip_vel: VectorHandle<3>,
+    tip_command: VectorHandle<3>,
     target_pos: VectorHandle<3>,
     tip_to_target: ScalarHandle,
     cube_pos: VectorHandle<3>,
@@ -390,23 +445,64 @@ struct Fields {
     tip_to_edge: ScalarHandle,
 }
 
-/// The arm's fixed facts, built once.
-pub fn spec() -> Arc<EnvSpec> {
-    declared().0.clone()
+/// The fixed facts of the arm with `actuation`, built once.
+pub fn spec(actuation: Actuation) -> Arc<EnvSpec> {
+    declared(actuation).0.clone()
 }
 
-/// The arm's fixed facts and the handles of its reward-state fields, built once.
+/// The fixed facts of the arm with `actuation` and the handles of its
+/// reward-state fields, built once per actuation.
+fn declared(actuation: Actuation) -> &'static (Arc<EnvSpec>, Fields) {
+    static POINT: OnceLock<(Arc<EnvSpec>, Fields)> = OnceLock::new();
+    static STEPS: OnceLock<(Arc<EnvSpec>, Fields)> = OnceLock::new();
+    match actuation {
+        Actuation::Point => POINT.get_or_init(|| declare(actuation)),
+        Actuation::Steps => STEPS.get_or_init(|| declare(actuation)),
+    }
+}
+
+/// Builds the fixed facts of the arm with `actuation`.
 // One line per field reads as a table; rustfmt would split each into six lines.
 #[rustfmt::skip]
-fn declared() -> &'static (Arc<EnvSpec>, Fields) {
-    static DECLARED: OnceLock<(Arc<EnvSpec>, Fields)> = OnceLock::new();
-    DECLARED.get_or_init(|| {
+fn declare(actuation: Actuation) -> (Arc<EnvSpec>, Fields) {
+    let steps = actuation == Actuation::Steps;
+    let action_field = if steps {
+        "the action applied this step, in [-1, 1], in order [x, y, z, gripper]: the move of tip_command along world x, y and z (±1: ±0.03 m this step; 0 keeps it), then the gripper's target opening (−1 fully open, 0.09 m; +1 closed)"
+    } else {
+        "the action applied this step, in [-1, 1], in order [x, y, z, gripper]: the fingertip target's place in the box x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m (−1 and +1 are the box's faces), then the gripper"
+    };
+    let command_field = if steps {
+        "the point the fingertip is being driven to (its target): it starts each episode at the fingertip's home position, and each action moves it by up to 0.03 m along each world axis, within the box x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m; the fingertip follows it within a few steps"
+    } else {
+        "the point the fingertip is being driven to (its target): the place in the box x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m that the last action named (the fingertip's home position before the first); the fingertip follows it within a few steps"
+    };
+    let actuation_text = if steps {
+        "The arm keeps a target point for the fingertip (tip_command), which starts each \
+         episode at the fingertip's home position; each action moves it by up to 0.03 m \
+         along each world axis (a zero action keeps it), within the box x 0.1–0.7 m, \
+         y ±0.55 m, z 0–0.4 m: inverse kinematics turns it into"
+    } else {
+        "Each action names a target point for the fingertip: inverse kinematics turns it into"
+    };
+    let action_doc = if steps {
+        "the move of the fingertip target (tip_command) along world x, y and z, ±1 moving it \
+         ±0.03 m this step (0 keeps it; it stays within the box x 0.1–0.7 m, y −0.55 to \
+         0.55 m, z 0–0.4 m), then the gripper: the arm's joints are driven towards the angles \
+         that put the fingertip on the target"
+    } else {
+        "the fingertip target, as its place in the box x 0.1–0.7 m, y −0.55 to 0.55 m, \
+         z 0–0.4 m (world frame; −1 and +1 are the box's faces, 0 its centre (0.4, 0, 0.2)), \
+         then the gripper: the arm's joints are driven towards the angles that put the \
+         fingertip there"
+    };
+    {
         let mut s = StateSpec::builder();
         let fields = Fields {
             joint_pos: s.add_vector("joint_pos", "rad", "joint", "joint angles relative to the home pose, in order [yaw, shoulder, elbow, wrist]; positive pitch angles lower the parts beyond the joint; the hand points straight down when shoulder + elbow + wrist = 0"),
             joint_vel: s.add_vector("joint_vel", "rad/s", "joint", "joint angular rates, same order as joint_pos"),
             tip_pos: s.add_vec3("tip_pos", "m", "world", "position of the fingertip: the gripper's grasp centre, midway between the finger pads, 0.12 m below the wrist and 0.015 m above the fingers' ends; z is height above the table"),
             tip_vel: s.add_vec3("tip_vel", "m/s", "world", "linear velocity of the fingertip point"),
+            tip_command: s.add_vec3("tip_command", "m", "world", command_field),
             target_pos: s.add_vec3("target_pos", "m", "world", "the point the fingertip should reach (arm-reach), fixed for the episode"),
             tip_to_target: s.add_scalar("tip_to_target", "m", "world", "distance from the fingertip to target_pos"),
             cube_pos: s.add_vec3("cube_pos", "m", "world", "position of the cube's centre (cube edge 0.05 m); z is 0.025 when it rests on the table"),
@@ -420,7 +516,7 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
             gripper_vel: s.add_scalar("gripper_vel", "m/s", "gripper", "rate of change of gripper_opening (negative while closing)"),
             finger_contact: s.add_vector("finger_contact", "1", "gripper", "1 where a finger pad touches the cube, else 0, in order [+y finger, -y finger] of the hand"),
             grasped: s.add_scalar("grasped", "1", "gripper", "1 when both fingers touch the cube, else 0"),
-            action: s.add_vector("action", "1", "actuator", "the action applied this step, in [-1, 1], in order [x, y, z, gripper]: the fingertip target's place in the box x 0.1–0.7 m, y ±0.55 m, z 0–0.4 m (−1 and +1 are the box's faces), then the gripper"),
+            action: s.add_vector("action", "1", "actuator", action_field),
             reached: s.add_scalar("reached", "1", "world", "1 when tip_to_target < 0.03 m, else 0"),
             cube_at_goal: s.add_scalar("cube_at_goal", "1", "world", "1 when cube_to_goal < 0.05 m, else 0"),
             lifted: s.add_scalar("lifted", "1", "world", "1 when cube_height > 0.1 m and both fingers touch the cube (grasped), else 0"),
@@ -433,7 +529,7 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
         let state = s.build();
         let spec = Arc::new(EnvSpec {
             name: "arm".to_string(),
-            description: "A 4-joint robot arm with a parallel gripper, on a fixed column that \
+            description: format!("A 4-joint robot arm with a parallel gripper, on a fixed column that \
                 stands on a table, gravity -9.81 m/s². World frame: the origin is the foot of the \
                 column on the table top; +x is forward (the way the arm reaches in its home pose, \
                 away from the column), +y is the arm's left, +z is up; yaw angles are \
@@ -454,28 +550,23 @@ fn declared() -> &'static (Arc<EnvSpec>, Fields) {
                 episode draws a new cube position (0.35–0.5 m from the column, within 0.6 rad of \
                 +x) and turn; for the tasks that use them it also draws a fingertip target in \
                 the air (target_pos, arm-reach) and a spot on the table for the cube (goal_pos, \
-                arm-push). Each action names a target point for the fingertip: inverse kinematics turns it into \
+                arm-push). {actuation_text} \
                 joint angles with the hand pointing straight down (tilted outwards only where \
                 the joint ranges require it, high above the table), and PD controllers drive \
                 the joints and fingers there. The arm carries its own weight \
                 (gravity-compensated), so the fingertip settles on its target. Episodes end \
-                only at the time limit."
-                .to_string(),
-            obs_dim: obs::DIM,
+                only at the time limit."),
+            obs_dim: if steps { obs::DIM } else { obs::POINT_DIM },
             action_dim: ACTION_DIM,
-            action_doc: "the fingertip target, as its place in the box x 0.1–0.7 m, y −0.55 to \
-                0.55 m, z 0–0.4 m (world frame; −1 and +1 are the box's faces, 0 its centre \
-                (0.4, 0, 0.2)), then the gripper: the arm's joints are driven towards the angles \
-                that put the fingertip there with the hand pointing straight down (tilted \
+            action_doc: format!("{action_doc} with the hand pointing straight down (tilted \
                 outwards only where the joint ranges require it; the nearest reachable point \
                 when it is out of reach); gripper −1 opens fully (0.09 m), +1 \
-                closes (squeezes whatever is between the fingers), 0 is half open (0.045 m)"
-                .to_string(),
+                closes (squeezes whatever is between the fingers), 0 is half open (0.045 m)"),
             dt: (f64::from(SUBSTEP) * FRAME_SKIP as f64 * 1e6).round() / 1e6,
             state,
         });
         (spec, fields)
-    })
+    }
 }
 
 /// The target pad offset of each finger for a gripper action in [-1, 1].
@@ -484,12 +575,21 @@ fn finger_target(action: f32) -> f32 {
 }
 
 impl Arm {
-    /// An arm in its home pose with the layout of seed 0 (call [`Env::reset`]).
+    /// An arm in its home pose with the layout of seed 0 (call [`Env::reset`]),
+    /// whose actions name the fingertip target's place ([`Actuation::Point`]).
     #[must_use]
     pub fn new() -> Self {
-        let (spec, fields) = declared();
+        Self::with_actuation(Actuation::Point)
+    }
+
+    /// An arm as [`new`](Self::new) whose actions set the fingertip target as
+    /// `actuation` says.
+    #[must_use]
+    pub fn with_actuation(actuation: Actuation) -> Self {
+        let (spec, fields) = declared(actuation);
         let mut env = Self {
             spec: spec.clone(),
+            actuation,
             fields,
             world: new_world(SUBSTEP, SOLVER_ITERATIONS),
             links: Vec::with_capacity(4),
@@ -498,6 +598,7 @@ impl Arm {
             cube_collider: ColliderHandle::invalid(),
             layout: Layout::draw(&mut SplitMix64::new(0)),
             action: [0.0; ACTION_DIM],
+            command: [0.0; 3],
         };
         env.build();
         env
@@ -720,12 +821,20 @@ impl Arm {
         self.cube = cube;
         self.cube_collider = cube_collider;
         self.action = [0.0; ACTION_DIM];
+        self.command = f64x3(self.tip_pos());
     }
 
-    /// The current fingertip target, m, world frame.
+    /// The episode's reach target (arm-reach), m, world frame.
     #[must_use]
     pub fn target(&self) -> [f64; 3] {
         f64x3(self.layout.target)
+    }
+
+    /// The fingertip target the joints are being driven to (the command), m,
+    /// world frame.
+    #[must_use]
+    pub fn command(&self) -> [f64; 3] {
+        self.command
     }
 
     /// Angle and rate of joint `i` (yaw, shoulder, elbow, wrist).
@@ -798,7 +907,11 @@ impl Env for Arm {
 
     fn step(&mut self, action: &[f32]) -> StepInfo {
         clamp_action(&mut self.action, action);
-        let q = inverse_kinematics(tip_target(&self.action));
+        self.command = match self.actuation {
+            Actuation::Point => tip_target(&self.action),
+            Actuation::Steps => step_command(self.command, &self.action),
+        };
+        let q = inverse_kinematics(self.command);
         for (link, &angle) in self.links.iter().zip(&q) {
             set_motor_target(
                 &mut self.world,
@@ -850,6 +963,10 @@ impl Env for Arm {
         for (span, v) in vectors {
             obs[span.range()].copy_from_slice(&v.to_array());
         }
+        if self.actuation == Actuation::Steps {
+            let command = Vector::from(self.command.map(|v| v as f32));
+            obs[obs::TIP_TO_COMMAND.range()].copy_from_slice(&(command - tip).to_array());
+        }
         obs[obs::CUBE_QUAT.range()].copy_from_slice(&f32_quat(cube.rotation()));
         let (opening, rate) = self.gripper();
         obs[obs::OPENING.start()] = opening;
@@ -872,6 +989,7 @@ impl Env for Arm {
         let tip = self.tip_pos();
         w.set(f.tip_pos, f64x3(tip));
         w.set(f.tip_vel, f64x3(self.hand().velocity_at_point(tip)));
+        w.set(f.tip_command, self.command);
         w.set(f.target_pos, f64x3(self.layout.target));
         let to_target = f64::from((tip - self.layout.target).length());
         w.set(f.tip_to_target, to_target);
@@ -990,7 +1108,7 @@ mod tests {
     fn observation_and_reward_state_carry_the_push_spot() {
         let mut env = Arm::new();
         env.reset(7);
-        let mut obs = vec![0.0; obs::DIM];
+        let mut obs = vec![0.0; obs::POINT_DIM];
         env.observe(&mut obs);
         let mut state = vec![0.0; env.spec().state.len()];
         env.reward_state(&mut state);

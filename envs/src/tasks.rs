@@ -1,7 +1,7 @@
 //! The built-in tasks: goals, fitness measures, baseline rewards and training
 //! defaults for each environment.
 
-use crate::arm::Arm;
+use crate::arm::{Actuation, Arm};
 use crate::cartpole::{Cartpole, FALL_ANGLE, OUT_OF_BOUNDS, Start};
 use crate::hand::{Hand, Object};
 use crate::quadruped::Quadruped;
@@ -163,7 +163,9 @@ fn arm_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task>
     );
     let (h, s) = rewards!("arm-lift");
     let lift = build(
-        Task::builder("arm-lift", || Box::new(Arm::new()))
+        Task::builder("arm-lift", || {
+            Box::new(Arm::with_actuation(Actuation::Steps))
+        })
             .description(
                 "Grip the cube between the two fingers and lift it off the table: its centre \
                  higher than 0.1 m (cube_height; 0.025 at rest) while both fingers touch it \
@@ -176,10 +178,20 @@ fn arm_tasks(build: &dyn Fn(rewardsmith_core::TaskBuilder) -> Task) -> Vec<Task>
                 || Box::new(HeldFor::new("lifted", 10)),
             )
             .with_scale("0 or 1 per episode (its mean over episodes is a success rate)")
-            .with_reference("0.0 after 1M env steps (not trained longer)"))
+            .with_reference("0.92 over 64 episodes after 1M env steps for two of three seeds; 0.0 for the third"))
             .human_reward(h)
             .sparse_reward(s)
-            .defaults(arm_defaults(10_000_000)),
+            // Actions step the fingertip target (`Actuation::Steps`): with
+            // actions naming its place the human reward stayed at 0.0 through
+            // 10M (seed 0). With steps, trained for 1M (the learning rate
+            // anneals over the budget) it holds the cube up in 0.92 of 64
+            // episodes for seeds 0 and 2, from about 600k on; seed 1 grips
+            // the cube and never lifts it. Trained for 10M, seed 0 peaked at
+            // 0.78 at 1M and wandered after. Hence 600k / 1M.
+            .defaults(TrainDefaults {
+                search_budget: 600_000,
+                ..arm_defaults(1_000_000)
+            }),
     );
     vec![reach, push, lift]
 }
