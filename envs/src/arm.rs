@@ -170,7 +170,7 @@ mod obs {
     /// Observation length under [`Actuation::Steps`](super::Actuation::Steps).
     pub const DIM: usize = TIP_TO_COMMAND.end();
 }
-/// Action length: the step of the fingertip target (x, y, z) and the gripper.
+/// Action length: the fingertip target's place or step (x, y, z), and the gripper.
 const ACTION_DIM: usize = 4;
 /// Centre of the box the fingertip-target actions span, m, world frame.
 pub const TIP_BOX_CENTRE: [f32; 3] = [0.4, 0.0, 0.2];
