@@ -5,34 +5,9 @@
 //! actions do. A broken env (a valve that fingers cannot reach or that turns by
 //! itself), a broken reward or a broken trainer misses these thresholds.
 
-use rewardsmith_envs::registry;
-use rewardsmith_rl::{PpoConfig, Progress, evaluate, train};
-use rewardsmith_sandbox::{Limits, ProgramSource, compile};
-use std::time::Instant;
+mod common;
 
-/// Trains `task_name` on its human reward for `budget` steps with seed 0 and
-/// returns the checkpoints' fitness and the 64-episode evaluation.
-fn train_human(task_name: &str, budget: u64) -> (Vec<f64>, f64) {
-    let registry = registry();
-    let task = registry.task(task_name).unwrap();
-    let human = task.human_reward.as_ref().unwrap();
-    let source = ProgramSource::Rhai(human.source.to_string());
-    let reward = compile(&source, &task.env_spec().state, &Limits::default()).unwrap();
-    let config = PpoConfig {
-        total_timesteps: budget,
-        ..PpoConfig::for_task(task)
-    };
-    let start = Instant::now();
-    let trained = train(task, reward.as_ref(), &config, 0, 2, &mut |_: &Progress| {}).unwrap();
-    let eval = evaluate(task, &trained.policy, 64, 1, 2).unwrap();
-    let curve: Vec<f64> = trained.report.fitness_curve();
-    eprintln!(
-        "{task_name}: checkpoints {curve:?}, evaluation {:.3} over 64 episodes, {:.0} s",
-        eval.mean,
-        start.elapsed().as_secs_f64()
-    );
-    (curve, eval.mean)
-}
+use common::train_human;
 
 /// 1M steps, seed 0: the evaluation below measured 0.47 (random actions: 0.02
 /// of 128 episodes; the task's 3M budget reaches 0.92–1.0). Training gives
@@ -42,7 +17,12 @@ const TURN_BUDGET: u64 = 1_000_000;
 
 #[test]
 fn ppo_learns_hand_valve_turn_with_the_human_reward() {
-    let (curve, eval) = train_human("hand-valve-turn", TURN_BUDGET);
+    let common::Learned {
+        components,
+        curve,
+        eval,
+    } = train_human("hand-valve-turn", TURN_BUDGET);
+    assert_eq!(components, ["distance", "near", "at_target", "effort"]);
     assert!(curve[0] < 0.2, "{curve:?}");
     assert!(
         eval >= 0.3,
@@ -56,7 +36,12 @@ const SPIN_BUDGET: u64 = 300_000;
 
 #[test]
 fn ppo_learns_hand_valve_spin_with_the_human_reward() {
-    let (curve, eval) = train_human("hand-valve-spin", SPIN_BUDGET);
+    let common::Learned {
+        components,
+        curve,
+        eval,
+    } = train_human("hand-valve-spin", SPIN_BUDGET);
+    assert_eq!(components, ["spin", "contact", "effort"]);
     assert!(curve[0] < 0.3, "{curve:?}");
     assert!(
         eval >= 0.5,
