@@ -247,15 +247,20 @@ const OBS_TIP_TO_COMMAND: usize = 43;
 /// `goal` plus an integral correction of the measured error (the joints give
 /// under contact loads), frozen while the error is large.
 fn servo(integral: &mut [f64; 3], goal: [f64; 3], tip: [f64; 3], action: &mut [f32]) {
-    let mut command = goal;
+    action[..3].copy_from_slice(&arm::tip_action(aim(integral, goal, tip)));
+}
+
+/// `goal` plus the integral correction of the fingertip's error, updated.
+fn aim(integral: &mut [f64; 3], goal: [f64; 3], tip: [f64; 3]) -> [f64; 3] {
+    let mut aim = goal;
     for k in 0..3 {
         let e = goal[k] - tip[k];
         if e.abs() < 0.06 {
             integral[k] = (integral[k] + 0.2 * e).clamp(-0.05, 0.05);
         }
-        command[k] += integral[k];
+        aim[k] += integral[k];
     }
-    action[..3].copy_from_slice(&arm::tip_action(command));
+    aim
 }
 
 /// As [`servo`], for [`Actuation::Steps`]: steps the fingertip target
@@ -265,15 +270,7 @@ fn servo_steps(integral: &mut [f64; 3], goal: [f64; 3], obs: &[f32], action: &mu
     let tip: [f64; 3] = std::array::from_fn(|k| f64::from(obs[OBS_TIP + k]));
     let command: [f64; 3] =
         std::array::from_fn(|k| tip[k] + f64::from(obs[OBS_TIP_TO_COMMAND + k]));
-    let mut aim = goal;
-    for k in 0..3 {
-        let e = goal[k] - tip[k];
-        if e.abs() < 0.06 {
-            integral[k] = (integral[k] + 0.2 * e).clamp(-0.05, 0.05);
-        }
-        aim[k] += integral[k];
-    }
-    action[..3].copy_from_slice(&arm::step_towards(command, aim));
+    action[..3].copy_from_slice(&arm::step_towards(command, aim(integral, goal, tip)));
 }
 
 /// Grasps and lifts the cube top-down: hover 8 cm above it with the gripper
