@@ -35,4 +35,4 @@ pub use state::{
 pub use task::{
     Fitness, FitnessMeter, MeanScore, Registry, RewardSource, Task, TaskBuilder, TrainDefaults,
 };
-pub use vec_env::VecEnv;
+pub use vec_env::{EnvPosition, VecEnv};

@@ -1,10 +1,13 @@
 //! Vectorised stepping: many instances of one environment, stepped in parallel on
-//! the current rayon pool, with automatic resets and per-instance seeds.
+//! the current rayon pool, with automatic resets and per-instance seeds, and
+//! each instance's place in its episode (for a training continued in another
+//! process).
 
 use crate::env::{Env, EnvSpec, StepInfo};
 use crate::seed::derive_seed;
 use crate::state::StateView;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// One environment instance and its buffers.
@@ -18,11 +21,14 @@ struct Slot {
     episode: u64,
     seed: u64,
     info: StepInfo,
+    /// The actions of this episode so far, as given (`t × action_dim`).
+    actions: Vec<f32>,
 }
 
 impl Slot {
     fn start_episode(&mut self) {
         let seed = derive_seed(self.seed, self.episode);
+        self.actions.clear();
         self.env.reset(seed);
         self.env.observe(&mut self.obs);
         self.env.reward_state(&mut self.state);
@@ -41,6 +47,7 @@ impl Slot {
         f: &impl Fn(&mut T, &StateView<'_>, &StateView<'_>, StepInfo),
     ) {
         std::mem::swap(&mut self.prev, &mut self.state);
+        self.actions.extend_from_slice(action);
         let mut info = self.env.step(action);
         self.t += 1;
         if self.t >= limit && !info.terminated {
@@ -87,6 +94,7 @@ impl VecEnv {
                     episode: 0,
                     seed: derive_seed(seed, i as u64),
                     info: StepInfo::default(),
+                    actions: Vec::new(),
                 };
                 slot.start_episode();
                 slot
@@ -220,6 +228,104 @@ impl VecEnv {
     pub fn step(&mut self, actions: &[f32]) {
         let mut unit = vec![(); self.slots.len()];
         self.step_with(actions, &mut unit, |_, _, _, _| {});
+    }
+
+    /// Where every instance is: its episode number and the actions of that
+    /// episode so far. [`restore`](Self::restore) puts the instances of a new
+    /// `VecEnv` (same environment, size, time limit and seed) in the same
+    /// places, bitwise, because an episode is fixed by its reset seed and its
+    /// actions ([`Env::reset`]).
+    #[must_use]
+    pub fn positions(&self) -> Vec<EnvPosition> {
+        self.slots
+            .iter()
+            .map(|s| EnvPosition {
+                episode: s.episode,
+                steps: s.t,
+                actions: s.actions.clone(),
+            })
+            .collect()
+    }
+
+    /// Puts every instance where `positions` says (from
+    /// [`positions`](Self::positions)): resets it to that episode and replays
+    /// that episode's actions, in parallel. The observations, reward states
+    /// and step counts are then those the instances had; the last step's
+    /// [`info`](Self::info) and [`final_obs`](Self::final_obs) are not kept.
+    ///
+    /// # Errors
+    /// A message naming the problem when `positions` does not fit: another
+    /// number of instances, actions that are not whole rows, an episode at or
+    /// past the time limit, or a replay that ended its episode early (the
+    /// environment is not deterministic, or not the one that saved them).
+    pub fn restore(&mut self, positions: &[EnvPosition]) -> Result<(), String> {
+        if positions.len() != self.slots.len() {
+            return Err(format!(
+                "{} instance positions for {} instances",
+                positions.len(),
+                self.slots.len()
+            ));
+        }
+        let (spec, limit) = (&self.spec, self.episode_steps);
+        let failures: Vec<String> = self
+            .slots
+            .par_iter_mut()
+            .zip(positions.par_iter())
+            .enumerate()
+            .filter_map(|(i, (slot, position))| {
+                slot.replay(spec, limit, position)
+                    .err()
+                    .map(|e| format!("instance {i}: {e}"))
+            })
+            .collect();
+        failures.into_iter().next().map_or(Ok(()), Err)
+    }
+}
+
+/// One instance's place in its episodes ([`VecEnv::positions`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvPosition {
+    /// How many episodes the instance finished before this one.
+    pub episode: u64,
+    /// Steps taken in this episode.
+    pub steps: usize,
+    /// This episode's actions so far (`steps × action_dim`, as given).
+    pub actions: Vec<f32>,
+}
+
+impl Slot {
+    /// Resets to `position`'s episode and replays its actions.
+    fn replay(
+        &mut self,
+        spec: &EnvSpec,
+        limit: usize,
+        position: &EnvPosition,
+    ) -> Result<(), String> {
+        let (a, steps) = (spec.action_dim, position.steps);
+        if position.actions.len() != steps * a {
+            return Err(format!(
+                "{} action values for {steps} steps of {a}",
+                position.actions.len()
+            ));
+        }
+        if steps >= limit {
+            return Err(format!("{steps} steps into an episode of at most {limit}"));
+        }
+        self.episode = position.episode;
+        self.start_episode();
+        for k in 0..steps {
+            let action = &position.actions[k * a..(k + 1) * a];
+            self.step(spec, limit, action, &mut (), &|_, _, _, _| {});
+            if self.episode != position.episode {
+                return Err(format!(
+                    "the episode ended at step {} of the {steps} replayed: the environment \
+                     does not repeat itself",
+                    k + 1
+                ));
+            }
+        }
+        self.info = StepInfo::default();
+        Ok(())
     }
 }
 

@@ -186,3 +186,78 @@ fn state_samples_are_consecutive_pairs() {
     }
     assert_eq!(pairs[1].0, pairs[0].1);
 }
+
+#[test]
+fn every_task_env_put_back_where_it_was_goes_on_bitwise() {
+    // A training continued in another process puts fresh instances where the
+    // old ones were (reset to their episode, replay its actions); that must
+    // give the same physics state, or the continued training differs.
+    let reg = registry();
+    let (n, limit) = (3, 15);
+    for task in reg.tasks() {
+        let a = task.env_spec().action_dim;
+        let mut rng = rewardsmith_core::SplitMix64::new(9);
+        let mut actions =
+            || -> Vec<f32> { (0..n * a).map(|_| rng.uniform(-1.0, 1.0) as f32).collect() };
+        let mut first = VecEnv::new(n, limit, 4, || task.make_env());
+        // Past one episode's time limit, so the episode counters move too.
+        for _ in 0..limit + 8 {
+            first.step(&actions());
+        }
+        let positions = first.positions();
+        assert!(positions.iter().all(|p| p.episode >= 1), "{}", task.name);
+        let mut second = VecEnv::new(n, limit, 4, || task.make_env());
+        second.restore(&positions).unwrap();
+        assert_eq!(second.positions(), positions, "{}", task.name);
+        let obs = |v: &VecEnv| {
+            let mut o = vec![0.0f32; n * task.env_spec().obs_dim];
+            v.write_obs(&mut o);
+            o.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(obs(&first), obs(&second), "{}: observations", task.name);
+        for step in 0..limit {
+            let act = actions();
+            let mut seen = [vec![Vec::new(); n], vec![Vec::new(); n]];
+            for (v, seen) in [&mut first, &mut second].into_iter().zip(&mut seen) {
+                v.step_with(&act, seen, |log: &mut Vec<u64>, s, prev, info| {
+                    log.extend(s.values().iter().chain(prev.values()).map(|x| x.to_bits()));
+                    log.push(u64::from(info.terminated) * 2 + u64::from(info.truncated));
+                });
+            }
+            assert_eq!(
+                seen[0], seen[1],
+                "{}: step {step} after the restore",
+                task.name
+            );
+            assert_eq!(obs(&first), obs(&second), "{}: step {step}", task.name);
+        }
+    }
+}
+
+#[test]
+fn a_position_that_does_not_fit_is_refused_with_the_reason() {
+    let reg = registry();
+    let task = reg.task("cartpole-swingup").unwrap();
+    let mut venv = VecEnv::new(2, 10, 4, || task.make_env());
+    venv.step(&[0.5, -0.5]);
+    let mut positions = venv.positions();
+    assert_eq!(positions[0].steps, 1);
+    let err = venv.restore(&positions[..1]).unwrap_err();
+    assert!(
+        err.contains("1 instance positions for 2 instances"),
+        "{err}"
+    );
+    positions[1].steps = 2;
+    let err = venv.restore(&positions).unwrap_err();
+    assert!(
+        err.contains("instance 1: 1 action values for 2 steps"),
+        "{err}"
+    );
+    positions[1].steps = 10;
+    positions[1].actions = vec![0.0; 10];
+    let err = venv.restore(&positions).unwrap_err();
+    assert!(
+        err.contains("10 steps into an episode of at most 10"),
+        "{err}"
+    );
+}

@@ -153,6 +153,30 @@ impl ActorCritic {
         &self.actor.log_std
     }
 
+    /// Every learned number, by name: the actor's and the critic's
+    /// parameters, the log-std and Adam's moments (its step count is
+    /// [`adam_steps`](Self::adam_steps)). What a paused training saves.
+    pub(crate) fn learned_mut(&mut self) -> Vec<(String, &mut [f32])> {
+        let mut out: Vec<(String, &mut [f32])> = vec![
+            ("actor".into(), self.actor.net.params_mut()),
+            ("log_std".into(), &mut self.actor.log_std),
+            ("critic".into(), self.critic.net.params_mut()),
+        ];
+        let (m, v) = self.adam.moments_mut();
+        for (i, g) in m.iter_mut().enumerate() {
+            out.push((format!("adam.m.{i}"), g));
+        }
+        for (i, g) in v.iter_mut().enumerate() {
+            out.push((format!("adam.v.{i}"), g));
+        }
+        out
+    }
+
+    /// Adam's steps so far, and setting them (with [`learned_mut`](Self::learned_mut)).
+    pub(crate) fn adam_steps(&mut self) -> &mut u64 {
+        self.adam.steps_mut()
+    }
+
     /// Critic values of `n` observations (uses the critic's own buffers).
     pub fn values(&mut self, obs: &[f32], n: usize) -> &[f32] {
         self.critic.net.forward(obs, n, &mut self.critic.ws)

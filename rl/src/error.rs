@@ -96,6 +96,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A saved training (a paused trainer's state) is malformed, or was
+    /// saved by another training (task, seed, settings or reward).
+    #[error("cannot go on from the saved training {}: {message}", path.display())]
+    BadState {
+        /// Its folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A policy was trained for another environment or with other dimensions.
     #[error("policy does not fit task `{task}`: {message}")]
     PolicyMismatch {

@@ -165,7 +165,7 @@ impl ObsNormalizer {
 
 /// Reward scaling by the running standard deviation of the discounted return
 /// (gym's `NormalizeReward`), with clipping.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RewardScaler {
     stats: RunningMeanStd,
     returns: Vec<f64>,

@@ -17,8 +17,10 @@ use rewardsmith_core::{
     BestCheckpoint, Checkpoint, RewardError, RewardErrorKind, RewardProgram, SplitMix64, StateView,
     StepInfo, Task, TrainReport, VecEnv, derive_seed,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
+
+mod saved;
 
 /// Seed streams derived from the run's seed.
 const STREAM_ENVS: u64 = 1;
@@ -72,7 +74,7 @@ pub struct Progress {
 }
 
 /// Where the wall time went.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     /// Stepping the envs and evaluating the reward program.
     pub simulate_s: f64,
@@ -277,7 +279,7 @@ impl Rollout {
 }
 
 /// Training statistics accumulated between checkpoints.
-#[derive(Default)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct Window {
     steps: u64,
     episodes: usize,

@@ -39,6 +39,16 @@ impl Adam {
         self.t
     }
 
+    /// The first and second moments of every group, to save and restore.
+    pub(crate) fn moments_mut(&mut self) -> (&mut [Vec<f32>], &mut [Vec<f32>]) {
+        (&mut self.m, &mut self.v)
+    }
+
+    /// The step counter, to save and restore.
+    pub(crate) fn steps_mut(&mut self) -> &mut u64 {
+        &mut self.t
+    }
+
     /// One update of every group with learning rate `lr`.
     ///
     /// # Panics
