@@ -152,6 +152,31 @@ impl<'a> Training<'a> {
         check: CheckReport,
         samples: &StatePairs,
     ) -> Result<Self, TrainError> {
+        Self::open(request, check, samples, None)
+    }
+
+    /// [`start`](Self::start), but going on from the training saved in
+    /// `saved` ([`save`](Self::save)) by the same request: the metrics get
+    /// its checkpoints so far.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start); a saved training that cannot be read or is
+    /// another's is [`TrainError::Failed`], naming why.
+    pub fn resume(
+        request: &TrainRequest<'a>,
+        check: CheckReport,
+        samples: &StatePairs,
+        saved: &Path,
+    ) -> Result<Self, TrainError> {
+        Self::open(request, check, samples, Some(saved))
+    }
+
+    fn open(
+        request: &TrainRequest<'a>,
+        check: CheckReport,
+        samples: &StatePairs,
+        saved: Option<&Path>,
+    ) -> Result<Self, TrainError> {
         let task = request.task;
         let config = PpoConfig::for_task(task).with_overrides(request.overrides);
         config
@@ -167,7 +192,7 @@ impl<'a> Training<'a> {
             probe,
         )
         .map_err(|e| TrainError::Failed(e.to_string()))?;
-        let metrics = match request.out {
+        let mut metrics = match request.out {
             Some(out) => {
                 write_atomic(
                     &out.join(reward_file_name(request.source)),
@@ -184,14 +209,19 @@ impl<'a> Training<'a> {
             }
             None => None,
         };
-        let trainer = Trainer::new(
-            task,
-            program.as_ref(),
-            &config,
-            request.seed,
-            request.threads,
-        )
+        let (reward, seed, threads) = (program.as_ref(), request.seed, request.threads);
+        let trainer = match saved {
+            None => Trainer::new(task, reward, &config, seed, threads),
+            Some(dir) => Trainer::resume(task, reward, &config, seed, threads, dir),
+        }
         .map_err(|e| TrainError::Failed(e.to_string()))?;
+        if let Some(metrics) = metrics.as_mut() {
+            for cp in trainer.checkpoints() {
+                metrics
+                    .write(cp)
+                    .map_err(|e| TrainError::Io(anyhow::anyhow!("cannot write metrics: {e}")))?;
+            }
+        }
         Ok(Self {
             trainer,
             metrics,
@@ -239,6 +269,23 @@ impl<'a> Training<'a> {
         self.trainer
             .set_threads(threads)
             .map_err(|e| TrainError::Io(anyhow::anyhow!("{e}")))
+    }
+
+    /// Whether the whole budget is trained.
+    #[must_use]
+    pub fn done(&self) -> bool {
+        self.trainer.done()
+    }
+
+    /// Saves the training where it is into the folder `dir`, for
+    /// [`resume`](Self::resume) in this or another process.
+    ///
+    /// # Errors
+    /// [`TrainError::Io`] when it cannot be written.
+    pub fn save(&mut self, dir: &Path) -> Result<(), TrainError> {
+        self.trainer
+            .save(dir)
+            .map_err(|e| TrainError::Io(anyhow::anyhow!("cannot save the training: {e}")))
     }
 
     /// The best checkpoint's held-out evaluation so far

@@ -153,3 +153,87 @@ fn a_run_killed_at_a_later_rung_resumes_to_the_same_result() {
         );
     }
 }
+
+#[test]
+fn a_run_killed_during_a_rung_goes_on_from_the_trainings_saved_at_the_rung_before() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three times the other tests' budget, so the last rung takes seconds.
+    let longer = |out: &Path| {
+        let mut a: Vec<String> = args(out.to_str().unwrap(), &[])
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let at = a.iter().position(|x| x == "--budget").unwrap();
+        a[at + 1] = "110592".into();
+        a
+    };
+    let whole = dir.path().join("whole");
+    let whole_args = longer(&whole);
+    let whole_args: Vec<&str> = whole_args.iter().map(String::as_str).collect();
+    let reference = json_of(&rewardsmith(&whole_args));
+    let killed = dir.path().join("killed");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rewardsmith"))
+        .args(longer(&killed))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The continuing candidates are saved before the rung's note is written:
+    // kill the run as soon as the last rung begins.
+    let events = killed.join("events.jsonl");
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&events).is_ok_and(|e| e.contains("rung 2 of 3")) {
+        assert!(
+            start.elapsed().as_secs() < 300,
+            "the run never reached rung 3"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!killed.join("summary.json").exists(), "killed too late");
+    // The candidates in the last rung have their trainings saved; those that
+    // stopped are done, with nothing saved.
+    let cand = |i: usize| killed.join(format!("gen-000/cand-{i:02}"));
+    let saved: Vec<usize> = (0..6)
+        .filter(|&i| !cand(i).join("result.json").exists())
+        .collect();
+    assert!(!saved.is_empty(), "no candidate was in the last rung");
+    for i in 0..6 {
+        assert_eq!(
+            cand(i).join("trainer").is_dir(),
+            saved.contains(&i),
+            "cand {i}"
+        );
+    }
+
+    let resumed = json_of(&rewardsmith(&[
+        "resume",
+        killed.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(resumed["best"], reference["best"]);
+    for i in 0..6 {
+        assert_eq!(
+            result(&killed, i)["rungs"],
+            result(&whole, i)["rungs"],
+            "cand {i}"
+        );
+        assert_eq!(
+            result(&killed, i)["report"]["checkpoints"],
+            result(&whole, i)["report"]["checkpoints"],
+            "cand {i}"
+        );
+        // Nothing of the paused trainings is left behind.
+        let cand = killed.join(format!("gen-000/cand-{i:02}"));
+        assert!(!cand.join("trainer").exists() && !cand.join("course.json").exists());
+    }
+    let events = std::fs::read_to_string(&events).unwrap();
+    for i in saved {
+        let line = format!(
+            "candidate {i} goes on from its training saved at rung 2 of 3 (36864 env steps)"
+        );
+        assert!(events.contains(&line), "{line}");
+    }
+}

@@ -89,7 +89,8 @@ fn squeue(job: u64) -> String {
 fn a_search_on_slurm_matches_the_same_search_run_locally() {
     let dir = tempfile::tempdir().unwrap();
     // Successive halving (the default): one array per rung; candidates that
-    // continue train again from step 0 on the cluster, to the same figures.
+    // continue go on from the training their last rung's job saved, to the
+    // same figures.
     let reference = local(dir.path(), "24576", "halving");
     let out = dir.path().join("slurm");
     let o = rewardsmith(&args(
@@ -108,6 +109,25 @@ fn a_search_on_slurm_matches_the_same_search_run_locally() {
         })
         .count();
     assert!(stopped > 0, "some candidate stopped at a rung");
+    let mut went_on = 0;
+    for (g, c) in (0..2).flat_map(|g| (0..3).map(move |c| (g, c))) {
+        let cand = out.join(format!("gen-{g:03}/cand-{c:02}"));
+        for r in 1..3 {
+            let Ok(text) = std::fs::read_to_string(cand.join(format!("rung-{r}/spec.json"))) else {
+                continue;
+            };
+            let spec: Value = serde_json::from_str(&text).unwrap();
+            let from = spec["resume_from"].as_str().unwrap();
+            assert!(from.ends_with(&format!("rung-{}/trainer", r - 1)), "{spec}");
+            assert!(spec.get("pause_at").is_none(), "{spec}");
+            went_on += 1;
+        }
+        // The saved trainings are gone once the candidate is done.
+        for r in 0..3 {
+            assert!(!cand.join(format!("rung-{r}/trainer")).exists());
+        }
+    }
+    assert!(went_on > 0, "some candidate went on to a later rung");
     // Every candidate ran rung 0 as an array task, with its log there; the
     // kept training's files are in the candidate's own folder.
     let jobs: Value = serde_json::from_str(

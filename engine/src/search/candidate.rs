@@ -44,6 +44,13 @@ pub struct CandidateSpec {
     /// locally under successive halving.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pause_at: Vec<u64>,
+    /// A training of this spec saved where it paused at an earlier rung (its
+    /// `trainer/` folder): the training goes on from there, bitwise as if it
+    /// had not stopped, instead of from step 0. A training that stops at
+    /// [`stop_at`](Self::stop_at) before its budget saves itself into its
+    /// own `trainer/` for the next rung.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<std::path::PathBuf>,
 }
 
 /// A rung's score (`rung.json`), written by a training that stopped at
@@ -197,6 +204,9 @@ fn evaluate_on(
         }
     }
     if let Some(until) = spec.stop_at {
+        if !prepared.done() {
+            prepared.save(&out.join(files::TRAINER_DIR))?;
+        }
         let score = prepared.score();
         let rung = RungResult {
             env_steps: until.min(spec.budget),
@@ -271,7 +281,11 @@ pub(crate) fn prepare<'a>(
         threads: spec.threads,
         out: Some(out),
     };
-    match training::Training::start(&request, check, &samples) {
+    let training = match &spec.resume_from {
+        None => training::Training::start(&request, check, &samples),
+        Some(saved) => training::Training::resume(&request, check, &samples, saved),
+    };
+    match training {
         Ok(training) => Ok(Ok(Prepared {
             task,
             spec,
@@ -320,6 +334,20 @@ impl Prepared<'_> {
             )
             .map(Some),
         }
+    }
+
+    /// Whether the whole budget is trained.
+    pub(crate) fn done(&self) -> bool {
+        self.training.done()
+    }
+
+    /// Saves the training where it is into the folder `dir`, to go on from
+    /// ([`CandidateSpec::resume_from`]).
+    ///
+    /// # Errors
+    /// An unwritable folder.
+    pub(crate) fn save(&mut self, dir: &Path) -> anyhow::Result<()> {
+        self.training.save(dir).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// Trains on `threads` worker threads from now on.

@@ -3,13 +3,17 @@
 //! fitness), and only the best continue — from where they stopped, bitwise
 //! as if they had not — to the next rung and at last to the budget.
 //!
-//! A resumed generation retrains its unfinished candidates from step 0; the
-//! same seeds give the same rung scores, so the same candidates continue.
+//! The candidates that continue past a rung are saved there (their paused
+//! training in `cand-MM/trainer/`, their rung scores in `course.json`), so a
+//! generation resumed after the run was killed goes on from the last rung
+//! each reached, bitwise; a candidate not saved yet trains again from step 0,
+//! and the same seeds give the same rung scores, so the same candidates
+//! continue. A candidate's saved training is removed when it is done.
 
 use super::allocation::{RungScore, Rungs, promote_at, rungs, waves};
 use super::candidate::{Outcome, Prepared, Staged, TrainingInputs, prepare};
 use super::record::RunRecord;
-use super::store::RunStore;
+use super::store::{RunStore, files, read_json, remove_dir, write_json};
 use crate::events::RunEvent;
 use crate::progress::RunProgress;
 use rayon::prelude::*;
@@ -47,11 +51,22 @@ impl Halving<'_> {
         let n = staged.len();
         let mut spent = vec![0.0; n];
         let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+        let batch = PpoConfig::for_task(self.task).batch_size() as u64;
+        let eta = self.record.search.eta;
+        let schedule = rungs(self.record.budget, eta, batch);
         let mut specs = Vec::new();
+        // The courses of the candidates that go on from a saved rung.
+        let mut saved_courses = vec![None; n];
         for (i, s) in staged.into_iter().enumerate() {
             match s {
                 Staged::Done(o) => outcomes[i] = Some(o),
-                Staged::Train(spec) => specs.push((i, spec)),
+                Staged::Train(mut spec) => {
+                    if let Some((trainer, course)) = self.saved(i, &schedule)? {
+                        spec.resume_from = Some(trainer);
+                        saved_courses[i] = Some(course);
+                    }
+                    specs.push((i, spec));
+                }
             }
         }
         let inputs: Vec<TrainingInputs> =
@@ -70,33 +85,17 @@ impl Halving<'_> {
                 Err(o) => outcomes[*i] = Some(o),
             }
         }
-        let batch = PpoConfig::for_task(self.task).batch_size() as u64;
-        let eta = self.record.search.eta;
-        let schedule = rungs(self.record.budget, eta, batch);
         // Every candidate's course; those read back from disk bring theirs.
         let mut courses: Vec<Rungs> = (0..n)
-            .map(|i| match &outcomes[i] {
-                Some(Outcome::Trained { rungs: Some(r), .. }) => r.clone(),
+            .map(|i| match (&outcomes[i], saved_courses[i].take()) {
+                (Some(Outcome::Trained { rungs: Some(r), .. }), _) => r.clone(),
+                (_, Some(saved)) => saved,
                 _ => Rungs::new(schedule.clone()),
             })
             .collect();
         for (r, &until) in schedule.iter().enumerate() {
             alive = self.train_to(alive, until, &mut outcomes, &mut spent)?;
-            let scored: Vec<(Option<(f64, f64)>, f64)> = self.pool.install(|| {
-                alive
-                    .par_iter_mut()
-                    .map(|(_, p)| {
-                        let started = Instant::now();
-                        (p.score(), started.elapsed().as_secs_f64())
-                    })
-                    .collect()
-            });
-            for ((i, _), (score, took)) in alive.iter().zip(scored) {
-                spent[*i] += took;
-                let (mean, se) = score.unwrap_or((f64::NAN, 0.0));
-                courses[*i].scores.push(mean);
-                courses[*i].errors.push(se);
-            }
+            self.score(&mut alive, &mut courses, r, &mut spent);
             if r + 1 == schedule.len() {
                 break;
             }
@@ -118,6 +117,7 @@ impl Halving<'_> {
             }
             self.finish(stop, &courses, &mut outcomes, &mut spent)?;
             alive = keep;
+            self.save(&mut alive, &courses, r)?;
             self.store.note(
                 self.progress,
                 format!(
@@ -131,12 +131,107 @@ impl Halving<'_> {
             )?;
         }
         self.finish(alive, &courses, &mut outcomes, &mut spent)?;
+        for i in 0..n {
+            self.forget_saved(i)?;
+        }
         let outcomes = outcomes
             .into_iter()
             .enumerate()
             .map(|(i, o)| o.ok_or_else(|| anyhow::anyhow!("candidate {i} has no outcome")))
             .collect::<anyhow::Result<_>>()?;
         Ok((outcomes, spent))
+    }
+
+    /// Candidate `i`'s training saved at a rung of `schedule` (its folder)
+    /// and its course to there, when both are in its folder and fit (said
+    /// in a note).
+    ///
+    /// # Errors
+    /// The note cannot be written.
+    fn saved(
+        &self,
+        i: usize,
+        schedule: &[u64],
+    ) -> anyhow::Result<Option<(std::path::PathBuf, Rungs)>> {
+        let dir = self.store.candidate_dir(self.generation, i);
+        let trainer = dir.join(files::TRAINER_DIR);
+        let Ok(Some(course)) = read_json::<Rungs>(&dir.join(files::COURSE)) else {
+            return Ok(None);
+        };
+        let r = course.scores.len();
+        let fits = course.schedule == schedule
+            && r > 0
+            && r < schedule.len()
+            && course.errors.len() == r
+            && trainer.is_dir();
+        if !fits {
+            return Ok(None);
+        }
+        self.store.note(
+            self.progress,
+            format!(
+                "generation {}: candidate {i} goes on from its training saved at rung {r} of {} \
+                 ({} env steps)",
+                self.generation,
+                schedule.len(),
+                schedule[r - 1]
+            ),
+        )?;
+        Ok(Some((trainer, course)))
+    }
+
+    /// Scores every candidate of `alive` at rung `r` (its best checkpoint's
+    /// held-out fitness) into its course, but those scored there before the
+    /// run was resumed.
+    fn score(&self, alive: &mut Alive<'_>, courses: &mut [Rungs], r: usize, spent: &mut [f64]) {
+        let scored: Vec<(Option<(f64, f64)>, f64)> = self.pool.install(|| {
+            alive
+                .par_iter_mut()
+                .map(|(_, p)| {
+                    let started = Instant::now();
+                    (p.score(), started.elapsed().as_secs_f64())
+                })
+                .collect()
+        });
+        for ((i, _), (score, took)) in alive.iter().zip(scored) {
+            spent[*i] += took;
+            if courses[*i].scores.len() > r {
+                continue;
+            }
+            let (mean, se) = score.unwrap_or((f64::NAN, 0.0));
+            courses[*i].scores.push(mean);
+            courses[*i].errors.push(se);
+        }
+    }
+
+    /// Removes candidate `i`'s saved training and course, once it is done.
+    fn forget_saved(&self, i: usize) -> anyhow::Result<()> {
+        let dir = self.store.candidate_dir(self.generation, i);
+        remove_dir(&dir.join(files::TRAINER_DIR))?;
+        match std::fs::remove_file(dir.join(files::COURSE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(anyhow::anyhow!("cannot remove {}: {e}", dir.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Saves the trainings of `alive`, which continue past rung `r`, with
+    /// their courses: where a resumed run goes on from.
+    fn save(&self, alive: &mut Alive<'_>, courses: &[Rungs], r: usize) -> anyhow::Result<()> {
+        let g = self.generation;
+        let saved: Vec<anyhow::Result<()>> = self.pool.install(|| {
+            alive
+                .par_iter_mut()
+                .filter(|(i, _)| courses[*i].scores.len() == r + 1)
+                .map(|(i, p)| {
+                    let dir = self.store.candidate_dir(g, *i);
+                    p.save(&dir.join(files::TRAINER_DIR))?;
+                    write_json(&dir.join(files::COURSE), &courses[*i])
+                })
+                .collect()
+        });
+        saved.into_iter().collect()
     }
 
     /// Trains every candidate of `alive` to `until` env steps side by side,
@@ -212,6 +307,7 @@ impl Halving<'_> {
         for (i, o, took) in finished {
             spent[i] += took;
             outcomes[i] = Some(o?);
+            self.forget_saved(i)?;
         }
         Ok(())
     }

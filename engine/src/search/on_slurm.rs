@@ -2,17 +2,16 @@
 //! the `SlurmExecutor`).
 //!
 //! Uniform: one job array, every candidate trained to the budget. Successive
-//! halving: one job array per rung. A job cannot hand a training in memory
-//! to the next rung, so a promoted candidate trains again from step 0 to the
-//! next rung (into `cand-MM/rung-R/`), pausing at the rungs before as the
-//! local training does (a pause takes a checkpoint); trainings are
-//! deterministic, so its first steps are bitwise those of the rung before,
-//! and the rung scores, the promotions and the outcomes are those of the
-//! same search run locally.
-//! That costs the steps trained twice: for η = 3 about 2.9 budgets per
-//! generation of 8 instead of 2.2 (uniform: 8). When a candidate stops (or
-//! finishes the last rung), its rung folder's files move into its own
-//! folder, which then looks as after a local run.
+//! halving: one job array per rung. A rung's job saves its paused training
+//! (`cand-MM/rung-R/trainer/`), and a promoted candidate's next job goes on
+//! from it (into `cand-MM/rung-R+1/`), bitwise as the local run's training
+//! in memory does, so the rung scores, the promotions and the outcomes are
+//! those of the same search run locally, and no step is trained twice. (A
+//! rung folder without a saved training, from an older run, is trained
+//! again from step 0, pausing at the rungs before, with the same result.)
+//! When a candidate stops (or finishes the last rung), its rung folder's
+//! files move into its own folder, which then looks as after a local run,
+//! and its saved trainings are removed.
 
 use super::allocation::{RungScore, Rungs, promote_at, rungs};
 use super::candidate::{CandidateSpec, Outcome, RungResult};
@@ -176,10 +175,20 @@ impl SlurmGeneration<'_> {
         let mut units = Vec::with_capacity(alive.len());
         let mut specs = Vec::with_capacity(alive.len());
         for (i, spec) in alive {
-            let dir = rung_dir(&self.store.candidate_dir(self.generation, *i), r);
+            let cand = self.store.candidate_dir(self.generation, *i);
+            let dir = rung_dir(&cand, r);
+            let saved = r
+                .checked_sub(1)
+                .map(|before| rung_dir(&cand, before).join(files::TRAINER_DIR))
+                .filter(|saved| saved.is_dir());
             let spec = CandidateSpec {
                 stop_at: Some(schedule[r]),
-                pause_at: schedule[..r].to_vec(),
+                pause_at: if saved.is_some() {
+                    Vec::new()
+                } else {
+                    schedule[..r].to_vec()
+                },
+                resume_from: saved,
                 ..spec.clone()
             };
             write_json(&dir.join(files::SPEC), &spec)?;
@@ -236,8 +245,9 @@ impl SlurmGeneration<'_> {
     }
 
     /// Makes candidate `i`'s training in `from` (a rung folder) its own:
-    /// moves the files there (but the spec, the log and the rung score) into
-    /// the candidate's folder and writes its outcome with its course.
+    /// moves the files there (but the spec, the log, the rung score and the
+    /// saved training) into the candidate's folder, removes its saved
+    /// trainings and writes its outcome with its course.
     fn adopt(
         &self,
         i: usize,
@@ -255,6 +265,7 @@ impl SlurmGeneration<'_> {
                 files::SPEC,
                 files::RUNG,
                 files::RESULT,
+                files::TRAINER_DIR,
                 super::slurm::TASK_LOG,
             ];
             if keep_here.iter().any(|k| name == *k) {
@@ -268,6 +279,13 @@ impl SlurmGeneration<'_> {
             std::fs::rename(entry.path(), &target).with_context(|| {
                 format!("moving {} to {}", entry.path().display(), to.display())
             })?;
+        }
+        for r in 0.. {
+            let rung = rung_dir(&to, r);
+            if !rung.is_dir() {
+                break;
+            }
+            super::store::remove_dir(&rung.join(files::TRAINER_DIR))?;
         }
         let outcome = match (outcome, course) {
             (

@@ -956,6 +956,7 @@ fn stage(
         described: described.cloned(),
         stop_at: None,
         pause_at: Vec::new(),
+        resume_from: None,
     };
     write_json(&dir.join(files::SPEC), &spec)?;
     if let Some(r) = review

@@ -179,6 +179,7 @@ fn final_units(
             described: described.clone(),
             stop_at: None,
             pause_at: Vec::new(),
+            resume_from: None,
         };
         write_json(&out.join(files::SPEC), &spec)?;
         units.push(Unit {

@@ -87,6 +87,12 @@ pub mod files {
     pub const FINAL_DIR: &str = "final";
     /// A training's score at a successive-halving rung, on a cluster.
     pub const RUNG: &str = "rung.json";
+    /// A training paused at a successive-halving rung, saved to go on from
+    /// (in another process): removed when the candidate is done.
+    pub const TRAINER_DIR: &str = "trainer";
+    /// A candidate's rung scores so far, beside its paused training
+    /// ([`TRAINER_DIR`]) in a local run.
+    pub const COURSE: &str = "course.json";
     /// A training's last checkpoint's policy, beside the best one (`policy.*`).
     pub const LAST_POLICY_DIR: &str = "last";
     /// What `best/` copies of the best candidate's folder.
@@ -269,6 +275,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Removes the folder `dir` and what it holds, if it is there.
+///
+/// # Errors
+/// It is there but cannot be removed.
+pub fn remove_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes `value` as pretty JSON, atomically.
