@@ -109,11 +109,14 @@ pub trait Env: Send {
     /// The environment's fixed facts.
     fn spec(&self) -> &Arc<EnvSpec>;
 
-    /// Starts a new episode; randomisation of the initial state uses only `seed`.
+    /// Starts a new episode; randomisation of the initial state uses only
+    /// `seed`, and nothing of the episodes before carries over: an episode is
+    /// fixed by its seed and its actions (a paused training is put back by
+    /// replaying them, [`VecEnv::restore`](crate::VecEnv::restore)).
     fn reset(&mut self, seed: u64);
 
     /// Applies `action` (each component clamped to `[-1, 1]`) and advances
-    /// [`EnvSpec::dt`] seconds.
+    /// [`EnvSpec::dt`] seconds, deterministically.
     fn step(&mut self, action: &[f32]) -> StepInfo;
 
     /// Writes the policy observation (`obs_dim` numbers).
