@@ -113,19 +113,25 @@ pub struct Trained {
 /// One environment instance's reward evaluator and its running sums.
 struct Instance {
     program: Box<dyn RewardProgram>,
+    values: Vec<f64>,
+    sums: Sums,
+    finished: Option<(f64, usize)>,
+    error: Option<RewardError>,
+}
+
+/// An instance's running sums: what a paused training saves of it.
+#[derive(Clone, Serialize, Deserialize)]
+struct Sums {
     /// Reward calls so far, how many were timed (every [`TIME_EVERY`]th:
     /// timing every call would cost more than a cheap reward), and the wall
     /// times of the last [`RECENT_TIMES`] timed ones, a ring.
     calls: u64,
     timed_calls: u64,
     recent_s: Vec<f64>,
-    values: Vec<f64>,
     component_sums: Vec<f64>,
     reward: f64,
     episode_return: f64,
     episode_length: usize,
-    finished: Option<(f64, usize)>,
-    error: Option<RewardError>,
 }
 
 impl Instance {
@@ -139,18 +145,18 @@ impl Instance {
         if self.error.is_some() {
             return;
         }
-        let timed = self.calls.is_multiple_of(TIME_EVERY);
-        self.calls += 1;
+        let timed = self.sums.calls.is_multiple_of(TIME_EVERY);
+        self.sums.calls += 1;
         let started = timed.then(Instant::now);
         let evaluated = self.program.evaluate(s, prev, &mut self.values);
         if let Some(t) = started {
             let took = t.elapsed().as_secs_f64();
-            if self.recent_s.len() < RECENT_TIMES {
-                self.recent_s.push(took);
+            if self.sums.recent_s.len() < RECENT_TIMES {
+                self.sums.recent_s.push(took);
             } else {
-                self.recent_s[(self.timed_calls as usize) % RECENT_TIMES] = took;
+                self.sums.recent_s[(self.sums.timed_calls as usize) % RECENT_TIMES] = took;
             }
-            self.timed_calls += 1;
+            self.sums.timed_calls += 1;
         }
         if let Err(e) = evaluated {
             self.error = Some(e);
@@ -171,16 +177,16 @@ impl Instance {
             }
             total += v;
         }
-        for (sum, v) in self.component_sums.iter_mut().zip(&self.values) {
+        for (sum, v) in self.sums.component_sums.iter_mut().zip(&self.values) {
             *sum += v;
         }
-        self.reward = total;
-        self.episode_return += total;
-        self.episode_length += 1;
+        self.sums.reward = total;
+        self.sums.episode_return += total;
+        self.sums.episode_length += 1;
         if info.done() {
-            self.finished = Some((self.episode_return, self.episode_length));
-            self.episode_return = 0.0;
-            self.episode_length = 0;
+            self.finished = Some((self.sums.episode_return, self.sums.episode_length));
+            self.sums.episode_return = 0.0;
+            self.sums.episode_length = 0;
         }
     }
 }
@@ -198,13 +204,13 @@ const RECENT_TIMES: usize = 64;
 /// (milliseconds) and the stepping threads share the cores with others, which
 /// would make a cheap reward look dear, or a dear one cheap.
 fn slow_reward_check(instances: &[Instance], env_step_s: f64) -> Result<()> {
-    let timed: u64 = instances.iter().map(|i| i.timed_calls).sum();
+    let timed: u64 = instances.iter().map(|i| i.sums.timed_calls).sum();
     if timed < 32 {
         return Ok(());
     }
     let mut recent: Vec<f64> = instances
         .iter()
-        .flat_map(|i| i.recent_s.iter().copied())
+        .flat_map(|i| i.sums.recent_s.iter().copied())
         .collect();
     recent.sort_by(f64::total_cmp);
     let per_call = recent[recent.len() / 2];
@@ -617,14 +623,16 @@ impl State {
             .into_iter()
             .map(|program| Instance {
                 program,
-                calls: 0,
-                timed_calls: 0,
-                recent_s: Vec::with_capacity(RECENT_TIMES),
                 values: vec![0.0; names],
-                component_sums: vec![0.0; names],
-                reward: 0.0,
-                episode_return: 0.0,
-                episode_length: 0,
+                sums: Sums {
+                    calls: 0,
+                    timed_calls: 0,
+                    recent_s: Vec::with_capacity(RECENT_TIMES),
+                    component_sums: vec![0.0; names],
+                    reward: 0.0,
+                    episode_return: 0.0,
+                    episode_length: 0,
+                },
                 finished: None,
                 error: None,
             })
@@ -790,7 +798,7 @@ impl State {
                 });
             }
             let info = self.venv.info(i);
-            self.step_rewards[i] = inst.reward;
+            self.step_rewards[i] = inst.sums.reward;
             self.step_done[i] = info.done();
             self.rollout.ends[rows.start + i] = StepEnd {
                 terminated: info.terminated,
@@ -885,7 +893,7 @@ impl State {
         let steps_f = self.window.steps.max(1) as f64;
         let mut components = vec![0.0; fixed.names.len()];
         for inst in &mut self.instances {
-            for (c, s) in components.iter_mut().zip(&mut inst.component_sums) {
+            for (c, s) in components.iter_mut().zip(&mut inst.sums.component_sums) {
                 *c += *s;
                 *s = 0.0;
             }

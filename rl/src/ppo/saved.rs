@@ -12,7 +12,7 @@
 //! keeps nothing between calls (a reward is a function of the state and the
 //! one before), so nothing of it is saved.
 
-use super::{Best, Timing, Trainer, Window};
+use super::{Best, Sums, Timing, Trainer, Window};
 use crate::config::PpoConfig;
 use crate::error::{Error, Result};
 use crate::eval::EvalReport;
@@ -31,18 +31,6 @@ const STATE_FILE: &str = "trainer.json";
 const BEST_DIR: &str = "best";
 /// Bumped when the layout changes.
 const VERSION: u32 = 1;
-
-/// One reward instance's running sums.
-#[derive(Serialize, Deserialize)]
-struct InstanceSums {
-    calls: u64,
-    timed_calls: u64,
-    recent_s: Vec<f64>,
-    component_sums: Vec<f64>,
-    reward: f64,
-    episode_return: f64,
-    episode_length: usize,
-}
 
 /// `trainer.json`.
 #[derive(Serialize, Deserialize)]
@@ -63,7 +51,7 @@ struct Saved {
     scaler: RewardScaler,
     indices: Vec<usize>,
     max_abs_reward: f64,
-    instances: Vec<InstanceSums>,
+    instances: Vec<Sums>,
     envs: Vec<EnvPosition>,
     window: Window,
     timing: Timing,
@@ -154,19 +142,7 @@ impl Trainer<'_> {
             scaler: state.scaler.clone(),
             indices: state.indices.clone(),
             max_abs_reward: state.max_abs_reward,
-            instances: state
-                .instances
-                .iter()
-                .map(|i| InstanceSums {
-                    calls: i.calls,
-                    timed_calls: i.timed_calls,
-                    recent_s: i.recent_s.clone(),
-                    component_sums: i.component_sums.clone(),
-                    reward: i.reward,
-                    episode_return: i.episode_return,
-                    episode_length: i.episode_length,
-                })
-                .collect(),
+            instances: state.instances.iter().map(|i| i.sums.clone()).collect(),
             envs,
             window: state.window.clone(),
             timing: state.timing,
@@ -247,13 +223,7 @@ impl<'t> Trainer<'t> {
         state.indices = saved.indices;
         state.max_abs_reward = saved.max_abs_reward;
         for (inst, sums) in state.instances.iter_mut().zip(saved.instances) {
-            inst.calls = sums.calls;
-            inst.timed_calls = sums.timed_calls;
-            inst.recent_s = sums.recent_s;
-            inst.component_sums = sums.component_sums;
-            inst.reward = sums.reward;
-            inst.episode_return = sums.episode_return;
-            inst.episode_length = sums.episode_length;
+            inst.sums = sums;
         }
         state.window = saved.window;
         state.timing = saved.timing;
