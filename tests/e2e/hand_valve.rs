@@ -30,7 +30,7 @@ fn ppo_learns_hand_valve_turn_with_the_human_reward() {
     );
 }
 
-/// 300k steps, seed 0: measured 0.91 rad/s (random actions: 0.01; the task's
+/// 300k steps, seed 0: measured 0.77 rad/s (random actions: 0.01; the task's
 /// 2M budget reaches 3.4–5.1).
 const SPIN_BUDGET: u64 = 300_000;
 
@@ -45,6 +45,6 @@ fn ppo_learns_hand_valve_spin_with_the_human_reward() {
     assert!(curve[0] < 0.3, "{curve:?}");
     assert!(
         eval >= 0.5,
-        "{eval} rad/s after {SPIN_BUDGET} steps (measured 0.91)"
+        "{eval} rad/s after {SPIN_BUDGET} steps (measured 0.77)"
     );
 }
