@@ -18,7 +18,10 @@ pub struct Checkpoint {
     /// in JSON).
     #[serde(deserialize_with = "nan_from_null")]
     pub episode_length: f64,
-    /// Task fitness of the deterministic policy on evaluation episodes.
+    /// Task fitness of the deterministic policy on evaluation episodes (NaN
+    /// when a machine-written fitness program gave a non-finite value; `null`
+    /// in JSON).
+    #[serde(deserialize_with = "nan_from_null")]
     pub fitness: f64,
 }
 
@@ -143,6 +146,14 @@ mod tests {
         let back: Checkpoint = serde_json::from_str(&text).unwrap();
         assert!(back.episode_return.is_nan() && back.episode_length.is_nan());
         assert_eq!(back.fitness, 0.25);
+        // A non-finite fitness (a machine-written fitness program's) too: a
+        // saved training keeps its checkpoints in JSON.
+        let nan = Checkpoint {
+            fitness: f64::NAN,
+            ..cp
+        };
+        let back: Checkpoint = serde_json::from_str(&serde_json::to_string(&nan).unwrap()).unwrap();
+        assert!(back.fitness.is_nan());
     }
 
     #[test]
