@@ -117,21 +117,27 @@ fn zero_action_holds_the_fingertip_at_the_box_centre() {
     for _ in 0..30 {
         env.step(&[0.0; 4]);
     }
-    let spec = env.spec().state.clone();
+    let centre = arm::tip_target(&[0.0; 3]);
+    assert_eq!(centre, arm::TIP_BOX_CENTRE.map(f64::from));
+    settled_on(&env, centre);
+}
+
+/// `env`'s reward state, once its fingertip is checked to have settled on
+/// `target`: the arm is gravity-compensated, so the PD joints settle on the
+/// inverse kinematics' angles (measured: within 0.01 mm).
+fn settled_on(env: &Arm, target: [f64; 3]) -> Vec<f64> {
+    let spec = &env.spec().state;
     let mut state = spec.zeroed();
     env.reward_state(&mut state);
     let tip = spec.field("tip_pos").unwrap().offset;
-    let centre = arm::tip_target(&[0.0; 3]);
-    assert_eq!(centre, arm::TIP_BOX_CENTRE.map(f64::from));
     for k in 0..3 {
-        // The arm is gravity-compensated, so the PD joints settle on the
-        // inverse kinematics' angles (measured: within 0.01 mm).
         assert!(
-            (state[tip + k] - centre[k]).abs() < 0.002,
-            "tip {:?} target {centre:?}",
+            (state[tip + k] - target[k]).abs() < 0.002,
+            "tip {:?} target {target:?}",
             &state[tip..tip + 3]
         );
     }
+    state
 }
 
 #[test]
@@ -143,22 +149,10 @@ fn zero_action_under_steps_holds_the_fingertip_where_it_starts() {
         env.step(&[0.0; 4]);
     }
     assert_eq!(env.command(), home, "a zero action keeps the target");
-    let spec = env.spec().state.clone();
-    let mut state = spec.zeroed();
-    env.reward_state(&mut state);
-    let (tip, command) = (
-        spec.field("tip_pos").unwrap().offset,
-        spec.field("tip_command").unwrap().offset,
-    );
+    let state = settled_on(&env, home);
+    let command = env.spec().state.field("tip_command").unwrap().offset;
     for k in 0..3 {
         assert_eq!(state[command + k], home[k]);
-        // The arm is gravity-compensated, so the PD joints settle on the
-        // inverse kinematics' angles (measured: within 0.01 mm).
-        assert!(
-            (state[tip + k] - home[k]).abs() < 0.002,
-            "tip {:?} target {home:?}",
-            &state[tip..tip + 3]
-        );
     }
 }
 
