@@ -22,9 +22,9 @@
 //! point, the *command*, in a box over the table (x 0.1–0.7 m, y ±0.55 m,
 //! z 0–0.4 m); each episode it starts at the fingertip's home position. The
 //! first three action values set it in one of two ways ([`Actuation`]): as its
-//! place in the box ([`Actuation::Point`], arm-reach and arm-push), or as a
-//! move of up to [`TIP_STEP`] (3 cm) along each world axis from where it was
-//! ([`Actuation::Steps`], arm-lift; a zero action keeps it). The fourth sets
+//! place in the box ([`Actuation::Point`], arm-reach), or as a move of up to
+//! [`TIP_STEP`] (3 cm) along each world axis from where it was
+//! ([`Actuation::Steps`], arm-push and arm-lift; a zero action keeps it). The fourth sets
 //! the gripper's target opening. The arm's [`inverse_kinematics`] turns the
 //! command into joint angles (the hand pointing straight down wherever the joint ranges
 //! allow); rapier's implicit joint motors drive each joint to its angle (PD,

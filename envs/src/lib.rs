@@ -4,7 +4,8 @@
 //!   `cartpole-swingup`).
 //! - [`quadruped`]: an ant-like robot (`quadruped-run`, `quadruped-backward`,
 //!   `quadruped-turn`, `quadruped-stand`).
-//! - [`arm`]: a 4-joint arm with a pusher over a table (`arm-reach`, `arm-push`).
+//! - [`arm`]: a 4-joint arm with a parallel gripper over a table (`arm-reach`,
+//!   `arm-push`, `arm-lift`).
 //! - [`hand`]: a palm-up three-fingered hand with a cube or a pen (`hand-spin`,
 //!   `hand-reorient`, `hand-pen-spin`).
 //! - [`valve`]: the same hand turning a valve on a fixed hinge (`hand-valve-turn`,

@@ -1,6 +1,7 @@
 //! The arm and hand environments: determinism, terminal conditions, rollouts of
 //! every task, and scripted controllers that solve `arm-reach` and `arm-lift`
-//! (the physics supports gripping and lifting the cube).
+//! and move the cube to arm-push's goal (the physics supports gripping,
+//! lifting, pushing and dragging the cube).
 
 mod common;
 use common::trajectory;
@@ -333,7 +334,59 @@ fn scripted_gripper_lifts_the_cube_in_arm_lift() {
 /// Observation slot of the cube's goal (see `arm::Arm::observe`).
 const OBS_GOAL: usize = 27;
 
-/// Pushes the cube to its goal with the closed gripper: hover behind the cube
+/// Grips the cube as [`Lifter`] does, then drags it along the table to its
+/// goal (arm-push's `goal_pos`) with the gripper closed, and holds it there.
+#[derive(Default)]
+struct Dragger {
+    grip: Lifter,
+    integral: [f64; 3],
+}
+
+impl Controller for Dragger {
+    fn act(&mut self, obs: &[f32], action: &mut [f32]) {
+        if self.grip.phase < 3 {
+            self.grip.act(obs, action);
+            return;
+        }
+        let goal = [0, 1, 2].map(|k| f64::from(obs[OBS_GOAL + k]));
+        let on_table = [goal[0], goal[1], f64::from(arm::CUBE_HALF)];
+        servo_steps(&mut self.integral, on_table, obs, action);
+        action[3] = 1.0;
+    }
+}
+
+#[test]
+fn scripted_gripper_drags_the_cube_to_its_goal_in_arm_push() {
+    let reg = registry();
+    let task = reg.task("arm-push").unwrap();
+    let dragger: &ControllerFactory<'_> = &|_| Box::new(Dragger::default());
+    let report = run_episodes(task, 32, 5, dragger, None).unwrap();
+    let fitness = report.fitness_mean();
+    let delivered = report.episodes.iter().filter(|e| e.fitness > 0.9).count();
+    // Measured: 1.0, all 32 delivered.
+    assert!(
+        fitness >= 0.85,
+        "scripted drag success {fitness}: {report:?}"
+    );
+    assert!(delivered >= 28, "{delivered} of 32 delivered: {report:?}");
+    // Dragged, not carried: the cube's centre (0.025 m at rest) rises at most
+    // a little as the fingers close (measured 0.041 m).
+    let mut env = Arm::with_actuation(Actuation::Steps);
+    let (mut dragger, mut highest) = (Dragger::default(), 0.0f64);
+    let mut obs = vec![0.0; env.spec().obs_dim];
+    let mut action = [0.0f32; 4];
+    env.reset(5);
+    for _ in 0..200 {
+        env.observe(&mut obs);
+        dragger.act(&obs, &mut action);
+        env.step(&action);
+        highest = highest.max(read(&env)("cube_height")[0]);
+    }
+    assert!(highest < 0.05, "the cube rose to {highest} m");
+}
+
+/// Pushes the cube to its goal with the closed gripper, stepping the fingertip
+/// target as arm-push's actions do: hover behind the cube
 /// (on the far side from the goal), descend to the table once lined up, push
 /// along the cube-to-goal line in steps that shrink near the goal, and lift
 /// away once the cube is within 1.5 cm; start again if the cube leaves the line
@@ -382,7 +435,7 @@ impl Controller for Pusher {
         } else {
             0
         };
-        servo(&mut self.integral, target, tip, action);
+        servo_steps(&mut self.integral, target, obs, action);
         action[3] = 1.0;
     }
 }
@@ -396,17 +449,18 @@ fn scripted_pusher_delivers_the_cube_in_arm_push() {
     let fitness = report.fitness_mean();
     let delivered = report.episodes.iter().filter(|e| e.fitness > 0.9).count();
     // A crude controller (it overshoots and knocks the cube off line; measured
-    // 0.47, 13 of 32 delivered), but the physics lets the gripper push the
+    // 0.37, 9 of 32 delivered, stepping the fingertip target; 0.47 and 13
+    // naming its place), but the physics lets the closed gripper push the
     // cube to the goal and leave it there.
     // The physics is deterministic: the margins absorb floating-point
     // differences between machines, not luck.
     assert!(
-        fitness >= 0.4,
-        "scripted push success {fitness} (measured 0.47): {report:?}"
+        fitness >= 0.3,
+        "scripted push success {fitness} (measured 0.37): {report:?}"
     );
     assert!(
-        delivered >= 11,
-        "{delivered} of 32 delivered (measured 13): {report:?}"
+        delivered >= 7,
+        "{delivered} of 32 delivered (measured 9): {report:?}"
     );
     let zero: &ControllerFactory<'_> = &|_| Box::new(ZeroController);
     let report = run_episodes(task, 16, 5, zero, None).unwrap();
