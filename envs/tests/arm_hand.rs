@@ -11,7 +11,7 @@ use rewardsmith_envs::arm::{self, Actuation, Arm};
 use rewardsmith_envs::hand::{Hand, Object};
 use rewardsmith_envs::registry;
 use rewardsmith_envs::rollout::{
-    Controller, ControllerFactory, RandomController, ZeroController, run_episodes,
+    Controller, ControllerFactory, RandomController, RolloutReport, ZeroController, run_episodes,
 };
 
 /// Checks that `env`'s spec and buffers agree and that everything written is finite.
@@ -355,14 +355,19 @@ impl Controller for Dragger {
     }
 }
 
-#[test]
-fn scripted_gripper_drags_the_cube_to_its_goal_in_arm_push() {
+/// Runs 32 arm-push episodes (seed 5) with `controller`: the mean fitness, the
+/// episodes that delivered the cube (fitness above 0.9) and the report.
+fn push_episodes(controller: &ControllerFactory<'_>) -> (f64, usize, RolloutReport) {
     let reg = registry();
     let task = reg.task("arm-push").unwrap();
-    let dragger: &ControllerFactory<'_> = &|_| Box::new(Dragger::default());
-    let report = run_episodes(task, 32, 5, dragger, None).unwrap();
-    let fitness = report.fitness_mean();
+    let report = run_episodes(task, 32, 5, controller, None).unwrap();
     let delivered = report.episodes.iter().filter(|e| e.fitness > 0.9).count();
+    (report.fitness_mean(), delivered, report)
+}
+
+#[test]
+fn scripted_gripper_drags_the_cube_to_its_goal_in_arm_push() {
+    let (fitness, delivered, report) = push_episodes(&|_| Box::new(Dragger::default()));
     // Measured: 1.0, all 32 delivered.
     assert!(
         fitness >= 0.85,
@@ -442,12 +447,7 @@ impl Controller for Pusher {
 
 #[test]
 fn scripted_pusher_delivers_the_cube_in_arm_push() {
-    let reg = registry();
-    let task = reg.task("arm-push").unwrap();
-    let pusher: &ControllerFactory<'_> = &|_| Box::new(Pusher::default());
-    let report = run_episodes(task, 32, 5, pusher, None).unwrap();
-    let fitness = report.fitness_mean();
-    let delivered = report.episodes.iter().filter(|e| e.fitness > 0.9).count();
+    let (fitness, delivered, report) = push_episodes(&|_| Box::new(Pusher::default()));
     // A crude controller (it overshoots and knocks the cube off line; measured
     // 0.37, 9 of 32 delivered, stepping the fingertip target; 0.47 and 13
     // naming its place), but the physics lets the closed gripper push the
@@ -462,9 +462,8 @@ fn scripted_pusher_delivers_the_cube_in_arm_push() {
         delivered >= 7,
         "{delivered} of 32 delivered (measured 9): {report:?}"
     );
-    let zero: &ControllerFactory<'_> = &|_| Box::new(ZeroController);
-    let report = run_episodes(task, 16, 5, zero, None).unwrap();
-    assert_eq!(report.fitness_mean(), 0.0, "{report:?}");
+    let (zero, _, report) = push_episodes(&|_| Box::new(ZeroController));
+    assert_eq!(zero, 0.0, "{report:?}");
 }
 
 /// The reward state of `env` after its last step, by field name.
