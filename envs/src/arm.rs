@@ -24,8 +24,8 @@
 //! first three action values set it in one of two ways ([`Actuation`]): as its
 //! place in the box ([`Actuation::Point`], arm-reach), or as a move of up to
 //! [`TIP_STEP`] (3 cm) along each world axis from where it was
-//! ([`Actuation::Steps`], arm-push and arm-lift; a zero action keeps it). The fourth sets
-//! the gripper's target opening. The arm's [`inverse_kinematics`] turns the
+//! ([`Actuation::Steps`], arm-push and arm-lift; a zero action keeps it). The
+//! fourth sets the gripper's target opening. The arm's [`inverse_kinematics`] turns the
 //! command into joint angles (the hand pointing straight down wherever the joint ranges
 //! allow); rapier's implicit joint motors drive each joint to its angle (PD,
 //! capped torque). The joints are reduced-coordinate multibody joints rooted at
